@@ -1,0 +1,33 @@
+# Two commands for a fresh machine (see README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Optional extras the test suite exercises (the core installs without them).
+TEST_EXTRAS ?= dev
+
+.PHONY: install install-test demo test lint benchmarks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch is pinned through constraints.txt: a plain `torch` requirement would pull CUDA wheels.
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[$(TEST_EXTRAS)]'
+
+demo: install
+	$(BIN)/emofuse demo
+
+test: install-test
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff check emofuse tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

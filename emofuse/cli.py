@@ -1,0 +1,137 @@
+"""The ``emofuse`` command line: parses arguments and calls the public API, nothing more."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="emofuse",
+    help="Speech emotion recognition fusing acoustics and words, under honest protocols.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config key: --set systems.text.training.max_epochs=3 (repeatable)."),
+]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "transformers", "urllib3", "numba", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+_STATE = {"verbose": False}
+
+
+def _fail(error: Exception) -> None:
+    """Report an expected error in one line (with --verbose, the traceback too)."""
+    if _STATE["verbose"]:
+        raise error
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.callback()
+def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging and full tracebacks.")] = False) -> None:
+    _STATE["verbose"] = verbose
+    _setup_logging(verbose)
+
+
+@app.command()
+def prepare(
+    corpus: Annotated[str, typer.Argument(help="Corpus reader: iemocap, msp_podcast, emodb, ravdess, cremad, manifest, semeval, goemotions, emobank, meld.")],
+    path: Annotated[pathlib.Path, typer.Argument(help="The corpus root directory (or file for 'manifest').")],
+    output: Annotated[pathlib.Path, typer.Option("--output", "-o", help="Manifest to write (.csv, .parquet or .jsonl).")],
+    options: Overrides = None,
+) -> None:
+    """Read a corpus into a manifest (one row per utterance), validating what it reads."""
+    from emofuse.config import apply_overrides
+    from emofuse.config import parse
+    from emofuse.data.corpora import CORPORA
+
+    try:
+        entry = CORPORA.get(corpus)
+        config = parse(entry.config_class, apply_overrides({"path": str(path)}, options or []))
+        manifest = CORPORA.build(corpus, config)
+        manifest.save(output)
+    except (ValueError, KeyError, OSError) as error:
+        _fail(error)
+    typer.echo(f"wrote {len(manifest)} utterances to {output}")
+
+
+@app.command()
+def info(
+    manifest: Annotated[pathlib.Path, typer.Argument(help="A manifest written by 'emofuse prepare'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Counts per class, emotion code, session and speaker, and total duration."""
+    from emofuse.data.manifest import Manifest
+
+    try:
+        summary = Manifest.load(manifest).summary()
+    except (ValueError, OSError) as error:
+        _fail(error)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"{manifest}: {summary['utterances']} utterances, {summary['hours']:.3f} h")
+    for key in ("label", "emotion", "session", "speaker", "corpus"):
+        counts = summary[key]
+        if set(counts) == {"<none>"}:
+            continue
+        typer.echo(f"\n{key}:")
+        width = max(len(k) for k in counts)
+        for value, count in counts.items():
+            typer.echo(f"  {value:<{width}}  {count:>6}")
+
+
+@app.command()
+def run(
+    config: Annotated[pathlib.Path, typer.Argument(help="Experiment YAML (see recipes/).")],
+    output: Annotated[pathlib.Path | None, typer.Option("--output", "-o", help="Run directory (default: runs/<name>).")] = None,
+    options: Overrides = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard an existing run in the output directory.")] = False,
+    system: Annotated[list[str] | None, typer.Option("--system", help="Run only these systems (and their members).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
+) -> None:
+    """Run every system on every fold and seed; write predictions, metrics and summary tables.
+
+    Re-running the same command resumes: finished folds are skipped and an interrupted fold
+    continues from its last checkpoint.
+    """
+    from emofuse.experiment import load_experiment
+    from emofuse.text.lm import ModelLoadError
+    from emofuse.training import RunError
+    from emofuse.training import run_experiment
+
+    try:
+        experiment = load_experiment(config, overrides=options)
+        directory = output or pathlib.Path("runs") / experiment.name
+        result = run_experiment(experiment, directory, progress=progress, restart=restart, systems=system)
+    except (ValueError, KeyError, OSError, RunError, ModelLoadError) as error:
+        _fail(error)
+    typer.echo((result.directory / "results" / "summary.md").read_text())
+    typer.echo(f"results in {result.directory / 'results'}")
+
+
+def main() -> None:
+    """Entry point of the ``emofuse`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.secho("interrupted; re-run the same command to resume", fg=typer.colors.YELLOW, err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

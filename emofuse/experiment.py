@@ -1,0 +1,268 @@
+"""The typed config of an experiment (``emofuse run CONFIG.yaml``).
+
+An experiment names a corpus, a task, a protocol, seeds, feature streams and systems. A system
+either trains a model on some inputs (feature streams, or the raw ``text`` / ``waveform``) or
+fuses the outputs of member systems. Unknown keys anywhere are errors naming the key path.
+
+.. code-block:: yaml
+
+    name: iemocap_mini
+    data: {corpus: {name: iemocap, path: ../shared/fixtures/IEMOCAP_mini}}
+    task: {type: categorical}
+    protocol: {name: leave_one_session_out}
+    seeds: [0, 1, 2]
+    features:
+      logmel: {name: logmel_stats}
+      minilm: {name: text_embedding}
+    systems:
+      audio: {inputs: [logmel], model: {name: mlp}}
+      text: {inputs: [minilm], model: {name: mlp, hidden_sizes: []}}
+      fused: {members: [audio, text], fusion: {name: late, method: average}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from typing import Any
+
+import emofuse.audio  # noqa: F401  (registers audio front-ends)
+import emofuse.data.corpora  # noqa: F401  (registers corpus readers)
+import emofuse.fusion  # noqa: F401  (registers fusion strategies)
+import emofuse.models  # noqa: F401  (registers models)
+import emofuse.text  # noqa: F401  (registers text front-ends)
+from emofuse.config import Component
+from emofuse.config import ConfigError
+from emofuse.config import apply_overrides
+from emofuse.config import component_dict_field
+from emofuse.config import component_field
+from emofuse.config import load_yaml
+from emofuse.config import parse
+from emofuse.data.corpora.base import CORPORA
+from emofuse.data.manifest import DIMENSIONS
+from emofuse.data.protocols import PROTOCOLS
+from emofuse.features import FEATURES
+from emofuse.fusion.base import SCORE_FUSIONS
+from emofuse.models.base import MODELS
+
+#: Inputs a system can take without a feature extractor.
+RAW_INPUTS = {"text": "text", "waveform": "audio"}
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the utterances come from: a registered ``corpus`` reader or a saved ``manifest``.
+
+    ``label_map`` re-maps emotion codes (default: the corpus's own map). ``transcript`` chooses
+    the text that text inputs read: the ``reference`` or the ``asr`` transcript.
+    """
+
+    corpus: Component | None = component_field(CORPORA, default=None)
+    manifest: str | None = None
+    label_map: str | None = None
+    transcript: str = "reference"
+
+    def __post_init__(self) -> None:
+        if (self.corpus is None) == (self.manifest is None):
+            raise ValueError("give exactly one of data.corpus or data.manifest")
+        if self.transcript not in {"reference", "asr"}:
+            raise ValueError(f"transcript must be 'reference' or 'asr', got {self.transcript!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """``categorical`` (weighted cross-entropy, UA) or ``dimensional`` (CCC or MSE, mean CCC).
+
+    ``loss_weights`` weight the dimensional targets (Atmaja & Akagi's ``a, b, 1 - a - b``).
+    """
+
+    type: str = "categorical"
+    class_weighting: str = "inverse_frequency"
+    targets: tuple[str, ...] = DIMENSIONS
+    loss: str = "ccc"
+    loss_weights: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in {"categorical", "dimensional"}:
+            raise ValueError(f"type must be 'categorical' or 'dimensional', got {self.type!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How a model is trained (Lightning): optimiser, schedule, model selection, hardware.
+
+    ``selection: best_dev`` keeps the epoch with the best dev score (UA or mean CCC) and allows
+    ``early_stopping_patience``; ``last`` trains a fixed number of epochs (IEmoNet). Only the
+    fold's dev set is ever used for selection.
+    """
+
+    max_epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    encoder_learning_rate: float | None = None
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = False
+    scheduler: str = "none"
+    warmup_fraction: float = 0.1
+    step_size: int = 2
+    step_start: int = 8
+    gamma: float = 0.5
+    selection: str = "best_dev"
+    early_stopping_patience: int | None = None
+    gradient_clip: float | None = None
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    num_workers: int = 0
+    length_bucketing: bool = False
+
+    def __post_init__(self) -> None:
+        choices = {
+            "optimizer": {"adam", "adamw", "sgd", "nadam", "rmsprop"},
+            "scheduler": {"none", "linear_warmup", "step_halving", "cosine"},
+            "selection": {"best_dev", "last"},
+            "precision": {"32-true", "32", "16-mixed", "bf16-mixed"},
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {sorted(allowed)}, got {getattr(self, name)!r}")
+        if self.max_epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("max_epochs, batch_size and learning_rate must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemConfig:
+    """A model trained on ``inputs``, or a ``fusion`` of ``members``' outputs.
+
+    ``normalization`` standardises vector and frame inputs with training statistics
+    (``global``), with each speaker's own statistics (``speaker``: uses the test speaker's
+    unlabelled features; report it separately) or not at all (``none``).
+    """
+
+    inputs: tuple[str, ...] = ()
+    model: Component | None = component_field(MODELS, default=None)
+    members: tuple[str, ...] = ()
+    fusion: Component | None = component_field(SCORE_FUSIONS, default=None)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    normalization: str = "global"
+
+    def __post_init__(self) -> None:
+        if (self.model is None) == (self.fusion is None):
+            raise ValueError("a system has either a model (with inputs) or a fusion (with members)")
+        if self.model is not None and not self.inputs:
+            raise ValueError("a model system needs at least one input")
+        if self.fusion is not None and len(self.members) < 2:
+            raise ValueError("a fusion system needs at least two members")
+        if self.normalization not in {"global", "speaker", "none"}:
+            raise ValueError(f"normalization must be 'global', 'speaker' or 'none', got {self.normalization!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractionConfig:
+    """Feature extraction: cache directory, worker processes, and what to do with bad audio
+    (``raise`` after caching every good file, or ``skip`` and record the bad ones)."""
+
+    cache_dir: str | None = None
+    num_workers: int = 1
+    on_error: str = "raise"
+
+    def __post_init__(self) -> None:
+        if self.on_error not in {"raise", "skip"}:
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    data: DataConfig
+    systems: dict[str, SystemConfig]
+    task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
+    protocol: Component = component_field(PROTOCOLS, default="leave_one_session_out")
+    allow_speaker_overlap: bool = False
+    seeds: tuple[int, ...] = (0,)
+    features: dict[str, Component] = component_dict_field(FEATURES)
+    extraction: ExtractionConfig = dataclasses.field(default_factory=ExtractionConfig)
+    references: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.systems:
+            raise ValueError("define at least one system")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
+        for name, system in self.systems.items():
+            for source in system.inputs:
+                if source not in self.features and source not in RAW_INPUTS:
+                    raise ValueError(
+                        f"system {name!r}: input {source!r} is neither a feature stream "
+                        f"({', '.join(self.features) or 'none defined'}) nor one of {sorted(RAW_INPUTS)}"
+                    )
+            for member in system.members:
+                if member not in self.systems:
+                    raise ValueError(f"system {name!r}: member {member!r} is not a system")
+        self.system_order()  # raises on cycles
+        for name in self.references:
+            if name not in self.systems:
+                raise ValueError(f"references: {name!r} is not a system")
+
+    def system_order(self) -> list[str]:
+        """Systems with every member before the systems that fuse it."""
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in order:
+                return
+            if name in visiting:
+                raise ValueError(f"system {name!r} is its own member (a cycle)")
+            visiting.add(name)
+            for member in self.systems[name].members:
+                visit(member)
+            visiting.discard(name)
+            order.append(name)
+
+        for name in self.systems:
+            visit(name)
+        return order
+
+
+def load_experiment(source: str | pathlib.Path | dict[str, Any], *, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Parse an experiment from a YAML file or a dict, with optional ``key.path=value`` overrides.
+
+    Relative paths in ``data`` are resolved against the current directory, as on a command line;
+    environment variables (``$IEMOCAP``) and ``~`` are expanded.
+    """
+    data = load_yaml(source) if isinstance(source, str | pathlib.Path) else source
+    data = apply_overrides(data, overrides or [])
+    try:
+        config = parse(ExperimentConfig, data)
+    except ConfigError as error:
+        where = f"{source}: " if isinstance(source, str | pathlib.Path) else ""
+        raise ConfigError(f"{where}{error}") from None
+    return resolve_paths(config, pathlib.Path.cwd())
+
+
+def resolve_paths(config: ExperimentConfig, base: pathlib.Path) -> ExperimentConfig:
+    def resolve(value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = pathlib.Path(os.path.expandvars(value)).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+
+    data = config.data
+    if data.manifest is not None:
+        data = dataclasses.replace(data, manifest=resolve(data.manifest))
+    if data.corpus is not None:
+        corpus_config = data.corpus.config
+        changes = {
+            f.name: resolve(getattr(corpus_config, f.name))
+            for f in dataclasses.fields(corpus_config)
+            if f.name in {"path", "dialogue_acts", "transcripts"} and isinstance(getattr(corpus_config, f.name), str)
+        }
+        data = dataclasses.replace(data, corpus=Component(data.corpus.name, dataclasses.replace(corpus_config, **changes)))
+    return dataclasses.replace(config, data=data)

@@ -1,0 +1,131 @@
+"""Late (score-level) fusion of member systems' outputs.
+
+- ``average``: the mean of the members' posteriors (Triantafyllopoulos et al.'s late fusion) or
+  of their regression outputs.
+- ``weighted``: Padi et al.: ``S = w S_speech + (1 - w) S_text`` on log-softmax scores, with ``w``
+  searched on the fold's dev set (a grid; a simplex grid for more than two members); for
+  dimensional tasks, weighted outputs with the mean dev CCC as the criterion.
+- ``znorm``: each member's log-softmax scores z-normalised with dev statistics, then averaged
+  with equal weights.
+
+Fused categorical outputs are returned as posteriors (softmax of fused scores).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import log_softmax
+from scipy.special import softmax
+
+from emofuse.evaluation.metrics import concordance_correlation
+from emofuse.evaluation.metrics import unweighted_average_recall
+from emofuse.fusion.base import SCORE_FUSIONS
+from emofuse.fusion.base import ScoreFusion
+from emofuse.fusion.base import check_members
+
+_EPS = 1e-12
+
+
+@dataclasses.dataclass(frozen=True)
+class LateFusionConfig:
+    """``method``: average | weighted | znorm. ``criterion`` for the weight search: UA or WA
+    (categorical); dimensional tasks use the mean CCC. ``grid_step`` is the weight resolution."""
+
+    method: str = "average"
+    criterion: str = "UA"
+    grid_step: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.method not in {"average", "weighted", "znorm"}:
+            raise ValueError(f"method must be 'average', 'weighted' or 'znorm', got {self.method!r}")
+        if self.criterion not in {"UA", "WA"}:
+            raise ValueError(f"criterion must be 'UA' or 'WA', got {self.criterion!r}")
+        if not 0.0 < self.grid_step <= 0.5:
+            raise ValueError("grid_step must be in (0, 0.5]")
+
+
+def weight_grid(members: int, step: float) -> list[tuple[float, ...]]:
+    """Weight vectors on the simplex with resolution ``step`` (coarser for many members).
+
+    >>> weight_grid(2, 0.5)
+    [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]
+    """
+    if members > 2:
+        step = max(step, 0.05)
+    n = int(round(1.0 / step))
+    grid = []
+    for head in itertools.product(range(n + 1), repeat=members - 1):
+        if sum(head) <= n:
+            grid.append(tuple(h / n for h in head) + ((n - sum(head)) / n,))
+    return grid
+
+
+@SCORE_FUSIONS.register("late", LateFusionConfig)
+class LateFusion(ScoreFusion):
+    def __init__(self, config: LateFusionConfig, *, kind: str) -> None:
+        super().__init__(config, kind=kind)
+        self.weights: tuple[float, ...] | None = None
+        self.statistics: list[tuple[float, float]] | None = None
+
+    def _log_scores(self, scores: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.log(np.clip(s, _EPS, None)) for s in check_members(scores)]
+
+    def fit(self, scores: Sequence[np.ndarray], truth: np.ndarray) -> LateFusion:
+        members = check_members(scores)
+        method = self.config.method
+        if method == "average":
+            return self
+        if len(truth) == 0:
+            raise ValueError(f"late fusion '{method}' needs dev outputs; this fold has no dev set")
+        if method == "znorm":
+            if self.kind != "categorical":
+                raise ValueError("znorm late fusion is defined for categorical scores")
+            self.statistics = [(float(s.mean()), float(s.std() + _EPS)) for s in self._log_scores(members)]
+            return self
+        best, best_value = None, -np.inf
+        for weights in weight_grid(len(members), self.config.grid_step):
+            self.weights = weights
+            fused = self(members)
+            if self.kind == "categorical":
+                value = _criterion(self.config.criterion, np.asarray(truth), fused.argmax(axis=1))
+            else:
+                value = float(np.mean([concordance_correlation(truth[:, k], fused[:, k]) for k in range(truth.shape[1])]))
+            if value > best_value + 1e-12:
+                best, best_value = weights, value
+        self.weights = best
+        return self
+
+    def __call__(self, scores: Sequence[np.ndarray]) -> np.ndarray:
+        members = check_members(scores)
+        method = self.config.method
+        if self.kind == "dimensional":
+            weights = self.weights if method == "weighted" else tuple(1.0 / len(members) for _ in members)
+            if weights is None:
+                raise RuntimeError("weighted late fusion is not fitted")
+            return sum(w * s for w, s in zip(weights, members, strict=True))
+        if method == "average":
+            return np.mean(members, axis=0)
+        logs = [log_softmax(s, axis=1) for s in self._log_scores(members)]
+        if method == "znorm":
+            if self.statistics is None:
+                raise RuntimeError("znorm late fusion is not fitted")
+            fused = np.mean([(s - m) / d for s, (m, d) in zip(logs, self.statistics, strict=True)], axis=0)
+        else:
+            if self.weights is None:
+                raise RuntimeError("weighted late fusion is not fitted")
+            fused = sum(w * s for w, s in zip(self.weights, logs, strict=True))
+        return softmax(fused, axis=1)
+
+    def describe(self) -> dict:
+        return {"method": self.config.method, "weights": self.weights, "statistics": self.statistics}
+
+
+def _criterion(name: str, truth: np.ndarray, predicted_index: np.ndarray) -> float:
+    """UA or WA with class indices (truth given as indices)."""
+    if name == "WA":
+        return float(np.mean(truth == predicted_index))
+    return unweighted_average_recall(list(truth), list(predicted_index), labels=sorted(set(truth.tolist())))

@@ -1,0 +1,58 @@
+"""A multilayer perceptron over utterance-level vectors (several inputs are concatenated).
+
+The spine's classifier for functionals (log-Mel statistics, openSMILE, HSF) and frozen text
+embeddings. With ``hidden_sizes: []`` it is a linear (softmax-regression) head.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPConfig:
+    hidden_sizes: tuple[int, ...] = (128,)
+    dropout: float = 0.2
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+_ACTIVATIONS = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "tanh": torch.nn.Tanh, "prelu": torch.nn.PReLU}
+
+
+class MLP(EmotionModel):
+    def __init__(self, config: MLPConfig, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        expect_kinds("mlp", inputs, [{"vector"}] * len(inputs))
+        size = sum(spec.dim for spec in inputs)
+        layers: list[torch.nn.Module] = []
+        for hidden in config.hidden_sizes:
+            layers += [torch.nn.Linear(size, hidden), _ACTIVATIONS[config.activation](), torch.nn.Dropout(config.dropout)]
+            size = hidden
+        self.input_dropout = torch.nn.Dropout(config.dropout if not config.hidden_sizes else 0.0)
+        self.body = torch.nn.Sequential(*layers)
+        self.embedding_size = size
+        self.head = torch.nn.Linear(size, output_size)
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        features = torch.cat([values for values, _ in inputs], dim=-1)  # (batch, sum of dims)
+        return self.body(self.input_dropout(features))  # (batch, embedding_size)
+
+
+@MODELS.register("mlp", MLPConfig)
+def build_mlp(config: MLPConfig, inputs: Sequence[InputSpec], output_size: int) -> MLP:
+    return MLP(config, inputs, output_size)

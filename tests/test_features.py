@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from emofuse.audio.logmel import LogMelConfig
+from emofuse.audio.logmel import LogMelStatsConfig
+from emofuse.audio.logmel import log_mel
+from emofuse.cache import FeatureCache
+from emofuse.config import Component
+from emofuse.data.manifest import Manifest
+from emofuse.data.manifest import Utterance
+from emofuse.features import FeatureError
+from emofuse.features import build_extractor
+from emofuse.features import extract_features
+from emofuse.text.lm import TextEmbeddingConfig
+
+
+def test_logmel_shapes_and_normalisation():
+    signal = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    frames = log_mel(signal, 16000, LogMelConfig(n_mels=64, window_ms=32, hop_ms=10))
+    assert frames.shape == (101, 64)
+    normed = log_mel(signal, 16000, LogMelConfig(n_mels=128, window_ms=25, normalization="utterance"))
+    assert normed.shape[1] == 128
+    assert np.allclose(normed.mean(axis=0), 0, atol=1e-4) and np.allclose(normed.std(axis=0), 1, atol=1e-2)
+
+
+def test_cache_reuse_and_errors(tmp_path, tone):
+    good = [Utterance(f"u{i}", audio=str(tone(f"u{i}.wav", frequency=200 + 50 * i))) for i in range(3)]
+    silent = tmp_path / "silent.wav"
+    import soundfile
+
+    soundfile.write(silent, np.zeros(8000, dtype=np.float32), 16000)
+    manifest = Manifest([*good, Utterance("bad", audio=str(silent)), Utterance("gone", audio=str(tmp_path / "x.wav"))])
+    extractor = build_extractor(Component("logmel_stats", LogMelStatsConfig()))
+    with pytest.raises(FeatureError, match=r"2 of 5 utterances failed") as error:
+        extract_features(extractor, manifest, cache_dir=tmp_path / "cache", progress=False)
+    assert set(error.value.failures) == {"bad", "gone"}
+    assert "silent" in error.value.failures["bad"] and "not found" in error.value.failures["gone"]
+    # good files were cached before the error: a second pass computes nothing for them
+    table = extract_features(extractor, manifest, cache_dir=tmp_path / "cache", on_error="skip", progress=False)
+    assert sorted(table.values) == ["u0", "u1", "u2"] and table.dim == 256 and not table.is_sequence
+    cache = FeatureCache(tmp_path / "cache", extractor.name, extractor.component)
+    assert len(list(cache.directory.rglob("*.npy"))) == 3
+    assert not list(cache.directory.rglob(".*.npy*"))  # no temporary files left behind
+
+
+def test_parallel_workers_match_serial(tmp_path, tone):
+    manifest = Manifest([Utterance(f"u{i}", audio=str(tone(f"u{i}.wav", frequency=150 + 40 * i))) for i in range(6)])
+    extractor = build_extractor(Component("logmel", LogMelConfig(n_mels=32)))
+    serial = extract_features(extractor, manifest, cache_dir=tmp_path / "a", progress=False)
+    parallel = extract_features(extractor, manifest, cache_dir=tmp_path / "b", num_workers=2, progress=False)
+    for identifier in manifest.ids:
+        assert np.allclose(serial[identifier], parallel[identifier])
+        assert serial[identifier].ndim == 2
+
+
+def test_text_embeddings_with_a_tiny_model(tmp_path, tiny_bert):
+    manifest = Manifest([Utterance("a", text="great news"), Utterance("b", text="i miss her"), Utterance("c", text="  ")])
+    extractor = build_extractor(Component("text_embedding", TextEmbeddingConfig(model=str(tiny_bert))))
+    table = extract_features(extractor, manifest, cache_dir=tmp_path, on_error="skip", progress=False)
+    assert table.dim == 32 and set(table.values) == {"a", "b"}
+    assert "no reference transcript" in table.failures["c"]
+    tokens = build_extractor(Component("text_embedding", TextEmbeddingConfig(model=str(tiny_bert), pooling="tokens", layer=-2)))
+    sequences = extract_features(tokens, manifest.subset(["a", "b"]), cache_dir=tmp_path, progress=False)
+    assert sequences["a"].shape == (4, 32)  # [CLS] great news [SEP]

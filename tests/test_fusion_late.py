@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+from scipy.special import softmax
+
+from emofuse.fusion.late import LateFusion
+from emofuse.fusion.late import LateFusionConfig
+from emofuse.fusion.late import weight_grid
+
+SPEECH = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4]])
+TEXT = np.array([[0.2, 0.5, 0.3], [0.1, 0.1, 0.8], [0.5, 0.25, 0.25]])
+
+
+def test_average_is_the_mean_of_posteriors():
+    fused = LateFusion(LateFusionConfig(method="average"), kind="categorical")([SPEECH, TEXT])
+    assert np.allclose(fused, (SPEECH + TEXT) / 2)
+
+
+def test_weighted_log_softmax_by_hand():
+    fusion = LateFusion(LateFusionConfig(method="weighted"), kind="categorical")
+    fusion.weights = (0.94, 0.06)
+    expected = softmax(0.94 * np.log(SPEECH) + 0.06 * np.log(TEXT), axis=1)
+    assert np.allclose(fusion([SPEECH, TEXT]), expected)
+
+
+def test_weight_search_picks_the_informative_member():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, size=60)
+    good = np.full((60, 3), 0.1)
+    good[np.arange(60), truth] = 0.8
+    noise = rng.dirichlet(np.ones(3), size=60)
+    fusion = LateFusion(LateFusionConfig(method="weighted", grid_step=0.1), kind="categorical").fit([noise, good], truth)
+    assert fusion.weights[1] > 0.5
+    assert np.mean(fusion([noise, good]).argmax(axis=1) == truth) == 1.0
+
+
+def test_znorm_uses_dev_statistics():
+    fusion = LateFusion(LateFusionConfig(method="znorm"), kind="categorical").fit([SPEECH, TEXT], np.array([0, 1, 2]))
+    logs = [np.log(SPEECH) - np.log(SPEECH).max(axis=1, keepdims=True), np.log(TEXT)]
+    from scipy.special import log_softmax
+
+    logs = [log_softmax(np.log(m), axis=1) for m in (SPEECH, TEXT)]
+    z = [(s - s.mean()) / s.std() for s in logs]
+    assert np.allclose(fusion([SPEECH, TEXT]), softmax((z[0] + z[1]) / 2, axis=1), atol=1e-6)
+
+
+def test_dimensional_weighted():
+    truth = np.array([[0.1], [0.5], [-0.3], [0.9]])
+    fusion = LateFusion(LateFusionConfig(method="weighted", grid_step=0.5), kind="dimensional").fit(
+        [truth + 0.01 * np.array([[1], [-1], [1], [-1]]), np.zeros_like(truth) + np.array([[0.3], [0.1], [0.2], [0.0]])], truth)
+    assert fusion.weights == (1.0, 0.0)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="at least two"):
+        LateFusion(LateFusionConfig(), kind="categorical")([SPEECH])
+    with pytest.raises(ValueError, match="no dev set"):
+        LateFusion(LateFusionConfig(method="weighted"), kind="categorical").fit([SPEECH, TEXT], np.array([]))
+    assert len(weight_grid(3, 0.05)) == 231

@@ -124,6 +124,29 @@ def run(
     typer.echo(f"results in {result.directory / 'results'}")
 
 
+#: Modules that add their own commands to ``app`` when imported (one per area of the toolkit).
+COMMAND_MODULES = (
+    "emofuse.asr.commands",
+    "emofuse.reports.commands",
+    "emofuse.inference.commands",
+    "emofuse.benchmarking.commands",
+)
+
+
+def _load_command_modules() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name is None or not name.startswith(error.name):
+                raise  # a missing dependency inside the module, not a missing module
+
+
+_load_command_modules()
+
+
 def main() -> None:
     """Entry point of the ``emofuse`` script."""
     try:

@@ -94,7 +94,9 @@ class TrainingConfig:
 
     ``selection: best_dev`` keeps the epoch with the best dev score (UA or mean CCC) and allows
     ``early_stopping_patience``; ``last`` trains a fixed number of epochs (IEmoNet). Only the
-    fold's dev set is ever used for selection.
+    fold's dev set is ever used for selection. ``repeat`` shows every training utterance that
+    many times per epoch (Padi et al.'s two augmented copies per segment, with augmentation in
+    the model). ``length_bucketing`` batches utterances of similar length together.
     """
 
     max_epochs: int = 30
@@ -120,6 +122,7 @@ class TrainingConfig:
     strategy: str = "auto"
     num_workers: int = 0
     length_bucketing: bool = False
+    repeat: int = 1
 
     def __post_init__(self) -> None:
         choices = {
@@ -131,8 +134,8 @@ class TrainingConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {sorted(allowed)}, got {getattr(self, name)!r}")
-        if self.max_epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
-            raise ValueError("max_epochs, batch_size and learning_rate must be positive")
+        if self.max_epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.repeat < 1:
+            raise ValueError("max_epochs, batch_size, learning_rate and repeat must be positive")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -92,6 +92,25 @@ def test_interrupted_fold_resumes_from_its_checkpoint(tmp_path, synthetic_corpus
     assert json.loads((fold / "model.json").read_text())["epochs_trained"] == 15
 
 
+def test_classic_models(tmp_path, synthetic_corpus, tiny_bert):
+    config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", systems={
+        "svm": {"inputs": ["logmel"], "model": {"name": "svm", "kernel": "linear", "c_grid": [0.01, 1.0]}},
+        "logreg": {"inputs": ["logmel", "words"], "model": {"name": "logistic_regression"}, "normalization": "speaker"},
+        "fused": {"members": ["svm", "logreg"], "fusion": {"name": "late", "method": "znorm"}},
+    })
+    result = run_experiment(config, tmp_path / "run", progress=False)
+    assert set(result.summary["system"]) == {"svm", "logreg", "fused"}
+    model = json.loads((tmp_path / "run" / "systems" / "svm" / "seed_0" / "session_1" / "model.json").read_text())
+    assert model["selected"]["C"] in (0.01, 1.0)
+    from safetensors.numpy import load_file
+
+    state = load_file(tmp_path / "run" / "systems" / "logreg" / "seed_0" / "session_1" / "model.safetensors")
+    assert state["0.coef"].shape == (4, 40 * 4 + 32)
+    dimensional = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", task={"type": "dimensional"}, systems={
+        "svr": {"inputs": ["logmel"], "model": {"name": "svm", "c_grid": [1.0]}}})
+    assert run_experiment(dimensional, tmp_path / "run_dim", progress=False).summary["CCC_mean_mean"].notna().all()
+
+
 def test_dimensional_run(tmp_path, synthetic_corpus, tiny_bert):
     config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache",
                         task={"type": "dimensional", "loss": "ccc", "loss_weights": [0.7, 0.2, 0.1]})

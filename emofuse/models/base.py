@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 import torch
 
 from emofuse.registry import Registry
@@ -49,7 +50,27 @@ class EmotionModel(torch.nn.Module):
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": learning_rate}]
 
 
-MODELS: Registry[EmotionModel] = Registry("model")
+class ClassicModel:
+    """Models fitted without gradient descent (scikit-learn) on utterance-level vectors.
+
+    ``fit`` may choose hyper-parameters on the dev set it is given (never on test) and returns
+    what it chose; ``predict_scores`` returns class posteriors ``(n, classes)`` or regression
+    outputs ``(n, targets)``; ``state`` returns the arrays that define the fitted model.
+    Targets are class indices (categorical) or ``(n, targets)`` ratings (dimensional).
+    """
+
+    def fit(self, train: np.ndarray, train_targets: np.ndarray, dev: np.ndarray | None,
+            dev_targets: np.ndarray | None, *, kind: str) -> dict:
+        raise NotImplementedError
+
+    def predict_scores(self, features: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+MODELS: Registry[EmotionModel | ClassicModel] = Registry("model")
 
 
 def mask_from_lengths(lengths: torch.Tensor, max_length: int) -> torch.Tensor:

@@ -57,6 +57,8 @@ from emofuse.features import build_extractor
 from emofuse.features import extract_features
 from emofuse.fusion.base import SCORE_FUSIONS
 from emofuse.models.base import MODELS
+from emofuse.models.base import ClassicModel
+from emofuse.models.base import InputSpec
 from emofuse.models.standardize import Standardizer
 from emofuse.models.standardize import SystemModel
 from emofuse.tasks import CategoricalTask
@@ -290,6 +292,9 @@ class Runner:
         inputs = [self._stream(streams[s], spec, manifest) for s in spec.inputs]
         specs = [input_spec(s, modalities[s], stream, waveform=s == "waveform") for s, stream in zip(spec.inputs, inputs, strict=True)]
         model = MODELS.build(spec.model.name, spec.model.config, specs, task.output_size)  # type: ignore[union-attr]
+        if isinstance(model, ClassicModel):
+            self._run_classic(name, spec, model, seed, fold, task, manifest, inputs, specs, directory)
+            return
         standardizers = []
         for input_, stream in zip(specs, inputs, strict=True):
             if spec.normalization == "global" and input_.kind in {"vector", "sequence"}:
@@ -297,7 +302,7 @@ class Runner:
             else:
                 standardizers.append(None)
         system = SystemModel(model, standardizers)
-        train_utterances = [manifest[i] for i in fold.train]
+        train_utterances = [manifest[i] for i in fold.train]  # class weights from each utterance once
         module = EmotionModule(system, task, training, task.loss_weights(train_utterances))
         collate = Collator(specs)
 
@@ -312,7 +317,7 @@ class Runner:
             return DataLoader(dataset, batch_size=training.batch_size, shuffle=shuffle, collate_fn=collate,
                               num_workers=training.num_workers, drop_last=drop_last)
 
-        train_loader = loader(fold.train, shuffle=True)
+        train_loader = loader(list(fold.train) * training.repeat, shuffle=True)
         dev_loader = loader(fold.dev, shuffle=False) if fold.dev else None
         checkpoints = directory / "checkpoints"
         callbacks: list[L.Callback] = [
@@ -382,6 +387,54 @@ class Runner:
         atomic_write_text(directory / "model.json", json.dumps(description, indent=2))
         self._finish(name, seed, fold, task, predictions, directory)
         shutil.rmtree(checkpoints, ignore_errors=True)
+
+    def _run_classic(
+        self,
+        name: str,
+        spec: SystemConfig,
+        model: ClassicModel,
+        seed: int,
+        fold: Fold,
+        task: Task,
+        manifest: Manifest,
+        inputs: list[Mapping[str, Any]],
+        specs: list[InputSpec],
+        directory: pathlib.Path,
+    ) -> None:
+        def matrix(ids: Sequence[str]) -> np.ndarray:
+            return np.concatenate([np.stack([np.asarray(s[i]) for i in ids]) for s in inputs], axis=1)
+
+        def targets(ids: Sequence[str]) -> np.ndarray:
+            return task.targets([manifest[i] for i in ids]).numpy()
+
+        dev = (matrix(fold.dev), targets(fold.dev)) if fold.dev else (None, None)
+        selected = model.fit(matrix(fold.train), targets(fold.train), *dev, kind=task.kind)
+        frames = []
+        for split, ids in (("dev", fold.dev), ("test", fold.test)):
+            if ids:
+                truth = [task.truth(manifest[i]) for i in ids]
+                frame = task.prediction_frame(ids, truth, model.predict_scores(matrix(ids)))
+                frame.insert(0, "split", split)
+                frames.append(frame)
+        try:
+            save_file({k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in model.state().items()},
+                      str(directory / "model.safetensors"))
+        except NotImplementedError as error:
+            log.info("%s: weights not saved (%s)", name, error)
+        description = {
+            "emofuse_version": emofuse.__version__,
+            "system": name,
+            "model": to_dict(spec.model),
+            "inputs": [dataclasses.asdict(s) for s in specs],
+            "features": {s: to_dict(self.config.features[s]) for s in spec.inputs if s in self.config.features},
+            "normalization": spec.normalization,
+            "task": to_dict(self.config.task),
+            "outputs": task.output_names,
+            "transcript": self.config.data.transcript,
+            "selected": selected,
+        }
+        atomic_write_text(directory / "model.json", json.dumps(_jsonable(description), indent=2))
+        self._finish(name, seed, fold, task, pd.concat(frames, ignore_index=True), directory)
 
     def _stream(self, stream: Mapping[str, Any], spec: SystemConfig, manifest: Manifest) -> Mapping[str, Any]:
         if spec.normalization != "speaker" or isinstance(stream, _LazyAudio):

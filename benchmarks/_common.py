@@ -1,0 +1,84 @@
+"""Shared helpers for benchmark scripts: where ../shared is, and writing JSON + Markdown results.
+
+Every benchmark writes ``benchmarks/results/<name>.json`` (machine-readable, with the command,
+the machine and the date) and ``benchmarks/results/<name>.md`` (the table to quote).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def shared(*parts: str) -> pathlib.Path:
+    """A path under ../shared, or exit with a clear message when it is missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        sys.exit(f"benchmark needs {path}; ../shared is not available")
+    return path
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (and waited-for children) in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024.0
+
+
+@contextmanager
+def timer() -> Iterator[dict[str, float]]:
+    record: dict[str, float] = {}
+    start = time.perf_counter()
+    try:
+        yield record
+    finally:
+        record["seconds"] = time.perf_counter() - start
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(name: str, data: dict[str, Any], markdown: str) -> pathlib.Path:
+    """Write ``results/<name>.json`` and ``results/<name>.md`` with the command and machine."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    command = "python " + " ".join([str(pathlib.Path(sys.argv[0]).relative_to(ROOT)) if pathlib.Path(sys.argv[0]).is_absolute() else sys.argv[0], *sys.argv[1:]])
+    payload = {
+        "benchmark": name,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine(),
+        **data,
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    header = f"# {name}\n\nCommand: `{command}`  \nDate: {payload['date']}; {payload['machine']['cpu_count']} CPU cores, torch {payload['machine']['torch']}.\n\n"
+    (RESULTS / f"{name}.md").write_text(header + markdown)
+    return RESULTS / f"{name}.md"

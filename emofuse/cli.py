@@ -103,6 +103,7 @@ def run(
     restart: Annotated[bool, typer.Option("--restart", help="Discard an existing run in the output directory.")] = False,
     system: Annotated[list[str] | None, typer.Option("--system", help="Run only these systems (and their members).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Folds trained at the same time, in worker processes.")] = 1,
 ) -> None:
     """Run every system on every fold and seed; write predictions, metrics and summary tables.
 
@@ -117,7 +118,7 @@ def run(
     try:
         experiment = load_experiment(config, overrides=options)
         directory = output or pathlib.Path("runs") / experiment.name
-        result = run_experiment(experiment, directory, progress=progress, restart=restart, systems=system)
+        result = run_experiment(experiment, directory, progress=progress, restart=restart, systems=system, jobs=jobs)
     except (ValueError, KeyError, OSError, RunError, ModelLoadError) as error:
         _fail(error)
     typer.echo((result.directory / "results" / "summary.md").read_text())

@@ -140,7 +140,8 @@ class TrainingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SystemConfig:
-    """A model trained on ``inputs``, or a ``fusion`` of ``members``' outputs.
+    """A model trained on ``inputs``; a ``fusion`` of ``members``' outputs (score fusion); or a
+    ``model`` over trained ``members`` (classification-block fusion: its inputs are the members').
 
     ``normalization`` standardises vector and frame inputs with training statistics
     (``global``), with each speaker's own statistics (``speaker``: uses the test speaker's
@@ -156,9 +157,11 @@ class SystemConfig:
 
     def __post_init__(self) -> None:
         if (self.model is None) == (self.fusion is None):
-            raise ValueError("a system has either a model (with inputs) or a fusion (with members)")
-        if self.model is not None and not self.inputs:
-            raise ValueError("a model system needs at least one input")
+            raise ValueError("a system has either a model (with inputs or members) or a fusion (with members)")
+        if self.model is not None and not self.inputs and not self.members:
+            raise ValueError("a model system needs at least one input (or members, for a classification block)")
+        if self.inputs and self.members:
+            raise ValueError("a system over members takes its inputs from them; leave 'inputs' out")
         if self.fusion is not None and len(self.members) < 2:
             raise ValueError("a fusion system needs at least two members")
         if self.normalization not in {"global", "speaker", "none"}:
@@ -181,6 +184,9 @@ class ExtractionConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
+    """An experiment. ``evaluate_on`` names further corpora on which every trained fold model is
+    also tested as a whole (cross-corpus evaluation: train on one corpus, test on another)."""
+
     name: str
     data: DataConfig
     systems: dict[str, SystemConfig]
@@ -191,6 +197,7 @@ class ExperimentConfig:
     features: dict[str, Component] = component_dict_field(FEATURES)
     extraction: ExtractionConfig = dataclasses.field(default_factory=ExtractionConfig)
     references: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    evaluate_on: dict[str, DataConfig] = dataclasses.field(default_factory=dict)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -208,10 +215,22 @@ class ExperimentConfig:
             for member in system.members:
                 if member not in self.systems:
                     raise ValueError(f"system {name!r}: member {member!r} is not a system")
+                if system.model is not None and self.systems[member].model is None:
+                    raise ValueError(f"system {name!r}: member {member!r} must be a trained model system, not a fusion")
         self.system_order()  # raises on cycles
         for name in self.references:
             if name not in self.systems:
                 raise ValueError(f"references: {name!r} is not a system")
+        for name in self.evaluate_on:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"evaluate_on: {name!r} must be a plain name (letters, digits, _ or -)")
+
+    def system_inputs(self, name: str) -> tuple[str, ...]:
+        """The input streams a system reads: its own, or its members' in member order."""
+        system = self.systems[name]
+        if system.members and system.model is not None:
+            return tuple(source for member in system.members for source in self.system_inputs(member))
+        return system.inputs
 
     def system_order(self) -> list[str]:
         """Systems with every member before the systems that fuse it."""
@@ -251,13 +270,21 @@ def load_experiment(source: str | pathlib.Path | dict[str, Any], *, overrides: l
 
 
 def resolve_paths(config: ExperimentConfig, base: pathlib.Path) -> ExperimentConfig:
+    """Make the corpus and manifest paths of every data section absolute."""
+    return dataclasses.replace(
+        config,
+        data=_resolve_data(config.data, base),
+        evaluate_on={name: _resolve_data(data, base) for name, data in config.evaluate_on.items()},
+    )
+
+
+def _resolve_data(data: DataConfig, base: pathlib.Path) -> DataConfig:
     def resolve(value: str | None) -> str | None:
         if value is None:
             return None
         path = pathlib.Path(os.path.expandvars(value)).expanduser()
         return str(path if path.is_absolute() else (base / path).resolve())
 
-    data = config.data
     if data.manifest is not None:
         data = dataclasses.replace(data, manifest=resolve(data.manifest))
     if data.corpus is not None:
@@ -268,4 +295,4 @@ def resolve_paths(config: ExperimentConfig, base: pathlib.Path) -> ExperimentCon
             if f.name in {"path", "dialogue_acts", "transcripts"} and isinstance(getattr(corpus_config, f.name), str)
         }
         data = dataclasses.replace(data, corpus=Component(data.corpus.name, dataclasses.replace(corpus_config, **changes)))
-    return dataclasses.replace(config, data=data)
+    return data

@@ -111,6 +111,81 @@ def test_classic_models(tmp_path, synthetic_corpus, tiny_bert):
     assert run_experiment(dimensional, tmp_path / "run_dim", progress=False).summary["CCC_mean_mean"].notna().all()
 
 
+def test_classification_block_over_frozen_members(tmp_path, synthetic_corpus, tiny_bert):
+    import torch
+
+    from emofuse.models.serialization import load_system_model
+
+    config_data = {
+        "name": "block", "data": {"manifest": str(synthetic_corpus)},
+        "protocol": {"name": "leave_one_session_out", "dev_fraction": 0.25},
+        "features": {"logmel": {"name": "logmel_stats", "n_mels": 40}, "words": {"name": "text_embedding", "model": str(tiny_bert)}},
+        "extraction": {"cache_dir": str(tmp_path / "cache")},
+        "systems": {
+            "audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]}, "training": {"max_epochs": 5}},
+            "text": {"inputs": ["words"], "model": {"name": "mlp", "hidden_sizes": [8]}, "training": {"max_epochs": 5}},
+            "block": {"members": ["audio", "text"], "model": {"name": "classification_block", "hidden_sizes": [8]},
+                      "training": {"max_epochs": 3, "selection": "last"}},
+            "block_unfrozen": {"members": ["audio", "text"],
+                               "model": {"name": "classification_block", "hidden_sizes": [8], "unfreeze_after": 1},
+                               "training": {"max_epochs": 3, "selection": "last"}},
+        },
+    }
+    run_experiment(load_experiment(config_data), tmp_path / "run", progress=False)
+    fold = tmp_path / "run" / "systems"
+    audio, _ = load_system_model(fold / "audio" / "seed_0" / "session_1")
+    block, description = load_system_model(fold / "block" / "seed_0" / "session_1")
+    unfrozen, _ = load_system_model(fold / "block_unfrozen" / "seed_0" / "session_1")
+    assert [m["model"]["name"] for m in description["members"]] == ["mlp", "mlp"]
+    # frozen members keep the weights of the trained audio system; unfrozen ones moved
+    for key, value in audio.state_dict().items():
+        assert torch.equal(block.model.members[0].state_dict()[key], value)
+    changed = [not torch.equal(unfrozen.model.members[0].state_dict()[k], v) for k, v in audio.state_dict().items()]
+    assert any(changed)
+
+
+def test_cross_corpus_evaluation(tmp_path, synthetic_corpus, tiny_bert):
+    from conftest import write_synthetic_corpus
+
+    other = write_synthetic_corpus(tmp_path / "other", speakers=2, per_class=2)
+    config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", evaluate_on={"other": {"manifest": str(other)}})
+    result = run_experiment(config, tmp_path / "run", progress=False)
+    fold = tmp_path / "run" / "systems" / "fused" / "seed_0" / "session_1"
+    cross = pd.read_csv(fold / "predictions_other.csv")
+    assert len(cross) == 16 and set(cross["split"]) == {"test"}
+    assert "other" in json.loads((fold / "metrics.json").read_text())["cross"]
+    table = pd.read_csv(tmp_path / "run" / "results" / "cross_metrics.csv")
+    assert set(table["system"]) == {"audio", "text", "fused"} and set(table["evaluated_on"]) == {"other"}
+    assert "tested on all of other" in (tmp_path / "run" / "results" / "summary.md").read_text()
+    assert len(result.metrics) == 6
+
+
+def test_parallel_jobs_match_serial(tmp_path, synthetic_corpus, tiny_bert):
+    config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache")
+    serial = run_experiment(config, tmp_path / "serial", progress=False)
+    parallel = run_experiment(config, tmp_path / "parallel", progress=False, jobs=2)
+    merged = serial.metrics.merge(parallel.metrics, on=["system", "seed", "fold"], suffixes=("_s", "_p"))
+    assert len(merged) == 6
+    assert (merged["UA_s"] - merged["UA_p"]).abs().max() < 1e-9
+
+
+def test_ddp_with_two_processes(tmp_path, synthetic_corpus, tiny_bert):
+    config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache")
+    ddp = dataclasses_replace_training(config, "audio", strategy="ddp_spawn", devices=2, accelerator="cpu", max_epochs=3)
+    result = run_experiment(ddp, tmp_path / "run", progress=False, systems=["audio"])
+    assert len(result.metrics) == 2 and result.metrics["UA"].notna().all()
+    fold = tmp_path / "run" / "systems" / "audio" / "seed_0" / "session_1"
+    assert json.loads((fold / "model.json").read_text())["epochs_trained"] == 3
+
+
+def dataclasses_replace_training(config, system, **changes):
+    import dataclasses
+
+    spec = config.systems[system]
+    training = dataclasses.replace(spec.training, **changes)
+    return dataclasses.replace(config, systems={**config.systems, system: dataclasses.replace(spec, training=training)})
+
+
 def test_dimensional_run(tmp_path, synthetic_corpus, tiny_bert):
     config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache",
                         task={"type": "dimensional", "loss": "ccc", "loss_weights": [0.7, 0.2, 0.1]})

@@ -20,11 +20,21 @@ class EmotionModule(L.LightningModule):
         self.task = task
         self.training_config = training
         self.register_buffer("loss_weights", loss_weights.float())
+        self.epochs_completed = 0
         self._dev_outputs: list[torch.Tensor] = []
         self._dev_targets: list[torch.Tensor] = []
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["epochs_completed"] = self.epochs_completed
+
     def forward(self, inputs: list) -> torch.Tensor:
         return self.system(inputs)
+
+    def on_train_epoch_start(self) -> None:
+        self.epochs_completed = self.current_epoch + 1  # by the time this epoch's checkpoint is saved
+        set_epoch = getattr(self.system.model, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(self.current_epoch)
 
     def training_step(self, batch: tuple, batch_index: int) -> torch.Tensor:
         inputs, targets = batch
@@ -55,7 +65,7 @@ class EmotionModule(L.LightningModule):
         else:
             truth = targets.cpu().numpy()
         value = self.task.evaluate(truth, scores)[self.task.selection_metric]
-        self.log("dev_score", float(np.nan_to_num(value, nan=-1.0)), prog_bar=True, sync_dist=False)
+        self.log("dev_score", float(np.nan_to_num(value, nan=-1.0)), prog_bar=True, sync_dist=True)  # same on every rank
 
     def configure_optimizers(self) -> dict:
         config = self.training_config

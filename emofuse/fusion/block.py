@@ -1,0 +1,101 @@
+"""Classification block over frozen member models (IEmoNet, Heusser et al. 2019).
+
+The speech and text models are trained separately, each with its own softmax head. Their heads
+are dropped, both models are frozen, and a small feed-forward block is trained on their
+concatenated penultimate outputs. With ``unfreeze_after`` the members are unfrozen from that
+epoch on and everything is fine-tuned together (the paper found this *worse*; it is here to
+show that).
+
+A system using it lists ``members`` (trained systems) and ``model: {name: classification_block}``;
+its inputs are the members' inputs, in member order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.standardize import SystemModel
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassificationBlockConfig:
+    """``hidden_sizes`` of the feed-forward block; ``unfreeze_after``: epoch from which the members
+    are fine-tuned too (``None``: frozen throughout)."""
+
+    hidden_sizes: tuple[int, ...] = (128,)
+    dropout: float = 0.2
+    unfreeze_after: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.unfreeze_after is not None and self.unfreeze_after < 0:
+            raise ValueError("unfreeze_after must be a non-negative epoch")
+
+
+class ClassificationBlock(EmotionModel):
+    def __init__(self, config: ClassificationBlockConfig, inputs: Sequence[InputSpec], output_size: int,
+                 members: Sequence[SystemModel]) -> None:
+        super().__init__()
+        self.config = config
+        self.members = torch.nn.ModuleList(members)
+        self.input_counts = [len(member.standardizers) for member in members]
+        if sum(self.input_counts) != len(inputs):
+            raise ValueError(f"classification_block: members take {sum(self.input_counts)} inputs, the system gives {len(inputs)}")
+        size = sum(member.model.embedding_size for member in members)
+        layers: list[torch.nn.Module] = []
+        for hidden in config.hidden_sizes:
+            layers += [torch.nn.Linear(size, hidden), torch.nn.ReLU(), torch.nn.Dropout(config.dropout)]
+            size = hidden
+        self.block = torch.nn.Sequential(*layers)
+        self.embedding_size = size
+        self.head = torch.nn.Linear(size, output_size)
+        self.frozen = True
+        self._set_members_trainable(False)
+
+    def _set_members_trainable(self, trainable: bool) -> None:
+        for parameter in self.members.parameters():
+            parameter.requires_grad = trainable
+        self.frozen = not trainable
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the trainer at the start of each epoch."""
+        if self.config.unfreeze_after is not None and epoch >= self.config.unfreeze_after and self.frozen:
+            self._set_members_trainable(True)
+
+    def train(self, mode: bool = True) -> ClassificationBlock:
+        super().train(mode)
+        if self.frozen:
+            self.members.eval()  # frozen members keep dropout and batch norm in inference mode
+        return self
+
+    def parameter_groups(self, learning_rate: float) -> list[dict]:
+        # members are in the optimiser from the start so that unfreezing needs no new optimiser;
+        # while frozen they get no gradients and are not updated
+        return [
+            {"params": [*self.block.parameters(), *self.head.parameters()], "lr": learning_rate},
+            {"params": list(self.members.parameters()), "lr": learning_rate, "pretrained": True},
+        ]
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        parts, start = [], 0
+        for member, count in zip(self.members, self.input_counts, strict=True):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+                parts.append(member.embed(inputs[start : start + count]))  # (batch, member embedding)
+            start += count
+        return self.block(torch.cat(parts, dim=-1))  # (batch, embedding_size)
+
+
+@MODELS.register("classification_block", ClassificationBlockConfig)
+def build_classification_block(config: ClassificationBlockConfig, inputs: Sequence[InputSpec], output_size: int,
+                               members: Sequence[SystemModel] | None = None) -> ClassificationBlock:
+    if not members:
+        raise ValueError("classification_block fuses trained member systems: list them under 'members'")
+    return ClassificationBlock(config, inputs, output_size, members)

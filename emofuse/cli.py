@@ -49,9 +49,9 @@ def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="
 
 @app.command()
 def prepare(
-    corpus: Annotated[str, typer.Argument(help="Corpus reader: iemocap, msp_podcast, emodb, ravdess, cremad, manifest, semeval, goemotions, emobank, meld.")],
-    path: Annotated[pathlib.Path, typer.Argument(help="The corpus root directory (or file for 'manifest').")],
+    corpus: Annotated[str, typer.Argument(help="Corpus reader: iemocap, msp_podcast, emodb, ravdess, cremad, manifest, semeval, goemotions, emobank, meld, paired.")],
     output: Annotated[pathlib.Path, typer.Option("--output", "-o", help="Manifest to write (.csv, .parquet or .jsonl).")],
+    path: Annotated[pathlib.Path | None, typer.Argument(help="The corpus root directory (or file for 'manifest'); leave out for 'paired'.")] = None,
     options: Overrides = None,
 ) -> None:
     """Read a corpus into a manifest (one row per utterance), validating what it reads."""
@@ -61,7 +61,7 @@ def prepare(
 
     try:
         entry = CORPORA.get(corpus)
-        config = parse(entry.config_class, apply_overrides({"path": str(path)}, options or []))
+        config = parse(entry.config_class, apply_overrides({} if path is None else {"path": str(path)}, options or []))
         manifest = CORPORA.build(corpus, config)
         manifest.save(output)
     except (ValueError, KeyError, OSError) as error:

@@ -278,6 +278,9 @@ def resolve_paths(config: ExperimentConfig, base: pathlib.Path) -> ExperimentCon
     )
 
 
+_PATH_FIELDS = {"path", "dialogue_acts", "transcripts"}
+
+
 def _resolve_data(data: DataConfig, base: pathlib.Path) -> DataConfig:
     def resolve(value: str | None) -> str | None:
         if value is None:
@@ -285,14 +288,18 @@ def _resolve_data(data: DataConfig, base: pathlib.Path) -> DataConfig:
         path = pathlib.Path(os.path.expandvars(value)).expanduser()
         return str(path if path.is_absolute() else (base / path).resolve())
 
+    def resolve_config(config: Any) -> Any:  # path fields, also inside nested corpus components
+        changes = {}
+        for field in dataclasses.fields(config):
+            value = getattr(config, field.name)
+            if field.name in _PATH_FIELDS and isinstance(value, str):
+                changes[field.name] = resolve(value)
+            elif isinstance(value, Component) and dataclasses.is_dataclass(value.config):
+                changes[field.name] = Component(value.name, resolve_config(value.config))
+        return dataclasses.replace(config, **changes)
+
     if data.manifest is not None:
         data = dataclasses.replace(data, manifest=resolve(data.manifest))
     if data.corpus is not None:
-        corpus_config = data.corpus.config
-        changes = {
-            f.name: resolve(getattr(corpus_config, f.name))
-            for f in dataclasses.fields(corpus_config)
-            if f.name in {"path", "dialogue_acts", "transcripts"} and isinstance(getattr(corpus_config, f.name), str)
-        }
-        data = dataclasses.replace(data, corpus=Component(data.corpus.name, dataclasses.replace(corpus_config, **changes)))
+        data = dataclasses.replace(data, corpus=Component(data.corpus.name, resolve_config(data.corpus.config)))
     return data

@@ -1,5 +1,7 @@
 """Fusion strategies: score-level fusion of systems, and multi-input fusion models."""
 
+from emofuse.fusion.alignment import AttentionAlignment
+from emofuse.fusion.alignment import AttentionAlignmentConfig
 from emofuse.fusion.base import SCORE_FUSIONS
 from emofuse.fusion.base import ScoreFusion
 from emofuse.fusion.block import ClassificationBlock
@@ -7,4 +9,4 @@ from emofuse.fusion.block import ClassificationBlockConfig
 from emofuse.fusion.late import LateFusion
 from emofuse.fusion.late import LateFusionConfig
 
-__all__ = ["SCORE_FUSIONS", "ClassificationBlock", "ClassificationBlockConfig", "LateFusion", "LateFusionConfig", "ScoreFusion"]
+__all__ = ["SCORE_FUSIONS", "AttentionAlignment", "AttentionAlignmentConfig", "ClassificationBlock", "ClassificationBlockConfig", "LateFusion", "LateFusionConfig", "ScoreFusion"]

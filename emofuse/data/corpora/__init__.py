@@ -14,6 +14,7 @@ from emofuse.data.corpora.goemotions import prepare_goemotions
 from emofuse.data.corpora.iemocap import prepare_iemocap
 from emofuse.data.corpora.meld import prepare_meld
 from emofuse.data.corpora.msp_podcast import prepare_msp_podcast
+from emofuse.data.corpora.paired import pair_texts
 from emofuse.data.corpora.ravdess import prepare_ravdess
 from emofuse.data.corpora.semeval import prepare_semeval
 
@@ -28,6 +29,7 @@ __all__ = [
     "prepare_iemocap",
     "prepare_manifest",
     "prepare_meld",
+    "pair_texts",
     "prepare_msp_podcast",
     "prepare_ravdess",
     "prepare_semeval",

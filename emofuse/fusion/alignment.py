@@ -1,0 +1,99 @@
+"""Attention alignment of words and audio frames (Boigne et al. 2020, after Xu et al. 2019).
+
+Audio frames and word (sub-word) vectors are each encoded by a bidirectional LSTM. Every word
+attends over the audio frames (additive attention), giving an aligned audio vector per word;
+the aligned audio and the word vectors are concatenated and fed to a second BiLSTM, whose
+outputs are max- (or mean-) pooled over words and classified.
+
+Inputs, in order: the frame sequence that is attended over (``(batch, frames, d_a)``), then the
+word sequence that attends (``(batch, words, d_t)``). The model does not care which modality
+each came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+from emofuse.models.base import mask_from_lengths
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionAlignmentConfig:
+    """``hidden_size`` per LSTM direction; ``attention_size`` of the additive attention."""
+
+    hidden_size: int = 128
+    attention_size: int = 128
+    dropout: float = 0.3
+    pooling: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.pooling not in {"max", "mean"}:
+            raise ValueError(f"pooling must be 'max' or 'mean', got {self.pooling!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def run_lstm(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """A (bi)LSTM over padded sequences: ``(batch, time, d) -> (batch, time, directions * hidden)``."""
+    packed = torch.nn.utils.rnn.pack_padded_sequence(values, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    output, _ = lstm(packed)
+    output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=values.shape[1])
+    return output
+
+
+class AttentionAlignment(EmotionModel):
+    def __init__(self, config: AttentionAlignmentConfig, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        expect_kinds("attention_alignment", inputs, [{"sequence"}, {"sequence"}])
+        frames, words = inputs
+        hidden = config.hidden_size
+        self.config = config
+        self.frame_encoder = torch.nn.LSTM(frames.dim, hidden, batch_first=True, bidirectional=True)
+        self.word_encoder = torch.nn.LSTM(words.dim, hidden, batch_first=True, bidirectional=True)
+        self.query = torch.nn.Linear(2 * hidden, config.attention_size, bias=False)
+        self.key = torch.nn.Linear(2 * hidden, config.attention_size)
+        self.score = torch.nn.Linear(config.attention_size, 1, bias=False)
+        self.fusion = torch.nn.LSTM(4 * hidden, hidden, batch_first=True, bidirectional=True)
+        self.dropout = torch.nn.Dropout(config.dropout)
+        self.embedding_size = 2 * hidden
+        self.head = torch.nn.Linear(2 * hidden, output_size)
+
+    def align(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encoded words, their aligned audio vectors, the attention weights and the word mask."""
+        (frames, frame_lengths), (words, word_lengths) = inputs
+        assert frame_lengths is not None and word_lengths is not None
+        audio = self.dropout(run_lstm(self.frame_encoder, frames, frame_lengths))  # (batch, frames, 2h)
+        text = self.dropout(run_lstm(self.word_encoder, words, word_lengths))  # (batch, words, 2h)
+        # additive attention: score[b, i, j] = v^T tanh(W q_i + U k_j + c)
+        energy = torch.tanh(self.query(text).unsqueeze(2) + self.key(audio).unsqueeze(1))  # (batch, words, frames, a)
+        scores = self.score(energy).squeeze(-1)  # (batch, words, frames)
+        frame_mask = mask_from_lengths(frame_lengths, frames.shape[1])  # (batch, frames)
+        scores = scores.masked_fill(~frame_mask.unsqueeze(1), float("-inf"))
+        weights = torch.softmax(scores, dim=-1)  # (batch, words, frames)
+        aligned = torch.bmm(weights, audio)  # (batch, words, 2h)
+        word_mask = mask_from_lengths(word_lengths, words.shape[1])  # (batch, words)
+        return text, aligned, weights, word_mask
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        text, aligned, _, word_mask = self.align(inputs)
+        word_lengths = inputs[1][1]
+        fused = run_lstm(self.fusion, torch.cat([aligned, text], dim=-1), word_lengths)  # (batch, words, 2h)
+        if self.config.pooling == "max":
+            pooled = fused.masked_fill(~word_mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+        else:
+            weights = word_mask.unsqueeze(-1).to(fused.dtype)
+            pooled = (fused * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        return self.dropout(pooled)  # (batch, 2h)
+
+
+@MODELS.register("attention_alignment", AttentionAlignmentConfig)
+def build_attention_alignment(config: AttentionAlignmentConfig, inputs: Sequence[InputSpec], output_size: int) -> AttentionAlignment:
+    return AttentionAlignment(config, inputs, output_size)

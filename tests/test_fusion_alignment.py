@@ -1,0 +1,40 @@
+import torch
+
+from emofuse.fusion.alignment import AttentionAlignment
+from emofuse.fusion.alignment import AttentionAlignmentConfig
+from emofuse.models.base import InputSpec
+from emofuse.training import run_experiment
+
+SPECS = [InputSpec("frames", "audio", "sequence", 6), InputSpec("words", "text", "sequence", 5)]
+
+
+def test_padded_frames_get_no_attention_and_padding_does_not_change_outputs():
+    torch.manual_seed(0)
+    model = AttentionAlignment(AttentionAlignmentConfig(hidden_size=4, attention_size=3, dropout=0.0), SPECS, 4).eval()
+    frames, words = torch.randn(1, 7, 6), torch.randn(1, 3, 5)
+    short = [(frames, torch.tensor([7])), (words, torch.tensor([3]))]
+    padded_frames = torch.cat([frames, torch.full((1, 5, 6), 9.0)], dim=1)
+    padded_words = torch.cat([words, torch.full((1, 2, 5), 9.0)], dim=1)
+    padded = [(padded_frames, torch.tensor([7])), (padded_words, torch.tensor([3]))]
+    _, _, weights, _ = model.align(padded)
+    assert weights.shape == (1, 5, 12)
+    assert torch.all(weights[:, :3, 7:] == 0)
+    assert torch.allclose(weights[:, :3].sum(-1), torch.ones(1, 3))
+    assert torch.allclose(model(short), model(padded), atol=1e-6)
+
+
+def test_trains_through_the_runner(tmp_path, synthetic_corpus, tiny_bert):
+    import emofuse
+
+    config = emofuse.load_experiment({
+        "name": "align",
+        "data": {"manifest": str(synthetic_corpus)},
+        "protocol": {"name": "leave_one_session_out", "dev_fraction": 0.25},
+        "features": {"frames": {"name": "logmel", "n_mels": 16},
+                     "tokens": {"name": "text_embedding", "model": str(tiny_bert), "pooling": "tokens", "layer": -2}},
+        "extraction": {"cache_dir": str(tmp_path / "cache")},
+        "systems": {"aligned": {"inputs": ["frames", "tokens"], "model": {"name": "attention_alignment", "hidden_size": 8, "attention_size": 8},
+                                "training": {"max_epochs": 2, "batch_size": 8}}},
+    })
+    result = run_experiment(config, tmp_path / "run", progress=False)
+    assert len(result.metrics) == 2 and result.metrics["UA"].between(0, 1).all()

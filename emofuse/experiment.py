@@ -27,11 +27,13 @@ import os
 import pathlib
 from typing import Any
 
+import emofuse.asr  # noqa: F401  (registers speech recognisers)
 import emofuse.audio  # noqa: F401  (registers audio front-ends)
 import emofuse.data.corpora  # noqa: F401  (registers corpus readers)
 import emofuse.fusion  # noqa: F401  (registers fusion strategies)
 import emofuse.models  # noqa: F401  (registers models)
 import emofuse.text  # noqa: F401  (registers text front-ends)
+from emofuse.asr.base import RECOGNIZERS
 from emofuse.config import Component
 from emofuse.config import ConfigError
 from emofuse.config import apply_overrides
@@ -55,19 +57,34 @@ class DataConfig:
     """Where the utterances come from: a registered ``corpus`` reader or a saved ``manifest``.
 
     ``label_map`` re-maps emotion codes (default: the corpus's own map). ``transcript`` chooses
-    the text that text inputs read: the ``reference`` or the ``asr`` transcript.
+    the text that text inputs read: the ``reference`` transcript; ``asr`` (the manifest's ASR
+    text, or transcripts made by the ``asr`` recogniser, cached); or ``simulated`` (the
+    reference with simulated ASR errors at ``simulated_wer``, reproducible for
+    ``simulated_seed``, as in IEmoNet).
     """
 
     corpus: Component | None = component_field(CORPORA, default=None)
     manifest: str | None = None
     label_map: str | None = None
     transcript: str = "reference"
+    asr: Component | None = component_field(RECOGNIZERS, default=None)
+    simulated_wer: float = 0.06
+    simulated_seed: int = 0
 
     def __post_init__(self) -> None:
         if (self.corpus is None) == (self.manifest is None):
             raise ValueError("give exactly one of data.corpus or data.manifest")
-        if self.transcript not in {"reference", "asr"}:
-            raise ValueError(f"transcript must be 'reference' or 'asr', got {self.transcript!r}")
+        if self.transcript not in {"reference", "asr", "simulated"}:
+            raise ValueError(f"transcript must be 'reference', 'asr' or 'simulated', got {self.transcript!r}")
+        if self.asr is not None and self.transcript != "asr":
+            raise ValueError("data.asr is used with transcript: asr")
+        if not 0.0 <= self.simulated_wer < 1.0:
+            raise ValueError(f"simulated_wer must be in [0, 1), got {self.simulated_wer}")
+
+    @property
+    def text_field(self) -> str:
+        """The manifest field that text inputs read: ``reference`` or ``asr``."""
+        return "reference" if self.transcript == "reference" else "asr"
 
 
 @dataclasses.dataclass(frozen=True)

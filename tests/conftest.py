@@ -70,7 +70,7 @@ CLASS_WORDS = {
 
 
 def write_synthetic_corpus(root: pathlib.Path, *, speakers: int = 4, per_class: int = 3,
-                           sessions: int = 2, seconds: float = 0.6) -> pathlib.Path:
+                           sessions: int = 2, seconds: float = 0.6, prefix: str = "") -> pathlib.Path:
     """A tiny corpus whose pitch and words carry the class; returns its manifest CSV.
 
     Speakers ``s0..``, two per session; V/A/D follow the class (so dimensional tasks work).
@@ -82,12 +82,12 @@ def write_synthetic_corpus(root: pathlib.Path, *, speakers: int = 4, per_class: 
     for speaker in range(speakers):
         for label, pitch in CLASS_PITCH.items():
             for k in range(per_class):
-                identifier = f"s{speaker}_{label}_{k}"
+                identifier = f"{prefix}s{speaker}_{label}_{k}"
                 path = write_tone(root / "wav" / f"{identifier}.wav", seconds=seconds,
                                   frequency=pitch * (1 + 0.03 * speaker) * (1 + 0.02 * k),
                                   amplitude=0.5 if label in {"hap", "ang"} else 0.2, seed=speaker * 100 + k)
                 v, a, d = vad[label]
-                rows.append({"id": identifier, "audio": str(path), "speaker": f"s{speaker}",
+                rows.append({"id": identifier, "audio": str(path), "speaker": f"{prefix}s{speaker}",
                              "session": str(speaker // 2 % sessions + 1), "corpus": "synthetic",
                              "text": f"{CLASS_WORDS[label]} {k}", "emotion": label, "label": label,
                              "valence": v, "arousal": a, "dominance": d, "scripted": False})

@@ -147,7 +147,7 @@ def test_classification_block_over_frozen_members(tmp_path, synthetic_corpus, ti
 def test_cross_corpus_evaluation(tmp_path, synthetic_corpus, tiny_bert):
     from conftest import write_synthetic_corpus
 
-    other = write_synthetic_corpus(tmp_path / "other", speakers=2, per_class=2)
+    other = write_synthetic_corpus(tmp_path / "other", speakers=2, per_class=2, prefix="other_")
     config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", evaluate_on={"other": {"manifest": str(other)}})
     result = run_experiment(config, tmp_path / "run", progress=False)
     fold = tmp_path / "run" / "systems" / "fused" / "seed_0" / "session_1"
@@ -156,8 +156,28 @@ def test_cross_corpus_evaluation(tmp_path, synthetic_corpus, tiny_bert):
     assert "other" in json.loads((fold / "metrics.json").read_text())["cross"]
     table = pd.read_csv(tmp_path / "run" / "results" / "cross_metrics.csv")
     assert set(table["system"]) == {"audio", "text", "fused"} and set(table["evaluated_on"]) == {"other"}
-    assert "tested on all of other" in (tmp_path / "run" / "results" / "summary.md").read_text()
+    assert "## Evaluated on other" in (tmp_path / "run" / "results" / "summary.md").read_text()
     assert len(result.metrics) == 6
+
+
+def test_reference_training_with_simulated_asr_test_transcripts(tmp_path, synthetic_corpus, tiny_bert):
+    config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache",
+                        evaluate_on={"noisy": {"manifest": str(synthetic_corpus), "transcript": "simulated", "simulated_wer": 0.3}})
+    run_experiment(config, tmp_path / "run", progress=False, systems=["text"])
+    fold = tmp_path / "run" / "systems" / "text" / "seed_0" / "session_1"
+    noisy = pd.read_csv(fold / "predictions_noisy.csv")
+    test = pd.read_csv(fold / "predictions.csv").query("split == 'test'")
+    assert sorted(noisy["id"]) == sorted(test["id"])  # same corpus: only the fold's test utterances
+    simulated = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache",
+                           data={"manifest": str(synthetic_corpus), "transcript": "simulated", "simulated_wer": 0.2, "simulated_seed": 1})
+    run_experiment(simulated, tmp_path / "run2", progress=False, systems=["text"])
+    manifest = pd.read_csv(tmp_path / "run2" / "manifest.csv")
+    changed = (manifest["asr_text"] != manifest["text"]).mean()
+    assert 0.2 < changed <= 1.0
+    from emofuse.config import ConfigError
+
+    with pytest.raises(ConfigError, match="transcript must be"):
+        experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", data={"manifest": str(synthetic_corpus), "transcript": "noisy"})
 
 
 def test_parallel_jobs_match_serial(tmp_path, synthetic_corpus, tiny_bert):

@@ -113,8 +113,10 @@ def build_task(config: ExperimentConfig, manifest: Manifest, classes: Sequence[s
     return CategoricalTask(classes or manifest.classes(), class_weighting=config.task.class_weighting)
 
 
-def load_manifest(data: DataConfig, task: TaskConfig) -> tuple[Manifest, list[str] | None]:
-    """The utterances of ``data`` labelled for ``task``, and the class order (categorical)."""
+def load_manifest(data: DataConfig, task: TaskConfig, *, cache_dir: str | None = None,
+                  progress: bool = False) -> tuple[Manifest, list[str] | None]:
+    """The utterances of ``data`` labelled for ``task`` with the transcripts it asks for, and the
+    class order (categorical)."""
     if data.corpus is not None:
         manifest = CORPORA.build(data.corpus.name, data.corpus.config)
         default_map = getattr(data.corpus.config, "label_map", None)
@@ -137,6 +139,14 @@ def load_manifest(data: DataConfig, task: TaskConfig) -> tuple[Manifest, list[st
         manifest = manifest.filter(lambda u: all(getattr(u, t) is not None for t in task.targets))
     if len(manifest) == 0:
         raise RunError("no utterances are left for this task after label mapping and filtering")
+    if data.transcript == "simulated":
+        from emofuse.text.noise import add_simulated_asr
+
+        manifest = add_simulated_asr(manifest, wer=data.simulated_wer, seed=data.simulated_seed)
+    elif data.transcript == "asr" and data.asr is not None:
+        from emofuse.asr.transcribe import transcribe_manifest
+
+        manifest = transcribe_manifest(manifest, asr=data.asr, cache_dir=cache_dir, on_error="skip", progress=progress)
     return manifest, classes
 
 
@@ -208,7 +218,8 @@ class Runner:
 
     def _load_corpus(self, name: str, data: DataConfig, classes: Sequence[str] | None = None) -> tuple[Corpus, list[str] | None]:
         """Read a corpus for the task, extract its input streams and drop (or refuse) bad utterances."""
-        manifest, found = load_manifest(data, self.config.task)
+        manifest, found = load_manifest(data, self.config.task, cache_dir=self.config.extraction.cache_dir,
+                                        progress=self.progress)
         if classes is not None:  # an evaluate_on corpus must use the main task's classes
             unknown = sorted(set(manifest.labels()) - set(classes))
             if unknown:
@@ -236,9 +247,9 @@ class Runner:
                 if name == "text":
                     texts = {}
                     for u in manifest:
-                        text = u.transcript(data.transcript)
+                        text = u.transcript(data.text_field)
                         if text is None or not text.strip():
-                            failures[u.id] = f"utterance {u.id} has no {data.transcript} transcript"
+                            failures[u.id] = f"utterance {u.id} has no {data.text_field} transcript"
                         else:
                             texts[u.id] = text
                     streams[name] = texts
@@ -256,7 +267,7 @@ class Runner:
                     cache_dir=extraction.cache_dir,
                     num_workers=extraction.num_workers,
                     on_error="skip",
-                    transcript=data.transcript,  # type: ignore[arg-type]
+                    transcript=data.text_field,  # type: ignore[arg-type]
                     progress=self.progress,
                 )
             except FeatureError as error:
@@ -455,7 +466,8 @@ class Runner:
         system = module.system.cpu()
         frames = {MAIN: self._main_frame(task, main, fold, lambda ids: predict(system, loader(main, ids, shuffle=False)))}
         for corpus in extras.values():
-            frames[corpus.name] = self._corpus_frame(task, corpus, lambda ids, c=corpus: predict(system, loader(c, ids, shuffle=False)))
+            frames[corpus.name] = self._corpus_frame(task, corpus, main, fold,
+                                                     lambda ids, c=corpus: predict(system, loader(c, ids, shuffle=False)))
         save_file({k: v.contiguous() for k, v in system.state_dict().items()}, str(directory / "model.safetensors"))
         description = self._description(name, spec, specs, sources, task)
         description.update({
@@ -492,7 +504,7 @@ class Runner:
         selected = model.fit(matrix(main, fold.train), targets(fold.train), *dev, kind=task.kind)
         frames = {MAIN: self._main_frame(task, main, fold, lambda ids: model.predict_scores(matrix(main, ids)))}
         for corpus in extras.values():
-            frames[corpus.name] = self._corpus_frame(task, corpus, lambda ids, c=corpus: model.predict_scores(matrix(c, ids)))
+            frames[corpus.name] = self._corpus_frame(task, corpus, main, fold, lambda ids, c=corpus: model.predict_scores(matrix(c, ids)))
         try:
             save_file({k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in model.state().items()},
                       str(directory / "model.safetensors"))
@@ -530,8 +542,13 @@ class Runner:
         return pd.concat(frames, ignore_index=True)
 
     @staticmethod
-    def _corpus_frame(task: Task, corpus: Corpus, scores_of: Any) -> pd.DataFrame:
-        ids = corpus.manifest.ids
+    def _corpus_frame(task: Task, corpus: Corpus, main: Corpus, fold: Fold, scores_of: Any) -> pd.DataFrame:
+        """Outputs on an ``evaluate_on`` corpus: all of it, except that utterances it shares with the
+        main corpus (the same corpus with other transcripts, say) count only in the fold they test."""
+        test = set(fold.test)
+        ids = [i for i in corpus.manifest.ids if i not in main.manifest or i in test]
+        if not ids:
+            raise RunError(f"evaluate_on {corpus.name!r} has no utterances to test in fold {fold.name}")
         scores = scores_of(ids)
         scores = task.scores_from_outputs(scores) if isinstance(scores, torch.Tensor) else scores
         frame = task.prediction_frame(ids, [task.truth(corpus.manifest[i]) for i in ids], scores)
@@ -661,12 +678,12 @@ class Runner:
         for corpus, part in cross_summaries.items():
             text += "\n" + summary_markdown(
                 part,
-                title=f"Cross-corpus: trained on {self.config.name}'s folds, tested on all of {corpus}",
+                title=f"Evaluated on {corpus}: the fold models on all of it (on its fold test utterances where it shares utterances with the training corpus)",
                 task_kind=task.kind,
                 protocol=self.config.protocol.name,
                 verdict="different corpus",
                 seeds=list(self.config.seeds),
-            ).replace("# Cross", "## Cross", 1)
+            ).replace("# Evaluated", "## Evaluated", 1)
         atomic_write_text(results / "summary.md", text)
         return RunResult(self.directory, metrics, summary)
 

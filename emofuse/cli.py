@@ -100,6 +100,7 @@ def run(
     config: Annotated[pathlib.Path, typer.Argument(help="Experiment YAML (see recipes/).")],
     output: Annotated[pathlib.Path | None, typer.Option("--output", "-o", help="Run directory (default: runs/<name>).")] = None,
     options: Overrides = None,
+    variant: Annotated[str | None, typer.Option("--variant", help="A named override set the recipe defines (e.g. offline).")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an existing run in the output directory.")] = False,
     system: Annotated[list[str] | None, typer.Option("--system", help="Run only these systems (and their members).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
@@ -116,7 +117,7 @@ def run(
     from emofuse.training import run_experiment
 
     try:
-        experiment = load_experiment(config, overrides=options)
+        experiment = load_experiment(config, overrides=options, variant=variant)
         directory = output or pathlib.Path("runs") / experiment.name
         result = run_experiment(experiment, directory, progress=progress, restart=restart, systems=system, jobs=jobs)
     except (ValueError, KeyError, OSError, RunError, ModelLoadError) as error:

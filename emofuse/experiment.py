@@ -202,7 +202,10 @@ class ExtractionConfig:
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """An experiment. ``evaluate_on`` names further corpora on which every trained fold model is
-    also tested as a whole (cross-corpus evaluation: train on one corpus, test on another)."""
+    also tested as a whole (cross-corpus evaluation: train on one corpus, test on another).
+    ``variants`` are named lists of ``key.path=value`` overrides that a recipe documents (for
+    example ``offline``: small offline encoders in place of hub models); choose one with
+    ``emofuse run RECIPE --variant NAME``."""
 
     name: str
     data: DataConfig
@@ -215,6 +218,7 @@ class ExperimentConfig:
     extraction: ExtractionConfig = dataclasses.field(default_factory=ExtractionConfig)
     references: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     evaluate_on: dict[str, DataConfig] = dataclasses.field(default_factory=dict)
+    variants: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -270,18 +274,30 @@ class ExperimentConfig:
         return order
 
 
-def load_experiment(source: str | pathlib.Path | dict[str, Any], *, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Parse an experiment from a YAML file or a dict, with optional ``key.path=value`` overrides.
+def load_experiment(
+    source: str | pathlib.Path | dict[str, Any],
+    *,
+    overrides: list[str] | None = None,
+    variant: str | None = None,
+) -> ExperimentConfig:
+    """Parse an experiment from a YAML file or a dict.
 
-    Relative paths in ``data`` are resolved against the current directory, as on a command line;
-    environment variables (``$IEMOCAP``) and ``~`` are expanded.
+    ``variant`` applies one of the experiment's named override lists, then ``overrides``
+    (``key.path=value``) apply on top. Relative paths in data sections are resolved against the
+    current directory, as on a command line; environment variables (``$IEMOCAP``) and ``~`` are
+    expanded.
     """
     data = load_yaml(source) if isinstance(source, str | pathlib.Path) else source
+    where = f"{source}: " if isinstance(source, str | pathlib.Path) else ""
+    if variant is not None:
+        variants = (data or {}).get("variants") or {}
+        if variant not in variants:
+            raise ConfigError(f"{where}unknown variant {variant!r}; this experiment defines: {', '.join(variants) or 'none'}")
+        data = apply_overrides(data, list(variants[variant]))
     data = apply_overrides(data, overrides or [])
     try:
         config = parse(ExperimentConfig, data)
     except ConfigError as error:
-        where = f"{source}: " if isinstance(source, str | pathlib.Path) else ""
         raise ConfigError(f"{where}{error}") from None
     return resolve_paths(config, pathlib.Path.cwd())
 

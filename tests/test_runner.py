@@ -250,6 +250,19 @@ def test_changed_config_needs_restart(tmp_path, synthetic_corpus, tiny_bert):
     run_experiment(changed, tmp_path / "run", progress=False, restart=True, systems=["audio"])
 
 
+def test_variants():
+    data = {"name": "x", "data": {"manifest": "m.csv"},
+            "systems": {"a": {"inputs": ["text"], "model": {"name": "mlp"}}},
+            "variants": {"small": ["systems.a.model.hidden_sizes=[4]", "seeds=[1, 2]"]}}
+    from emofuse.config import ConfigError
+
+    assert load_experiment(data).seeds == (0,)
+    small = load_experiment(data, variant="small", overrides=["seeds=[3]"])
+    assert small.systems["a"].model.config.hidden_sizes == (4,) and small.seeds == (3,)
+    with pytest.raises(ConfigError, match="unknown variant 'big'; this experiment defines: small"):
+        load_experiment(data, variant="big")
+
+
 def test_config_errors(synthetic_corpus, tiny_bert, tmp_path):
     from emofuse.config import ConfigError
 

@@ -61,6 +61,11 @@ def component_field(registry: Registry, default: str | None | object = _REQUIRED
     return dataclasses.field(default_factory=factory, metadata=metadata, **kwargs)
 
 
+def component_list_field(registry: Registry) -> Any:
+    """A dataclass field holding a tuple of :class:`Component` of ``registry`` (default empty)."""
+    return dataclasses.field(default_factory=tuple, metadata={"item_registry": registry})
+
+
 def component_dict_field(registry: Registry) -> Any:
     """A dataclass field holding ``{name: Component}`` of ``registry`` (default empty)."""
     return dataclasses.field(default_factory=dict, metadata={"value_registry": registry})
@@ -220,7 +225,11 @@ def _parse_value(hint: Any, value: Any, path: str, metadata: Mapping[str, Any]) 
         if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
             raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
         item = args[0] if args else Any
-        items = [_parse_value(item, v, f"{path}[{i}]", metadata) for i, v in enumerate(value)]
+        item_registry = metadata.get("item_registry")
+        if item_registry is not None:
+            items = [_parse_component(item_registry, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        else:
+            items = [_parse_value(item, v, f"{path}[{i}]", metadata) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple or hint is tuple else items
     if origin in (dict, Mapping) or hint is dict:
         if not isinstance(value, Mapping):

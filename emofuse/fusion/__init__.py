@@ -6,7 +6,9 @@ from emofuse.fusion.base import SCORE_FUSIONS
 from emofuse.fusion.base import ScoreFusion
 from emofuse.fusion.block import ClassificationBlock
 from emofuse.fusion.block import ClassificationBlockConfig
+from emofuse.fusion.concat import ConcatFusion
+from emofuse.fusion.concat import ConcatFusionConfig
 from emofuse.fusion.late import LateFusion
 from emofuse.fusion.late import LateFusionConfig
 
-__all__ = ["SCORE_FUSIONS", "AttentionAlignment", "AttentionAlignmentConfig", "ClassificationBlock", "ClassificationBlockConfig", "LateFusion", "LateFusionConfig", "ScoreFusion"]
+__all__ = ["SCORE_FUSIONS", "AttentionAlignment", "AttentionAlignmentConfig", "ClassificationBlock", "ClassificationBlockConfig", "ConcatFusion", "ConcatFusionConfig", "LateFusion", "LateFusionConfig", "ScoreFusion"]

@@ -1,0 +1,83 @@
+"""Concatenation network (Atmaja & Akagi 2020): modality branches, concatenated, a dense layer.
+
+Each branch is any registered model (Atmaja's acoustic LSTM branch on HSF, their text LSTM
+branch on word vectors, ...) applied to its share of the system's inputs; the branches'
+embeddings are concatenated and passed through ``Dense(hidden_size)`` to one output per class
+or target. Trained end to end, single- or multi-task (the task's loss: weighted CCC for
+dimensional tasks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.config import Component
+from emofuse.config import component_list_field
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class ConcatFusionConfig:
+    """``branches``: one model per branch; ``inputs_per_branch``: how many of the system's
+    inputs each branch takes, in order (default: one each)."""
+
+    branches: tuple[Component, ...] = component_list_field(MODELS)
+    inputs_per_branch: tuple[int, ...] | None = None
+    hidden_size: int = 64
+    dropout: float = 0.4
+
+    def __post_init__(self) -> None:
+        if len(self.branches) < 2:
+            raise ValueError("concat fusion needs at least two branches")
+        if self.inputs_per_branch is not None and (len(self.inputs_per_branch) != len(self.branches) or min(self.inputs_per_branch) < 1):
+            raise ValueError("inputs_per_branch needs one positive count per branch")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class ConcatFusion(EmotionModel):
+    def __init__(self, config: ConcatFusionConfig, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        counts = list(config.inputs_per_branch or [1] * len(config.branches))
+        if sum(counts) != len(inputs):
+            raise ValueError(f"concat fusion: branches take {sum(counts)} inputs, the system gives {len(inputs)}")
+        branches, start = [], 0
+        for component, count in zip(config.branches, counts, strict=True):
+            branch = MODELS.build(component.name, component.config, list(inputs[start : start + count]), output_size)
+            if not isinstance(branch, EmotionModel):
+                raise ValueError(f"concat fusion: branch {component.name!r} is not a neural model")
+            branches.append(branch)
+            start += count
+        self.counts = counts
+        self.branches = torch.nn.ModuleList(branches)
+        size = sum(branch.embedding_size for branch in branches)
+        self.dense = torch.nn.Sequential(torch.nn.Linear(size, config.hidden_size), torch.nn.ReLU(), torch.nn.Dropout(config.dropout))
+        self.embedding_size = config.hidden_size
+        self.head = torch.nn.Linear(config.hidden_size, output_size)
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        parts, start = [], 0
+        for branch, count in zip(self.branches, self.counts, strict=True):
+            parts.append(branch.embed(inputs[start : start + count]))  # (batch, branch embedding)
+            start += count
+        return self.dense(torch.cat(parts, dim=-1))  # (batch, hidden_size)
+
+    def parameter_groups(self, learning_rate: float) -> list[dict]:
+        # the branches' own groups keep their pretrained flags; their unused heads stay out
+        groups = [g for branch in self.branches for g in branch.parameter_groups(learning_rate)]
+        heads = {id(p) for branch in self.branches for p in branch.head.parameters()}
+        for group in groups:
+            group["params"] = [p for p in group["params"] if id(p) not in heads]
+        return [*[g for g in groups if g["params"]],
+                {"params": [*self.dense.parameters(), *self.head.parameters()], "lr": learning_rate}]
+
+
+@MODELS.register("concat", ConcatFusionConfig)
+def build_concat(config: ConcatFusionConfig, inputs: Sequence[InputSpec], output_size: int) -> ConcatFusion:
+    return ConcatFusion(config, inputs, output_size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -33,22 +34,39 @@ def component_from_dict(registry: Any, data: dict[str, Any]) -> Component:
     return Component(name, parse(registry.get(name).config_class, data))
 
 
+def assemble_system_model(
+    model: Component,
+    inputs: Sequence[InputSpec],
+    output_size: int,
+    *,
+    normalization: str,
+    members: Sequence[SystemModel] | None = None,
+) -> SystemModel:
+    """An untrained :class:`SystemModel`: the model with a standardiser per vector or frame input
+    when it was trained with ``normalization: global``."""
+    extra = {"members": list(members)} if members else {}
+    built = MODELS.build(model.name, model.config, list(inputs), output_size, **extra)
+    if isinstance(built, ClassicModel):
+        raise ModelFileError(f"{model.name} is a classic model; it has no torch weights to load")
+    standardizers = [
+        Standardizer(spec.dim) if normalization == "global" and spec.kind in {"vector", "sequence"} else None
+        for spec in inputs
+    ]
+    return SystemModel(built, standardizers)
+
+
 def build_system_model(description: dict[str, Any], *, members: list[SystemModel] | None = None) -> SystemModel:
-    """An untrained :class:`SystemModel` with the architecture ``description`` records
-    (members of a classification block are rebuilt from their own recorded descriptions)."""
-    component = component_from_dict(MODELS, description["model"])
-    specs = [InputSpec(**spec) for spec in description["inputs"]]
+    """An untrained :class:`SystemModel` with the architecture ``description`` (``model.json``)
+    records; members of a classification block are rebuilt from their own recorded descriptions."""
     if members is None and description.get("members"):
         members = [build_system_model(member) for member in description["members"]]
-    extra = {"members": members} if members is not None else {}
-    model = MODELS.build(component.name, component.config, specs, len(description["outputs"]), **extra)
-    if isinstance(model, ClassicModel):
-        raise ModelFileError(f"{component.name} is a classic model; it has no torch weights to load")
-    standardizers = [
-        Standardizer(spec.dim) if description.get("normalization") == "global" and spec.kind in {"vector", "sequence"} else None
-        for spec in specs
-    ]
-    return SystemModel(model, standardizers)
+    return assemble_system_model(
+        component_from_dict(MODELS, description["model"]),
+        [InputSpec(**spec) for spec in description["inputs"]],
+        len(description["outputs"]),
+        normalization=description.get("normalization", "none"),
+        members=members,
+    )
 
 
 def load_system_model(directory: str | pathlib.Path, *, members: list[SystemModel] | None = None) -> tuple[SystemModel, dict[str, Any]]:

@@ -1,0 +1,180 @@
+"""Predicting many files (``emofuse predict DIR``) and the demo on the bundled examples."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import pathlib
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from emofuse.audio.io import AudioError
+from emofuse.inference.recognizer import Recognizer
+from emofuse.inference.recognizer import RecognizerError
+from emofuse.inference.segment import SegmentationConfig
+from emofuse.inference.segment import plot_timeline
+from emofuse.inference.segment import timeline_of_signal
+
+log = logging.getLogger(__name__)
+
+AudioFile = tuple[str, pathlib.Path]
+
+
+def find_audio(inputs: Sequence[str | os.PathLike[str]], *, suffixes: set[str]) -> list[AudioFile]:
+    """``(key, path)`` of every input file and every audio file under input directories (sorted).
+
+    The key is the path relative to its directory, or the file as given.
+    """
+    found: list[AudioFile] = []
+    for item in inputs:
+        path = pathlib.Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith("._"))
+            if not files:
+                raise ValueError(f"{path}: no audio files ({', '.join(sorted(suffixes))})")
+            found += [(p.relative_to(path).as_posix(), p) for p in files]
+        elif path.is_file():
+            found.append((str(item), path))
+        else:
+            raise ValueError(f"{path}: no such file or directory")
+    return found
+
+
+def read_transcripts(path: str | os.PathLike[str], files: Sequence[AudioFile]) -> dict[str, str]:
+    """Transcripts from a CSV with ``file`` and ``text`` columns, matched to ``files`` by key,
+    by file name or by stem."""
+    path = pathlib.Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read transcripts: {error}") from None
+    if not rows or not {"file", "text"} <= set(rows[0]):
+        raise ValueError(f"{path}: needs the columns file,text")
+    table: dict[str, str] = {}
+    for line, row in enumerate(rows, start=2):
+        name = (row.get("file") or "").strip()
+        if not name:
+            raise ValueError(f"{path}, line {line}: empty file name")
+        table[pathlib.PurePath(name).as_posix()] = (row.get("text") or "").strip()
+    texts = {}
+    for key, file in files:
+        for candidate in (key, file.name, file.stem):
+            if candidate in table:
+                texts[key] = table[candidate]
+                break
+    missing = len(files) - len(texts)
+    if missing:
+        log.info("%d of %d files have no transcript in %s (ASR transcribes them)", missing, len(files), path)
+    return texts
+
+
+def predict_files(
+    recognizer: Recognizer,
+    files: Sequence[AudioFile],
+    *,
+    texts: Mapping[str, str | None] | None = None,
+    batch_size: int = 16,
+    segmentation: SegmentationConfig | None = None,
+    plot_dir: pathlib.Path | None = None,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One record per file (``file`` + the prediction, and ``timeline`` with segmentation) and
+    the failed ones (``file`` + ``error``), in input order; bad files do not stop the rest."""
+    texts = texts or {}
+    records: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    bar = tqdm(total=len(files), desc="predict", unit="file", disable=not progress or len(files) < 2)
+    for start in range(0, len(files), batch_size):
+        batch = files[start : start + batch_size]
+        good, signals = [], []
+        results: dict[str, dict[str, Any]] = {}
+        for key, path in batch:
+            try:
+                signals.append(recognizer.load_audio(path, name=key))
+                good.append(key)
+            except AudioError as error:
+                results[key] = {"file": key, "error": str(error)}
+        if good:
+            try:
+                predictions: list = recognizer.predict_signals(signals, texts=[texts.get(k) for k in good], sources=good)
+            except RecognizerError:  # some item lacks a modality the model needs: find which, one by one
+                predictions = []
+                for key, signal in zip(good, signals, strict=True):
+                    try:
+                        predictions += recognizer.predict_signals([signal], texts=[texts.get(key)], sources=[key])
+                    except RecognizerError as error:
+                        predictions.append(None)
+                        results[key] = {"file": key, "error": str(error)}
+            for key, signal, prediction in zip(good, signals, predictions, strict=True):
+                if prediction is None:
+                    continue
+                record = {"file": key, **{k: v for k, v in prediction.to_dict().items() if k != "source"}}
+                if segmentation is not None:
+                    timeline = timeline_of_signal(recognizer, signal, config=segmentation, source=key)
+                    record["timeline"] = {k: v for k, v in timeline.to_dict().items() if k != "source"}
+                    if plot_dir is not None:
+                        plot_timeline(timeline, plot_dir / (key.replace("/", "__") + ".png"), label_names=recognizer.config.label_names)
+                results[key] = record
+        for key, _ in batch:
+            (failures if "error" in results[key] else records).append(results[key])
+        bar.update(len(batch))
+    bar.close()
+    return records + failures, failures
+
+
+def examples_directory() -> pathlib.Path:
+    from importlib.resources import files
+
+    return pathlib.Path(str(files("emofuse") / "assets" / "examples"))
+
+
+def run_demo(model: str | os.PathLike[str] = "default", output: str | os.PathLike[str] = "emofuse-demo", *,
+             asr: str | None = None, num_threads: int | None = None) -> Iterator[str]:
+    """The README's main job, as lines of text: the bundled model on the bundled example clips,
+    then the timeline of the longer example with a plot and the dialogue reward per segment."""
+    from emofuse.reward import RewardConfig
+    from emofuse.reward import RewardTracker
+
+    examples = examples_directory()
+    clips = sorted(p for p in examples.glob("*.wav") if p.stem != "dialogue")
+    long_clip = examples / "dialogue.wav"
+    if not clips or not long_clip.is_file():
+        raise RecognizerError(f"the example clips are missing from this installation ({examples})")
+    recognizer = Recognizer.from_pretrained(model, asr=asr, num_threads=num_threads)
+    describe = recognizer.describe()
+    classes = recognizer.classes
+    yield f"model: {describe['name']} (systems: {', '.join(describe['systems'])}; ASR: {describe['asr']})"
+    yield f"classes: {', '.join(f'{c} = {recognizer.config.label_names.get(c, c)}' for c in classes)}"
+    yield ""
+    header = f"{'file':<12} {'emotion':<8} " + " ".join(f"{'p_' + c:>6}" for c in classes) + "  transcript"
+    yield header
+    yield "-" * len(header)
+    for clip, prediction in zip(clips, recognizer.predict([str(c) for c in clips]), strict=True):
+        values = " ".join(f"{prediction.posteriors[c]:>6.3f}" for c in classes)
+        yield f"{clip.name:<12} {prediction.emotion or '-':<8} {values}  ({prediction.transcript_source}) {prediction.transcript or ''}"
+    yield ""
+    signal = recognizer.load_audio(long_clip)
+    timeline = timeline_of_signal(recognizer, signal, config=SegmentationConfig(), source=long_clip.name)
+    output = pathlib.Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    figure_path = output / "dialogue_timeline.png"
+    plot_timeline(timeline, figure_path, title=f"{long_clip.name}: emotion timeline", label_names=recognizer.config.label_names)
+    yield f"{long_clip.name}: {timeline.duration:.1f} s, {len(timeline.segments)} segments (voice activity)"
+    tracker = RewardTracker(RewardConfig(classes=classes)) if set(classes) == {"neu", "hap", "sad", "ang"} else None
+    header = f"{'start':>6} {'end':>6} {'emotion':<8} " + " ".join(f"{'p_' + c:>6}" for c in classes) + f" {'reward':>7}  transcript"
+    yield header
+    yield "-" * len(header)
+    for segment in timeline.segments:
+        prediction = segment.prediction
+        values = " ".join(f"{prediction.posteriors[c]:>6.3f}" for c in classes)
+        reward = f"{tracker.update(prediction.posteriors).reward:>7.3f}" if tracker else f"{'':>7}"
+        yield f"{segment.start:>6.2f} {segment.end:>6.2f} {prediction.emotion or '-':<8} {values} {reward}  {prediction.transcript or ''}"
+    summary = timeline.summary()
+    yield f"overall (time-weighted): {summary['emotion']}; reward = sum_e f(e) dP(e) per segment (IEmoNet), f: {RewardConfig().mapping}"
+    yield f"timeline plot: {figure_path}"

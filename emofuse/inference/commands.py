@@ -1,0 +1,166 @@
+"""The inference commands of the ``emofuse`` CLI: ``predict``, ``export``, ``serve`` and ``demo``.
+
+Imported by :mod:`emofuse.cli`; each command parses its arguments and calls the public API.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Annotated
+
+import typer
+
+from emofuse.cli import _fail
+from emofuse.cli import app
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au"}
+
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="Recogniser directory, bundled name ('default') or hub id.")]
+AsrOption = Annotated[str | None, typer.Option("--asr", help="ASR when no transcript is given: pocketsphinx or none (default: the model's).")]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="Torch threads (1 is fastest for single files on a busy machine).")]
+
+
+@app.command()
+def predict(
+    inputs: Annotated[list[pathlib.Path], typer.Argument(help="Audio files and/or directories (searched recursively).")],
+    text: Annotated[str | None, typer.Option("--text", help="Transcript of the (single) input file.")] = None,
+    transcripts: Annotated[pathlib.Path | None, typer.Option("--transcripts", help="CSV with columns file,text (file: name or path relative to the directory).")] = None,
+    asr: AsrOption = None,
+    model: ModelOption = "default",
+    output_format: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    output: Annotated[pathlib.Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")] = None,
+    timeline: Annotated[bool, typer.Option("--timeline", help="Also predict segments (voice activity or fixed windows).")] = False,
+    segmentation: Annotated[str, typer.Option("--segmentation", help="vad or fixed (3 s windows) for --timeline.")] = "vad",
+    plot: Annotated[pathlib.Path | None, typer.Option("--plot", help="Directory for a timeline plot (PNG) per file; implies --timeline.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Files per batch.")] = 16,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar for many files.")] = True,
+    threads: ThreadsOption = 1,
+) -> None:
+    """Emotion of audio files: class posteriors, top emotion, V/A/D when the model has them, and
+    the transcript used (given, from --transcripts, or from ASR). JSON lines or CSV."""
+    from emofuse.inference.batch import find_audio
+    from emofuse.inference.batch import predict_files
+    from emofuse.inference.batch import read_transcripts
+    from emofuse.inference.recognizer import Recognizer
+    from emofuse.inference.recognizer import RecognizerError
+    from emofuse.inference.segment import SegmentationConfig
+
+    if output_format not in {"jsonl", "csv"}:
+        _fail(ValueError(f"--format must be jsonl or csv, got {output_format!r}"))
+    if text is not None and transcripts is not None:
+        _fail(ValueError("give --text or --transcripts, not both"))
+    try:
+        files = find_audio(inputs, suffixes=AUDIO_SUFFIXES)
+        if text is not None and len(files) != 1:
+            raise ValueError(f"--text is the transcript of one file; {len(files)} files were given (use --transcripts)")
+        texts = {files[0][0]: text} if text is not None else (read_transcripts(transcripts, files) if transcripts else {})
+        recognizer = Recognizer.from_pretrained(model, asr=asr, num_threads=threads)
+        segments = SegmentationConfig(method=segmentation) if (timeline or plot) else None  # type: ignore[arg-type]
+        if plot is not None:
+            plot.mkdir(parents=True, exist_ok=True)
+        records, failures = predict_files(recognizer, files, texts=texts, batch_size=batch_size, segmentation=segments,
+                                          plot_dir=plot, progress=progress)
+    except (ValueError, OSError, RecognizerError) as error:
+        _fail(error)
+    rendered = _render(records, output_format)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(rendered, encoding="utf-8")
+        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
+    else:
+        typer.echo(rendered, nl=False)
+    if failures:
+        typer.secho(f"{len(failures)} of {len(files)} files failed (see their 'error' field)", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(code=1)
+
+
+def _render(records: list[dict], output_format: str) -> str:
+    if output_format == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    import pandas as pd
+
+    rows = []
+    for record in records:
+        flat = {k: v for k, v in record.items() if k not in {"posteriors", "members", "timeline", "systems"}}
+        flat.update({f"p_{c}": p for c, p in record.get("posteriors", {}).items()})
+        flat["systems"] = "+".join(record.get("systems", []))
+        rows.append(flat)
+        for segment in record.get("timeline", {}).get("segments", []):
+            part = {"file": record["file"], "start": segment["start"], "end": segment["end"], "emotion": segment.get("emotion"),
+                    "transcript": segment.get("transcript"), "transcript_source": segment.get("transcript_source")}
+            part.update({f"p_{c}": p for c, p in segment.get("posteriors", {}).items()})
+            rows.append(part)
+    return pd.DataFrame(rows).to_csv(index=False)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[pathlib.Path, typer.Argument(help="A run directory written by 'emofuse run'.")],
+    output: Annotated[pathlib.Path, typer.Option("--output", "-o", help="Recogniser directory to write.")],
+    system: Annotated[str | None, typer.Option("--system", help="System to export (default: the experiment's last, usually the fused one).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the first).")] = None,
+    fold: Annotated[str | None, typer.Option("--fold", help="Fold name, or best_dev (default): the fold with the best dev score.")] = None,
+    asr: AsrOption = None,
+    name: Annotated[str | None, typer.Option("--name", help="Recogniser name (default: <experiment>-<system>).")] = None,
+) -> None:
+    """Export a trained system of a run (with its members and fitted fusion weights) as a
+    self-describing recogniser directory: config.json + model.safetensors."""
+    from emofuse.inference.export import export_run
+    from emofuse.inference.recognizer import Recognizer
+    from emofuse.inference.recognizer import RecognizerError
+
+    try:
+        path = export_run(run_dir, output, system=system, seed=seed, fold=fold, asr=asr, name=name)
+        provenance = Recognizer.from_pretrained(path, asr="none").config.provenance
+    except (ValueError, OSError, KeyError, RecognizerError) as error:
+        _fail(error)
+    typer.echo(f"exported {provenance['system']} (seed {provenance['seed']}, {provenance['fold']}: {provenance['selection']}) to {path}")
+
+
+@app.command()
+def serve(
+    model: ModelOption = "default",
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Requests processed at the same time.")] = 2,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload.")] = 20.0,
+    max_duration: Annotated[float, typer.Option("--max-duration", help="Longest recording (seconds).")] = 600.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds a request may take.")] = 120.0,
+    asr: AsrOption = None,
+) -> None:
+    """An HTTP API (POST /predict, GET /health, /docs) and a web page (/) for a recogniser."""
+    try:
+        from emofuse.inference.server import ServerSettings
+        from emofuse.inference.server import serve as run_server
+    except ImportError as error:
+        _fail(RuntimeError(f"the server needs the [serve] extra (pip install 'emofuse[serve]'): {error}"))
+    from emofuse.inference.recognizer import Recognizer
+    from emofuse.inference.recognizer import RecognizerError
+
+    try:
+        settings = ServerSettings(max_upload_mb=max_upload_mb, max_duration=max_duration, timeout=timeout, workers=workers)
+        recognizer = Recognizer.from_pretrained(model, asr=asr)
+    except (ValueError, OSError, RecognizerError) as error:
+        _fail(error)
+    typer.echo(f"serving {recognizer.config.name} on http://{host}:{port}/ (API docs: /docs)", err=True)
+    run_server(recognizer, host=host, port=port, settings=settings)
+
+
+@app.command()
+def demo(
+    model: ModelOption = "default",
+    output: Annotated[pathlib.Path, typer.Option("--output", "-o", help="Directory for the timeline plot.")] = pathlib.Path("emofuse-demo"),
+    asr: AsrOption = None,
+    threads: ThreadsOption = 1,
+) -> None:
+    """The main job on the bundled model and example clips: emotion of three short clips, then
+    an emotion timeline (and its plot) of a longer recording. Offline, on CPU."""
+    from emofuse.inference.batch import run_demo
+    from emofuse.inference.recognizer import RecognizerError
+
+    try:
+        for line in run_demo(model, output, asr=asr, num_threads=threads):
+            typer.echo(line)
+    except (ValueError, OSError, RecognizerError) as error:
+        _fail(error)

@@ -1,0 +1,235 @@
+"""Exporting trained runs as recogniser directories, and loading them back."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import write_synthetic_corpus
+from typer.testing import CliRunner
+
+from emofuse.cli import app
+from emofuse.config import Component
+from emofuse.data.manifest import Manifest
+from emofuse.experiment import load_experiment
+from emofuse.fusion import LateFusionConfig
+from emofuse.inference import Recognizer
+from emofuse.inference import RecognizerError
+from emofuse.inference import export_run
+from emofuse.inference.export import build_from_run
+from emofuse.inference.export import fuse_recognizers
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Inference as the CLI runs it (one torch thread); the previous setting is restored after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _config(manifest, tiny_bert, cache, **changes):
+    config = {
+        "name": "tiny",
+        "data": {"manifest": str(manifest)},
+        "protocol": {"name": "leave_one_session_out", "dev_fraction": 0.25},
+        "seeds": [0],
+        "features": {
+            "logmel": {"name": "logmel_stats", "n_mels": 24},
+            "words": {"name": "text_embedding", "model": str(tiny_bert)},
+        },
+        "extraction": {"cache_dir": str(cache)},
+        "systems": {
+            "audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]},
+                      "training": {"max_epochs": 4, "batch_size": 8, "learning_rate": 0.01}},
+            "text": {"inputs": ["words"], "model": {"name": "mlp", "hidden_sizes": []},
+                     "training": {"max_epochs": 4, "batch_size": 8, "learning_rate": 0.05}},
+            "logreg": {"inputs": ["logmel", "words"], "model": {"name": "logistic_regression", "c_grid": [0.1, 1.0]}},
+            "svm": {"inputs": ["logmel"], "model": {"name": "svm", "c_grid": [1.0]}},
+            "per_speaker": {"inputs": ["logmel"], "model": {"name": "logistic_regression", "c_grid": [1.0]},
+                            "normalization": "speaker"},
+            "fused": {"members": ["audio", "text"], "fusion": {"name": "late", "method": "weighted", "grid_step": 0.1}},
+        },
+    }
+    config.update(changes)
+    return load_experiment(config)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_bert):
+    from emofuse.training import run_experiment
+
+    root = tmp_path_factory.mktemp("export")
+    manifest = write_synthetic_corpus(root / "corpus")
+    run_experiment(_config(manifest, tiny_bert, root / "cache"), root / "run", progress=False)
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def dimensional_run(tmp_path_factory, tiny_bert):
+    from emofuse.training import run_experiment
+
+    root = tmp_path_factory.mktemp("export_dimensional")
+    manifest = write_synthetic_corpus(root / "corpus")
+    config = _config(manifest, tiny_bert, root / "cache", task={"type": "dimensional"},
+                     systems={"svr": {"inputs": ["logmel"], "model": {"name": "svm", "c_grid": [1.0]}}})
+    run_experiment(config, root / "run", progress=False)
+    return root / "run"
+
+
+def _test_rows(run, system, fold):
+    frame = pd.read_csv(run / "systems" / system / "seed_0" / fold / "predictions.csv", dtype={"id": str})
+    return frame[frame["split"] == "test"]
+
+
+@pytest.mark.parametrize("system", ["fused", "audio", "text", "logreg"])
+def test_exported_system_reproduces_the_run(tiny_run, tmp_path, system):
+    directory = export_run(tiny_run, tmp_path / system, system=system)
+    recognizer = Recognizer.from_pretrained(directory, asr="none")
+    fold = recognizer.config.provenance["fold"]
+    rows = _test_rows(tiny_run, system, fold)
+    manifest = Manifest.load(tiny_run / "manifest.csv")
+    utterances = [manifest[i] for i in rows["id"]]
+    predictions = recognizer.predict([u.audio for u in utterances], texts=[u.text for u in utterances], batch_size=5)
+    got = np.array([[p.posteriors[c] for c in recognizer.classes] for p in predictions])
+    expected = rows[[f"p_{c}" for c in recognizer.classes]].to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert [p.emotion for p in predictions] == rows["prediction"].tolist()
+    if system == "fused":
+        assert predictions[0].systems == ("audio", "text") and set(predictions[0].members) == {"audio", "text"}
+
+
+def test_default_export_is_the_fused_system_of_the_best_dev_fold(tiny_run, tmp_path):
+    recognizer = Recognizer.from_pretrained(export_run(tiny_run, tmp_path / "default"))
+    provenance = recognizer.config.provenance
+    assert provenance["system"] == "fused" and provenance["seed"] == 0
+    dev = {f: json.loads((tiny_run / "systems" / "fused" / "seed_0" / f / "metrics.json").read_text())["dev"]["UA"]
+           for f in ("session_1", "session_2")}
+    best = max(dev.values())
+    assert dev[provenance["fold"]] == best and provenance["fold"] == min(f for f, v in dev.items() if v == best)
+    assert "best dev UA" in provenance["selection"]
+    assert recognizer.config.metrics["fold_dev"]["UA"] == best
+    assert set(recognizer.config.metrics["protocol_summary"]) >= {"UA_mean", "UA_std", "runs"}
+    # it reads text, so the default ASR is pocketsphinx
+    assert recognizer.config.asr.name == "pocketsphinx" and recognizer.transcriber is not None
+    fused = recognizer.config.systems["fused"]
+    weights = json.loads((tiny_run / "systems" / "fused" / "seed_0" / provenance["fold"] / "fusion.json").read_text())["weights"]
+    assert fused.fitted["weights"] == weights and fused.members == ("audio", "text")
+
+
+def test_artifact_is_self_describing_portable_and_pickle_free(tiny_run, tmp_path):
+    directory = export_run(tiny_run, tmp_path / "model", system="fused", fold="session_2", asr="none")
+    files = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
+    assert "config.json" in files and "model.safetensors" in files
+    assert any(f.startswith("encoders/words/") for f in files)  # the local encoder travels with the model
+    assert not [f for f in files if f.endswith((".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"))]
+    config = json.loads((directory / "config.json").read_text())
+    assert config["format"] == "emofuse-recognizer" and config["format_version"] == 1
+    assert config["features"]["logmel"]["n_mels"] == 24 and config["features"]["words"]["model"] == "encoders/words"
+    assert config["label_names"] == {"neu": "neutral", "hap": "happy", "sad": "sad", "ang": "angry"}
+    assert {"emofuse", "torch", "librosa", "transformers"} <= set(config["versions"])
+    from safetensors import safe_open
+
+    with safe_open(str(directory / "model.safetensors"), framework="numpy") as weights:
+        assert weights.metadata()["format"] == "emofuse-recognizer"
+        assert {k.split("/")[0] for k in weights.keys()} == {"audio", "text"}
+    # moved elsewhere, and saved again, it predicts the same
+    moved = tmp_path / "moved"
+    shutil.copytree(directory, moved)
+    shutil.rmtree(directory)
+    first = Recognizer.from_pretrained(moved)
+    second = Recognizer.from_pretrained(first.save_pretrained(tmp_path / "again"))
+    clip = Manifest.load(tiny_run / "manifest.csv")[0]
+    a, b = first(clip.audio, text=clip.text), second(clip.audio, text=clip.text)
+    assert a.posteriors == pytest.approx(b.posteriors) and a.systems == ("audio", "text")
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["systems"] == config["systems"]
+
+
+def test_fuse_recognizers_matches_the_runs_fusion(tiny_run, tmp_path):
+    fused = build_from_run(tiny_run, system="fused", fold="session_1", asr="none")
+    audio = build_from_run(tiny_run, system="audio", fold="session_1", asr="none")
+    text = build_from_run(tiny_run, system="text", fold="session_1", asr="none")
+    fitted = fused.config.systems["fused"].fitted
+    combined = fuse_recognizers({"audio": audio, "text": text}, Component("late", LateFusionConfig(method="weighted", grid_step=0.1)),
+                                fitted, name="combined", asr="none")
+    clip = Manifest.load(tiny_run / "manifest.csv")[5]
+    assert combined(clip.audio, text=clip.text).posteriors == pytest.approx(fused(clip.audio, text=clip.text).posteriors)
+    with pytest.raises(RecognizerError, match="at least two"):
+        fuse_recognizers({"audio": audio}, Component("late", LateFusionConfig()), {}, name="x")
+
+
+def test_dimensional_export_gives_valence_arousal_dominance(dimensional_run, tmp_path):
+    recognizer = Recognizer.from_pretrained(export_run(dimensional_run, tmp_path / "dims"))
+    assert recognizer.classes == () and recognizer.targets == ("valence", "arousal", "dominance")
+    assert "best dev CCC_mean" in recognizer.config.provenance["selection"]
+    rows = _test_rows(dimensional_run, "svr", recognizer.config.provenance["fold"])
+    manifest = Manifest.load(dimensional_run / "manifest.csv")
+    prediction = recognizer(manifest[rows["id"].iloc[0]].audio)
+    assert prediction.emotion is None and prediction.posteriors == {}
+    assert [prediction.valence, prediction.arousal, prediction.dominance] == pytest.approx(
+        rows[["pred_valence", "pred_arousal", "pred_dominance"]].iloc[0].tolist(), abs=1e-5)
+
+
+def test_export_errors_name_the_problem(tiny_run, tmp_path):
+    with pytest.raises(RecognizerError, match="calibrated or kernel SVMs"):
+        export_run(tiny_run, tmp_path / "svm", system="svm")
+    with pytest.raises(RecognizerError, match="each speaker with that speaker's own statistics"):
+        export_run(tiny_run, tmp_path / "speaker", system="per_speaker")
+    with pytest.raises(RecognizerError, match="unknown system 'nope'"):
+        export_run(tiny_run, tmp_path / "x", system="nope")
+    with pytest.raises(RecognizerError, match="no finished fold 'session_9'"):
+        export_run(tiny_run, tmp_path / "x", system="audio", fold="session_9")
+    with pytest.raises(RecognizerError, match="not an emofuse run directory"):
+        export_run(tmp_path, tmp_path / "x")
+
+
+def test_cli_export(tiny_run, tmp_path):
+    result = CliRunner().invoke(app, ["export", str(tiny_run), "-o", str(tmp_path / "cli"), "--system", "logreg", "--asr", "none"])
+    assert result.exit_code == 0, result.output
+    assert "exported logreg (seed 0, session_" in result.output
+    assert Recognizer.from_pretrained(tmp_path / "cli").config.systems["logreg"].kind == "classic"
+    bad = CliRunner().invoke(app, ["export", str(tmp_path), "-o", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "not an emofuse run directory" in bad.output
+
+
+def test_classification_block_exports_with_its_member_models(tmp_path, tiny_bert):
+    from emofuse.models import MODELS
+    from emofuse.training import run_experiment
+
+    if "classification_block" not in MODELS:
+        pytest.skip("no classification_block model in this checkout")
+    manifest = write_synthetic_corpus(tmp_path / "corpus")
+    config = _config(manifest, tiny_bert, tmp_path / "cache", systems={
+        "audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]}, "training": {"max_epochs": 2, "batch_size": 8}},
+        "text": {"inputs": ["words"], "model": {"name": "mlp", "hidden_sizes": [8]}, "training": {"max_epochs": 2, "batch_size": 8}},
+        "block": {"members": ["audio", "text"], "model": {"name": "classification_block", "hidden_sizes": [8]},
+                  "training": {"max_epochs": 2, "batch_size": 8}},
+    })
+    run_experiment(config, tmp_path / "run", progress=False, systems=["block"])
+    recognizer = Recognizer.from_pretrained(export_run(tmp_path / "run", tmp_path / "block", system="block", asr="none"))
+    spec = recognizer.config.systems["block"]
+    assert [m.model.name for m in spec.member_models] == ["mlp", "mlp"] and spec.normalization == "none"
+    rows = _test_rows(tmp_path / "run", "block", recognizer.config.provenance["fold"])
+    utterances = [Manifest.load(tmp_path / "run" / "manifest.csv")[i] for i in rows["id"]]
+    predictions = recognizer.predict([u.audio for u in utterances], texts=[u.text for u in utterances])
+    got = np.array([[p.posteriors[c] for c in recognizer.classes] for p in predictions])
+    np.testing.assert_allclose(got, rows[[f"p_{c}" for c in recognizer.classes]].to_numpy(), atol=1e-5)
+
+
+def test_cli_predict_with_a_text_only_model_names_the_files_without_text(tiny_run, tmp_path):
+    model = export_run(tiny_run, tmp_path / "text_model", system="text", asr="none")
+    manifest = Manifest.load(tiny_run / "manifest.csv")
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for utterance in list(manifest)[:2]:
+        shutil.copy(utterance.audio, clips / f"{utterance.id}.wav")
+    first = list(manifest)[0]
+    (tmp_path / "t.csv").write_text(f"file,text\n{first.id}.wav,{first.text}\n")
+    result = CliRunner().invoke(app, ["predict", str(clips), "--model", str(model), "--transcripts", str(tmp_path / "t.csv")])
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert records[0]["file"] == f"{first.id}.wav" and records[0]["emotion"] in {"neu", "hap", "sad", "ang"}
+    assert "needs text" in records[1]["error"]

@@ -14,6 +14,9 @@ MODULES = [
     "emofuse.evaluation.metrics",
     "emofuse.evaluation.aggregate",
     "emofuse.fusion.late",
+    "emofuse.evaluation.stats",
+    "emofuse.evaluation.analyses",
+    "emofuse.reports.tables",
 ]
 
 

@@ -153,6 +153,7 @@ def test_cross_corpus_evaluation(tmp_path, synthetic_corpus, tiny_bert):
     fold = tmp_path / "run" / "systems" / "fused" / "seed_0" / "session_1"
     cross = pd.read_csv(fold / "predictions_other.csv")
     assert len(cross) == 16 and set(cross["split"]) == {"test"}
+    assert len(pd.read_csv(tmp_path / "run" / "manifest_other.csv")) == 16
     assert "other" in json.loads((fold / "metrics.json").read_text())["cross"]
     table = pd.read_csv(tmp_path / "run" / "results" / "cross_metrics.csv")
     assert set(table["system"]) == {"audio", "text", "fused"} and set(table["evaluated_on"]) == {"other"}

@@ -2,7 +2,8 @@
 
 Output directory::
 
-    config.yaml  manifest.csv  folds.json  validation.json  skipped.csv (if any)
+    config.yaml  manifest.csv  manifest_<name>.csv (evaluate_on corpora)  folds.json  validation.json
+    skipped.csv (if any)
     systems/<system>/seed_<s>/<fold>/predictions.csv        dev and test outputs per utterance
                                    /predictions_<name>.csv  outputs on an ``evaluate_on`` corpus
                                    /metrics.json            test, dev and cross-corpus scores
@@ -309,6 +310,9 @@ class Runner:
             task = build_task(self.config, main.manifest, classes)
             task_classes = list(task.classes) if isinstance(task, CategoricalTask) else None
             extras = {name: self._load_corpus(name, data, task_classes)[0] for name, data in self.config.evaluate_on.items()}
+            if self.primary:
+                for name, corpus in extras.items():
+                    corpus.manifest.save(self.directory / f"manifest_{name}.csv")
             folds = self._folds(main.manifest)
             self._state = (main, extras, task, folds)
         return self._state

@@ -19,13 +19,11 @@ from emofuse.inference.segment import emotion_timeline
 from emofuse.inference.segment import plot_timeline
 from emofuse.inference.segment import split_segments
 from emofuse.inference.transcribe import ASRConfig
-from emofuse.inference.transcribe import PocketsphinxTranscriber
 from emofuse.inference.transcribe import Transcriber
 from emofuse.inference.transcribe import build_transcriber
 
 __all__ = [
     "ASRConfig",
-    "PocketsphinxTranscriber",
     "Prediction",
     "Recognizer",
     "RecognizerConfig",

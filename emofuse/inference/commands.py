@@ -17,7 +17,7 @@ from emofuse.cli import app
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au"}
 
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Recogniser directory, bundled name ('default') or hub id.")]
-AsrOption = Annotated[str | None, typer.Option("--asr", help="ASR when no transcript is given: pocketsphinx or none (default: the model's).")]
+AsrOption = Annotated[str | None, typer.Option("--asr", help="ASR when no transcript is given: pocketsphinx, whisper[:MODEL] or none (default: the model's).")]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="Torch threads (1 is fastest for single files on a busy machine).")]
 
 

@@ -1,0 +1,100 @@
+"""Helpers the text benchmarks share: fixed splits, one runner call per system, scoring texts.
+
+Each benchmark trains through the toolkit's own runner (``official_splits`` on a
+``benchmark_split`` metadata key: ``train``, ``validation`` for model selection, ``dev`` for the
+held-out figures), so a trained system is a runner fold directory (``model.json`` +
+``model.safetensors``) that :func:`predict_texts` can load and apply to any texts.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from emofuse.data.manifest import Manifest
+from emofuse.data.protocols import split_dev
+
+log = logging.getLogger(__name__)
+
+SPLIT_KEY = "benchmark_split"
+
+
+def stratified_sample(manifest: Manifest, size: int | None, *, seed: int) -> Manifest:
+    """At most ``size`` utterances, stratified by label (all of them for ``None``)."""
+    if size is None or size >= len(manifest):
+        return manifest
+    _, kept = split_dev(list(manifest), fraction=size / len(manifest), seed=seed)
+    return manifest.subset(kept)
+
+
+def with_splits(parts: dict[str, Manifest]) -> Manifest:
+    """One manifest with ``benchmark_split`` metadata naming each utterance's part."""
+    utterances = []
+    for name, part in parts.items():
+        utterances += [u.replace(metadata={**u.metadata, SPLIT_KEY: name}) for u in part]
+    return Manifest(utterances)
+
+
+def three_way(manifest: Manifest, *, dev_fraction: float, validation_size: int, train_size: int | None,
+              seed: int = 0) -> Manifest:
+    """``dev`` (held out, reported), ``validation`` (model selection) and ``train`` (optionally
+    a stratified subset), all stratified by label and fixed by ``seed``."""
+    rest, dev = split_dev(list(manifest), fraction=dev_fraction, seed=seed)
+    rest_manifest = manifest.subset(rest)
+    train, validation = split_dev(list(rest_manifest), fraction=validation_size / len(rest_manifest), seed=seed + 1)
+    train_manifest = stratified_sample(rest_manifest.subset(train), train_size, seed=seed + 2)
+    return with_splits({"train": train_manifest, "validation": manifest.subset(validation), "dev": manifest.subset(dev)})
+
+
+def experiment(name: str, manifest_path: pathlib.Path, systems: dict[str, Any], *, task: dict | None = None,
+               features: dict | None = None, cache_dir: pathlib.Path | None = None) -> Any:
+    from emofuse.experiment import load_experiment
+
+    return load_experiment({
+        "name": name,
+        "data": {"manifest": str(manifest_path)},
+        "task": task or {"type": "categorical"},
+        "protocol": {"name": "official_splits", "key": SPLIT_KEY, "train": "train", "dev": "validation", "test": ["dev"]},
+        "features": features or {},
+        "extraction": {"cache_dir": str(cache_dir) if cache_dir else None},
+        "systems": systems,
+    })
+
+
+def fold_directory(run: pathlib.Path, system: str, *, seed: int = 0) -> pathlib.Path:
+    return run / "systems" / system / f"seed_{seed}" / "dev"
+
+
+def test_scores(run: pathlib.Path, system: str) -> dict[str, float]:
+    import json
+
+    return json.loads((fold_directory(run, system) / "metrics.json").read_text())["test"]
+
+
+def predict_texts(model_directory: str | pathlib.Path, texts: Sequence[str], *, batch_size: int = 64) -> tuple[np.ndarray, list[str]]:
+    """Outputs of a trained raw-text system on ``texts``: ``(n, outputs)`` and the output names."""
+    import torch
+
+    from emofuse.models.serialization import load_system_model
+
+    system, description = load_system_model(model_directory)
+    if [spec["kind"] for spec in description["inputs"]] != ["text"]:
+        raise ValueError(f"{model_directory}: not a system on the raw text input ({description['inputs']})")
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            outputs.append(system([(list(texts[start : start + batch_size]), None)]).float())
+    return torch.cat(outputs).numpy(), list(description["outputs"])
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,82 @@
+"""pyAudioAnalysis short-term features (optional extra ``pyaudioanalysis``).
+
+The 34 descriptors of ``pyAudioAnalysis.ShortTermFeatures.feature_extraction``: zero-crossing
+rate, energy, entropy of energy, spectral centroid, spread, entropy, flux and roll-off, 13 MFCCs,
+12 chroma bins and the chroma deviation (with ``deltas``, their 34 deltas too). ``output:
+frames`` gives the ``(frames, 34)`` sequence (Boigne et al.'s hand-engineered baseline);
+``output: hsf`` Atmaja & Akagi's "high-level statistical functions": the utterance mean and
+standard deviation of each descriptor, 68 values. Defaults: 50 ms windows every 25 ms, the
+settings most pyAudioAnalysis users (and its examples) take.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from emofuse.features import FEATURES
+from emofuse.features import FeatureError
+from emofuse.features import FeatureExtractor
+
+#: Names of the 34 descriptors, in pyAudioAnalysis's order.
+DESCRIPTORS = (
+    ["zcr", "energy", "energy_entropy", "spectral_centroid", "spectral_spread", "spectral_entropy",
+     "spectral_flux", "spectral_rolloff"]
+    + [f"mfcc_{i}" for i in range(1, 14)]
+    + [f"chroma_{i}" for i in range(1, 13)]
+    + ["chroma_std"]
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PyAudioAnalysisConfig:
+    """``output``: ``hsf`` (mean and std per descriptor) or ``frames``."""
+
+    output: str = "hsf"
+    window_ms: float = 50.0
+    hop_ms: float = 25.0
+    deltas: bool = False
+    sampling_rate: int = 16000
+    max_duration: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.output not in {"hsf", "frames"}:
+            raise ValueError(f"output must be 'hsf' or 'frames', got {self.output!r}")
+        if self.window_ms <= 0 or self.hop_ms <= 0:
+            raise ValueError("window_ms and hop_ms must be positive")
+
+
+def short_term_features(signal: np.ndarray, sampling_rate: int, *, window_ms: float = 50.0,
+                        hop_ms: float = 25.0, deltas: bool = False) -> np.ndarray:
+    """``(frames, 34)`` (or 68 with deltas) pyAudioAnalysis descriptors of a float signal.
+
+    A signal shorter than one window is zero-padded to one window.
+    """
+    try:
+        from pyAudioAnalysis import ShortTermFeatures
+    except ImportError:
+        raise FeatureError("pyAudioAnalysis features need the optional extra: pip install 'emofuse[pyaudioanalysis]'") from None
+    window = int(round(window_ms * sampling_rate / 1000))
+    step = int(round(hop_ms * sampling_rate / 1000))
+    if signal.size < window:
+        signal = np.pad(signal, (0, window - signal.size))
+    features, _ = ShortTermFeatures.feature_extraction(signal, sampling_rate, window, step, deltas=deltas)
+    return np.asarray(features, dtype=np.float64).T.astype(np.float32)  # (frames, 34)
+
+
+def hsf(frames: np.ndarray) -> np.ndarray:
+    """Mean and (population) standard deviation of each column: ``(frames, d) -> (2 d,)``."""
+    frames = np.asarray(frames, dtype=np.float64)
+    return np.concatenate([frames.mean(axis=0), frames.std(axis=0)]).astype(np.float32)
+
+
+@FEATURES.register("pyaudioanalysis", PyAudioAnalysisConfig)
+class PyAudioAnalysis(FeatureExtractor):
+    """pyAudioAnalysis descriptors: ``(68,)`` HSF or ``(frames, 34)`` frames."""
+
+    def extract(self, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
+        config = self.config
+        frames = short_term_features(signal, sampling_rate, window_ms=config.window_ms, hop_ms=config.hop_ms,
+                                     deltas=config.deltas)
+        return hsf(frames) if config.output == "hsf" else frames

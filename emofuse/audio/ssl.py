@@ -1,0 +1,176 @@
+"""Self-supervised speech encoders through transformers (wav2vec 2.0, HuBERT, WavLM, ...).
+
+:class:`SSLEncoder` wraps any ``AutoModel`` audio encoder, loaded by hub id or from a local
+directory, and returns *all* hidden layers with their frame lengths, as s3prl upstreams do:
+``(batch, samples), (batch,) -> (batch, layers, frames, dim), (batch,)``. The ``ssl`` feature
+extractor runs it frozen and caches one layer (``last``, ``second_to_last`` or an index), or all
+of them concatenated (``all``, for a learnable weighted sum downstream), as frames or their
+mean. The fine-tunable classifier on raw waveforms is the ``ssl_finetune`` model.
+
+Waveforms are normalised per utterance (zero mean, unit variance over valid samples) when the
+model's preprocessor config says so (the default without one); the attention mask is passed
+only to models trained with one (``feat_extract_norm == "layer"``), as transformers advises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import pathlib
+
+import numpy as np
+import torch
+
+from emofuse.features import FEATURES
+from emofuse.features import FeatureExtractor
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SSL_MODEL = "facebook/wav2vec2-base"
+LAYER_NAMES = {"last": -1, "second_to_last": -2}
+
+
+def parse_layer(layer: int | str, *, allowed: tuple[str, ...] = ("all",)) -> int | str:
+    """An index for ``last`` / ``second_to_last`` / an integer; other names if ``allowed``."""
+    if isinstance(layer, int):
+        return layer
+    if layer in LAYER_NAMES:
+        return LAYER_NAMES[layer]
+    if layer in allowed:
+        return layer
+    try:
+        return int(layer)
+    except ValueError:
+        choices = ", ".join([*LAYER_NAMES, *allowed, "an integer index"])
+        raise ValueError(f"layer must be one of {choices}; got {layer!r}") from None
+
+
+class SSLEncoder(torch.nn.Module):
+    """A transformers speech encoder returning every hidden layer with frame lengths."""
+
+    def __init__(self, model: torch.nn.Module, *, normalize: bool = True, attention_mask: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.normalize = normalize
+        self.use_attention_mask = attention_mask
+        self.num_layers = int(model.config.num_hidden_layers) + 1  # the CNN/projection output, then each block
+        self.hidden_size = int(model.config.hidden_size)
+
+    @classmethod
+    def from_pretrained(cls, name: str) -> SSLEncoder:
+        """Load ``name`` (a local directory, or a hub id when online)."""
+        from transformers import AutoModel
+
+        path = pathlib.Path(name).expanduser()
+        local = path.is_dir()
+        source = str(path.resolve()) if local else name
+        try:
+            model = AutoModel.from_pretrained(source, local_files_only=local)
+        except (OSError, ValueError) as error:
+            from emofuse.text.lm import ModelLoadError
+
+            raise ModelLoadError(
+                f"cannot load speech encoder {name!r}: {error}\n"
+                "Without network access, pass a local directory with the model files."
+            ) from None
+        normalize, mask = True, getattr(model.config, "feat_extract_norm", "group") == "layer"
+        preprocessor = path / "preprocessor_config.json" if local else None
+        if preprocessor is not None and preprocessor.is_file():
+            settings = json.loads(preprocessor.read_text())
+            normalize = bool(settings.get("do_normalize", True))
+            mask = bool(settings.get("return_attention_mask", mask))
+        elif not local:
+            try:
+                from transformers import AutoFeatureExtractor
+
+                extractor = AutoFeatureExtractor.from_pretrained(source)
+                normalize = bool(getattr(extractor, "do_normalize", True))
+                mask = bool(getattr(extractor, "return_attention_mask", mask))
+            except (OSError, ValueError):
+                log.info("%s: no preprocessor config; normalising waveforms per utterance", name)
+        return cls(model, normalize=normalize, attention_mask=mask)
+
+    def freeze_feature_encoder(self) -> None:
+        """Freeze the convolutional waveform encoder (standard when fine-tuning)."""
+        if hasattr(self.model, "freeze_feature_encoder"):
+            self.model.freeze_feature_encoder()
+
+    def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        return self.model._get_feat_extract_output_lengths(lengths).long()
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        # (batch, samples), (batch,) -> (batch, layers, frames, dim), (batch,)
+        batch, samples = waveforms.shape
+        if lengths is None:
+            lengths = torch.full((batch,), samples, dtype=torch.long, device=waveforms.device)
+        lengths = lengths.to(waveforms.device).clamp(max=samples)
+        mask = torch.arange(samples, device=waveforms.device)[None, :] < lengths[:, None]  # (batch, samples)
+        if self.normalize:
+            weights = mask.to(waveforms.dtype)
+            count = weights.sum(dim=1, keepdim=True).clamp(min=1.0)
+            mean = (waveforms * weights).sum(dim=1, keepdim=True) / count
+            variance = (((waveforms - mean) * weights) ** 2).sum(dim=1, keepdim=True) / count
+            waveforms = (waveforms - mean) / torch.sqrt(variance + 1e-7) * weights
+        attention = mask.long() if self.use_attention_mask else None
+        outputs = self.model(waveforms, attention_mask=attention, output_hidden_states=True)
+        hidden = torch.stack(outputs.hidden_states, dim=1)  # (batch, layers, frames, dim)
+        return hidden, self.frame_lengths(lengths).clamp(min=1, max=hidden.shape[2])
+
+
+def select_layer(hidden: torch.Tensor, layer: int | str) -> torch.Tensor:
+    """``(batch, layers, frames, dim)`` -> ``(batch, frames, dim)`` for an index, or
+    ``(batch, frames, layers * dim)`` for ``all``."""
+    if layer == "all":
+        return hidden.permute(0, 2, 1, 3).flatten(2)
+    layers = hidden.shape[1]
+    if not -layers <= int(layer) < layers:
+        raise ValueError(f"layer {layer} is out of range for an encoder with {layers} hidden layers")
+    return hidden[:, int(layer)]
+
+
+@dataclasses.dataclass(frozen=True)
+class SSLConfig:
+    """Frozen self-supervised features. ``layer``: ``last``, ``second_to_last``, an index into
+    the hidden states (0: the input projection), or ``all`` (concatenated; the ``pooling``
+    model's ``num_layers`` learns their weighted sum). ``pooling``: ``none`` keeps frames,
+    ``mean`` averages them into one vector. ``max_duration`` crops long audio (seconds)."""
+
+    model: str = DEFAULT_SSL_MODEL
+    layer: int | str = "last"
+    pooling: str = "none"
+    max_duration: float | None = 20.0
+    sampling_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        parse_layer(self.layer)
+        if self.pooling not in {"none", "mean"}:
+            raise ValueError(f"pooling must be 'none' or 'mean', got {self.pooling!r}")
+        if self.max_duration is not None and self.max_duration <= 0:
+            raise ValueError("max_duration must be positive (or null)")
+
+
+@functools.lru_cache(maxsize=2)
+def frozen_encoder(name: str) -> SSLEncoder:
+    """One frozen encoder per model name and process."""
+    encoder = SSLEncoder.from_pretrained(name)
+    encoder.requires_grad_(False)
+    return encoder.eval()
+
+
+@FEATURES.register("ssl", SSLConfig)
+class SSLFeatures(FeatureExtractor):
+    """Hidden states of a frozen encoder: ``(frames, dim)``, ``(dim,)``, or with ``layer: all``
+    ``(frames, layers * dim)`` / ``(layers * dim,)``."""
+
+    parallel = False
+
+    def extract(self, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
+        encoder = frozen_encoder(self.config.model)
+        with torch.inference_mode():
+            hidden, lengths = encoder(torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32))[None])
+            frames = select_layer(hidden, parse_layer(self.config.layer))[0, : int(lengths[0])]  # (frames, dim)
+        if self.config.pooling == "mean":
+            return frames.mean(dim=0).numpy()
+        return frames.numpy()

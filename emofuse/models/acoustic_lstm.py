@@ -1,0 +1,72 @@
+"""The acoustic branch of Atmaja & Akagi (2020): batch norm, three stacked LSTMs, a dense layer.
+
+On the 68-d pyAudioAnalysis HSF vector (read as a sequence of one step, as the Keras original
+does) or on a frame sequence: ``BN -> LSTM(68) -> LSTM(256) -> LSTM(256, last output) ->
+Dense(64)``, then one output per class or dimension. No dropout in the paper ("the input is
+small"); the 64-d dense output is the embedding that their fused model concatenates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+
+
+@dataclasses.dataclass(frozen=True)
+class AcousticLSTMConfig:
+    lstm_sizes: tuple[int, ...] = (68, 256, 256)
+    dense_size: int = 64
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.lstm_sizes or any(s < 1 for s in self.lstm_sizes) or self.dense_size < 1:
+            raise ValueError("lstm_sizes (at least one) and dense_size must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class AcousticLSTM(EmotionModel):
+    def __init__(self, config: AcousticLSTMConfig, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        expect_kinds("acoustic_lstm", inputs, [{"vector", "sequence"}])
+        size = inputs[0].dim
+        self.norm = torch.nn.BatchNorm1d(size)
+        self.lstms = torch.nn.ModuleList()
+        for hidden in config.lstm_sizes:
+            self.lstms.append(torch.nn.LSTM(size, hidden, batch_first=True))
+            size = hidden
+        self.dense = torch.nn.Sequential(torch.nn.Linear(size, config.dense_size), torch.nn.ReLU())
+        self.dropout = torch.nn.Dropout(config.dropout)
+        self.embedding_size = config.dense_size
+        self.head = torch.nn.Linear(config.dense_size, output_size)
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        ((values, lengths),) = inputs
+        if values.dim() == 2:  # (batch, dim) -> (batch, 1, dim): one time step
+            values, lengths = values.unsqueeze(1), None
+        values = self.norm(values.transpose(1, 2)).transpose(1, 2)  # batch norm per feature
+        if lengths is None:
+            lengths = torch.full((values.shape[0],), values.shape[1], dtype=torch.long)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            values, lengths.cpu().clamp(min=1, max=values.shape[1]), batch_first=True, enforce_sorted=False
+        )
+        for index, lstm in enumerate(self.lstms):
+            packed, (hidden, _) = lstm(packed)
+            if index < len(self.lstms) - 1 and self.dropout.p > 0:
+                data = self.dropout(packed.data)
+                packed = torch.nn.utils.rnn.PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        last = hidden[-1]  # (batch, last LSTM size): the output at each item's last valid step
+        return self.dropout(self.dense(last))  # (batch, dense_size)
+
+
+@MODELS.register("acoustic_lstm", AcousticLSTMConfig)
+def build_acoustic_lstm(config: AcousticLSTMConfig, inputs: Sequence[InputSpec], output_size: int) -> AcousticLSTM:
+    return AcousticLSTM(config, inputs, output_size)

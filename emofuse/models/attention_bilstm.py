@@ -1,0 +1,72 @@
+"""IEmoNet's speech emotion model (Heusser et al. 2019): TDNN, two BiLSTMs, self-attention.
+
+``(batch, frames, features)`` (IS09 functionals of sliding windows, ``is09_windows``) ->
+TDNN (a 1-D convolution over ``tdnn_context`` frames, the paper's "filter size 16") mapping to
+the LSTM size -> two BiLSTM layers (64 units each way) -> structured self-attention
+(``attention_size`` 64 or 128) over the second BiLSTM's outputs. The last BiLSTM output (the
+final forward and backward states) and the attention output are concatenated into the
+embedding, then dropout and the output layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+from emofuse.models.blocks.pooling import SelfAttentionPooling
+from emofuse.models.blocks.pooling import frame_mask
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionBiLSTMConfig:
+    tdnn_context: int = 16
+    lstm_size: int = 64
+    lstm_layers: int = 2
+    attention_size: int = 128
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        if min(self.tdnn_context, self.lstm_size, self.lstm_layers, self.attention_size) < 1:
+            raise ValueError("tdnn_context, lstm_size, lstm_layers and attention_size must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class AttentionBiLSTM(EmotionModel):
+    def __init__(self, config: AttentionBiLSTMConfig, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        expect_kinds("attention_bilstm", inputs, [{"sequence"}])
+        self.tdnn = torch.nn.Conv1d(inputs[0].dim, config.lstm_size, kernel_size=config.tdnn_context)
+        self.context = ((config.tdnn_context - 1) // 2, config.tdnn_context // 2)  # frames before, after
+        self.lstm = torch.nn.LSTM(config.lstm_size, config.lstm_size, num_layers=config.lstm_layers,
+                                  batch_first=True, bidirectional=True)
+        self.attention = SelfAttentionPooling(2 * config.lstm_size, config.attention_size)
+        self.embedding_size = 4 * config.lstm_size
+        self.dropout = torch.nn.Dropout(config.dropout)
+        self.head = torch.nn.Linear(self.embedding_size, output_size)
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        ((values, lengths),) = inputs  # (batch, frames, features)
+        mask = frame_mask(values, lengths)
+        padded = torch.nn.functional.pad(values.transpose(1, 2), self.context)  # (batch, features, frames + context - 1)
+        hidden = torch.relu(self.tdnn(padded)).transpose(1, 2)  # (batch, frames, lstm)
+        hidden = hidden * mask.unsqueeze(-1).to(hidden.dtype)
+        valid = mask.sum(dim=1).cpu()
+        packed = torch.nn.utils.rnn.pack_padded_sequence(hidden, valid, batch_first=True, enforce_sorted=False)
+        output, (final, _) = self.lstm(packed)
+        output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=hidden.shape[1])
+        last = torch.cat([final[-2], final[-1]], dim=-1)  # (batch, 2 * lstm): last forward and backward states
+        attended = self.attention(output, valid.to(output.device))  # (batch, 2 * lstm)
+        return self.dropout(torch.cat([last, attended], dim=-1))  # (batch, 4 * lstm)
+
+
+@MODELS.register("attention_bilstm", AttentionBiLSTMConfig)
+def build_attention_bilstm(config: AttentionBiLSTMConfig, inputs: Sequence[InputSpec], output_size: int) -> AttentionBiLSTM:
+    return AttentionBiLSTM(config, inputs, output_size)

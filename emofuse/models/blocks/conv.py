@@ -1,0 +1,97 @@
+"""The convolutional blocks of CNN14 (PANNs, Kong et al. 2020), reusable for conditioning.
+
+:class:`CNN14Backbone` maps log-Mel frames to per-block feature maps. Its ``forward`` takes an
+optional ``condition(index, features)`` callback applied after each block's pooling and before
+its dropout, so that a fusion model can add a per-block projection of a text embedding
+(MFCNN14: ``Y = MaxPool(ReLU(BN(Conv(ReLU(BN(Conv(X))))))) + W E + b``) without copying the
+network; ``block_channels`` gives the channel count each projection must produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.blocks.crop import downsampled_lengths
+
+Condition = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+class ConvBlock(torch.nn.Module):
+    """Two 3x3 convolutions with batch norm and ReLU, then 2-D pooling.
+
+    ``(batch, in_channels, frames, mels) -> (batch, out_channels, frames / p, mels / p)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, pool_size: tuple[int, int] = (2, 2),
+                 pool_type: str = "max") -> None:
+        super().__init__()
+        if pool_type not in {"max", "avg", "avg+max"}:
+            raise ValueError(f"pool_type must be 'max', 'avg' or 'avg+max', got {pool_type!r}")
+        self.conv1 = torch.nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(out_channels)
+        self.conv2 = torch.nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(out_channels)
+        self.pool_size = tuple(pool_size)
+        self.pool_type = pool_type
+        for conv in (self.conv1, self.conv2):
+            torch.nn.init.xavier_uniform_(conv.weight)
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        values = torch.relu(self.bn1(self.conv1(values)))
+        values = torch.relu(self.bn2(self.conv2(values)))
+        # an axis already down to one bin (few Mel bins, very short input) is not pooled further
+        size = (min(self.pool_size[0], values.shape[2]), min(self.pool_size[1], values.shape[3]))
+        if size == (1, 1):
+            return values
+        if self.pool_type == "max":
+            return torch.nn.functional.max_pool2d(values, size)
+        if self.pool_type == "avg":
+            return torch.nn.functional.avg_pool2d(values, size)
+        return torch.nn.functional.avg_pool2d(values, size) + torch.nn.functional.max_pool2d(values, size)
+
+
+class CNN14Backbone(torch.nn.Module):
+    """Batch norm over Mel bins, then six :class:`ConvBlock` s, each followed by dropout.
+
+    The first five blocks pool 2x2, the sixth does not (as in PANNs). ``forward`` maps
+    ``(batch, frames, mels)`` log-Mel frames and lengths to ``(batch, frames / 32, channels)``
+    frame features (Mel axis averaged out) and their lengths.
+    """
+
+    def __init__(self, n_mels: int, *, channels: Sequence[int] = (64, 128, 256, 512, 1024, 2048),
+                 dropout: float = 0.2, pool_type: str = "max") -> None:
+        super().__init__()
+        self.input_norm = torch.nn.BatchNorm2d(n_mels)
+        blocks = []
+        previous = 1
+        for index, width in enumerate(channels):
+            pool = (2, 2) if index < len(channels) - 1 else (1, 1)
+            blocks.append(ConvBlock(previous, width, pool_size=pool, pool_type=pool_type))
+            previous = width
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.block_channels = tuple(channels)
+        self.time_factor = 2 ** (len(channels) - 1)
+
+    @property
+    def output_size(self) -> int:
+        return self.block_channels[-1]
+
+    def forward(self, values: torch.Tensor, lengths: torch.Tensor | None, *,
+                condition: Condition | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # (batch, frames, mels) -> (batch, 1, frames, mels), batch norm over each Mel bin
+        frames = values.shape[1]
+        if frames < self.time_factor:  # too short to pool five times: pad with zeros
+            values = torch.nn.functional.pad(values, (0, 0, 0, self.time_factor - frames))
+        values = self.input_norm(values.transpose(1, 2).unsqueeze(-1)).squeeze(-1).transpose(1, 2)
+        hidden = values.unsqueeze(1)
+        for index, block in enumerate(self.blocks):
+            hidden = block(hidden)  # (batch, channels_i, frames_i, mels_i)
+            if condition is not None:
+                hidden = condition(index, hidden)
+            hidden = self.dropout(hidden)
+        hidden = hidden.mean(dim=3).transpose(1, 2)  # (batch, frames / 32, channels)
+        return hidden, downsampled_lengths(lengths, self.time_factor, hidden.shape[1])

@@ -1,0 +1,88 @@
+"""A ResNet over log-Mel spectrograms, as speaker-recognition models use it (ResNet34 with
+32 channels in the first block, PReLU and batch norm; Padi et al. 2022).
+
+Parameter names follow the common speaker-model layout (``conv1``, ``bn1``,
+``layer1.0.conv1``, ..., ``layer4.2.shortcut.0``) so that external weights load by name (see
+:func:`emofuse.audio.speaker.load_speaker_weights`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def _activation(name: str, channels: int) -> torch.nn.Module:
+    if name == "prelu":
+        return torch.nn.PReLU(channels)
+    if name == "relu":
+        return torch.nn.ReLU()
+    raise ValueError(f"activation must be 'prelu' or 'relu', got {name!r}")
+
+
+class BasicBlock(torch.nn.Module):
+    """Two 3x3 convolutions with batch norm and a (projected) shortcut.
+
+    ``(batch, in_channels, frames, mels) -> (batch, channels, frames / stride, mels / stride)``.
+    """
+
+    def __init__(self, in_channels: int, channels: int, *, stride: int = 1, activation: str = "prelu") -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(channels)
+        self.act1 = _activation(activation, channels)
+        self.conv2 = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(channels)
+        self.act2 = _activation(activation, channels)
+        self.shortcut = torch.nn.Sequential()
+        if stride != 1 or in_channels != channels:
+            self.shortcut = torch.nn.Sequential(
+                torch.nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), torch.nn.BatchNorm2d(channels)
+            )
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        hidden = self.act1(self.bn1(self.conv1(values)))
+        hidden = self.bn2(self.conv2(hidden))
+        return self.act2(hidden + self.shortcut(values))
+
+
+class ResNetBackbone(torch.nn.Module):
+    """``(batch, frames, mels) -> (batch, frames / 8, 8 * channels * ceil(mels / 8))`` frame
+    features (channels and the remaining Mel axis flattened), with lengths."""
+
+    def __init__(self, n_mels: int, *, channels: int = 32, layers: Sequence[int] = (3, 4, 6, 3),
+                 activation: str = "prelu") -> None:
+        super().__init__()
+        if len(layers) != 4:
+            raise ValueError(f"a ResNet backbone has four stages: layers needs four block counts, got {list(layers)}")
+        self.conv1 = torch.nn.Conv2d(1, channels, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(channels)
+        self.act1 = _activation(activation, channels)
+        widths = [channels * 2**i for i in range(len(layers))]
+        previous = channels
+        stages = []
+        for index, (width, count) in enumerate(zip(widths, layers, strict=True)):
+            stride = 1 if index == 0 else 2
+            blocks = [BasicBlock(previous, width, stride=stride, activation=activation)]
+            blocks += [BasicBlock(width, width, activation=activation) for _ in range(count - 1)]
+            stages.append(torch.nn.Sequential(*blocks))
+            previous = width
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        mels_out = n_mels
+        for _ in range(3):
+            mels_out = (mels_out + 1) // 2
+        self.output_size = widths[-1] * mels_out
+
+    def forward(self, values: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # (batch, frames, mels) -> (batch, 1, mels, frames): frequency x time images
+        hidden = self.act1(self.bn1(self.conv1(values.transpose(1, 2).unsqueeze(1))))
+        hidden = self.layer4(self.layer3(self.layer2(self.layer1(hidden))))  # (batch, C, mels/8, frames/8)
+        batch, channels, mels, frames = hidden.shape
+        hidden = hidden.reshape(batch, channels * mels, frames).transpose(1, 2)  # (batch, frames/8, C * mels/8)
+        if lengths is None:
+            return hidden, None
+        reduced = lengths.to(hidden.device)
+        for _ in range(3):  # each stride-2 3x3 convolution with padding 1: ceil(n / 2)
+            reduced = torch.div(reduced + 1, 2, rounding_mode="floor")
+        return hidden, reduced.clamp(min=1, max=frames)

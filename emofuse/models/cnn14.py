@@ -1,0 +1,91 @@
+"""CNN14 (PANNs, Kong et al. 2020) as the acoustic model of Triantafyllopoulos et al. (2022).
+
+``(batch, frames, 64)`` log-Mel frames (32 ms windows, 10 ms hop) -> batch norm per Mel bin ->
+six blocks of two 3x3 conv + BN + ReLU, 2x2 pooling (not after the sixth) and dropout 0.2 ->
+mean over the Mel axis -> max + mean over time (summed, as in PANNs) -> dropout -> linear +
+ReLU (the embedding) -> dropout -> the output layer. In training, each utterance is a random
+5 s crop (shorter ones stay whole, zero-padded); at test time the whole utterance is used.
+
+The convolutional stack is :class:`~emofuse.models.blocks.conv.CNN14Backbone`, whose
+per-block ``condition`` hook and ``block_channels`` let SFCNN14 / MFCNN14 add text projections.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+from emofuse.models.blocks.conv import CNN14Backbone
+from emofuse.models.blocks.conv import Condition
+from emofuse.models.blocks.crop import random_crop
+from emofuse.models.blocks.pooling import masked_max
+from emofuse.models.blocks.pooling import masked_mean
+
+
+@dataclasses.dataclass(frozen=True)
+class CNN14Config:
+    """``channels`` of the six blocks (PANNs: 64 ... 2048; narrower for small data or CPUs),
+    ``dropout`` after each block, ``head_dropout`` around the linear layers (PANNs: 0.5),
+    ``pool_type`` max (the paper) or avg (PANNs' code), training crops of ``crop_seconds`` at
+    ``frame_rate`` frames per second, and optional SpecAugment (none | conservative | aggressive)."""
+
+    channels: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
+    dropout: float = 0.2
+    head_dropout: float = 0.5
+    pool_type: str = "max"
+    crop_seconds: float | None = 5.0
+    frame_rate: float = 100.0
+    spec_augment: str = "none"
+
+    def __post_init__(self) -> None:
+        if len(self.channels) < 2 or any(c < 1 for c in self.channels):
+            raise ValueError("channels needs at least two positive block widths")
+        if self.pool_type not in {"max", "avg", "avg+max"}:
+            raise ValueError(f"pool_type must be 'max', 'avg' or 'avg+max', got {self.pool_type!r}")
+        if self.crop_seconds is not None and self.crop_seconds <= 0:
+            raise ValueError("crop_seconds must be positive (or null for no cropping)")
+        if self.spec_augment not in {"none", "conservative", "aggressive"}:
+            raise ValueError(f"spec_augment must be 'none', 'conservative' or 'aggressive', got {self.spec_augment!r}")
+
+
+class CNN14(EmotionModel):
+    def __init__(self, config: CNN14Config, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        expect_kinds("cnn14", inputs, [{"sequence"}])
+        from emofuse.audio.augment import SpecAugment
+
+        self.config = config
+        self.backbone = CNN14Backbone(inputs[0].dim, channels=config.channels, dropout=config.dropout,
+                                      pool_type=config.pool_type)
+        self.augment = SpecAugment(config.spec_augment) if config.spec_augment != "none" else None
+        width = self.backbone.output_size
+        self.embedding_size = width
+        self.fc = torch.nn.Linear(width, width)
+        self.dropout = torch.nn.Dropout(config.head_dropout)
+        self.head = torch.nn.Linear(width, output_size)
+
+    def pooled(self, inputs: Sequence[Input], *, condition: Condition | None = None) -> torch.Tensor:
+        """Backbone features pooled over time: ``(batch, channels)`` (before the linear layers)."""
+        ((values, lengths),) = inputs  # (batch, frames, mels)
+        if self.training and self.config.crop_seconds is not None:
+            values, lengths = random_crop(values, lengths, int(round(self.config.crop_seconds * self.config.frame_rate)))
+        if self.augment is not None:
+            values = self.augment(values, lengths)
+        frames, frame_lengths = self.backbone(values, lengths, condition=condition)  # (batch, frames / 32, channels)
+        return masked_max(frames, frame_lengths) + masked_mean(frames, frame_lengths)
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        hidden = self.dropout(self.pooled(inputs))
+        return self.dropout(torch.relu(self.fc(hidden)))  # (batch, channels)
+
+
+@MODELS.register("cnn14", CNN14Config)
+def build_cnn14(config: CNN14Config, inputs: Sequence[InputSpec], output_size: int) -> CNN14:
+    return CNN14(config, inputs, output_size)

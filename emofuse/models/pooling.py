@@ -1,0 +1,91 @@
+"""Pooling heads over frame features (Boigne et al. 2020).
+
+Four heads over a frame sequence (log-Mel frames, pyAudioAnalysis descriptors, wav2vec 2.0
+layers, ...), each followed by dropout and the output layer:
+
+- ``mean``: the mean over time; ``mean_max``: mean and max concatenated;
+- ``attention``: a weighted mean, the weights from a logistic regression on each frame;
+- ``mlp_mean``: a frame-wise MLP shared over time (dropout after every layer), then the mean.
+
+``num_layers > 1`` reads each frame as that many stacked encoder layers (the ``ssl`` extractor
+with ``layer: all``) and learns their weighted sum first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+from emofuse.models.blocks.layers import LayerWeightedSum
+from emofuse.models.blocks.pooling import LogisticAttentionPooling
+from emofuse.models.blocks.pooling import MeanMaxPooling
+from emofuse.models.blocks.pooling import MeanPooling
+
+HEADS = ("mean", "mean_max", "attention", "mlp_mean")
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolingConfig:
+    """``head``: mean | mean_max | attention | mlp_mean. ``hidden_sizes``: the frame-wise MLP of
+    ``mlp_mean``. ``num_layers``: stacked encoder layers per frame (learned weighted sum)."""
+
+    head: str = "mean"
+    hidden_sizes: tuple[int, ...] = (256,)
+    dropout: float = 0.2
+    num_layers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.num_layers < 1 or any(h < 1 for h in self.hidden_sizes):
+            raise ValueError("num_layers and hidden_sizes must be positive")
+        if self.head == "mlp_mean" and not self.hidden_sizes:
+            raise ValueError("head mlp_mean needs at least one hidden size")
+
+
+class PoolingHead(EmotionModel):
+    def __init__(self, config: PoolingConfig, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        expect_kinds("pooling", inputs, [{"sequence"}])
+        dim = inputs[0].dim
+        self.layers = None
+        if config.num_layers > 1:
+            self.layers = LayerWeightedSum(config.num_layers)
+            dim //= config.num_layers
+        self.frame_mlp = torch.nn.Sequential()
+        if config.head == "mlp_mean":
+            layers: list[torch.nn.Module] = []
+            for hidden in config.hidden_sizes:
+                layers += [torch.nn.Linear(dim, hidden), torch.nn.ReLU(), torch.nn.Dropout(config.dropout)]
+                dim = hidden
+            self.frame_mlp = torch.nn.Sequential(*layers)
+        if config.head == "mean_max":
+            self.pooling: torch.nn.Module = MeanMaxPooling()
+        elif config.head == "attention":
+            self.pooling = LogisticAttentionPooling(dim)
+        else:
+            self.pooling = MeanPooling()
+        self.embedding_size = self.pooling.output_size(dim)
+        self.dropout = torch.nn.Dropout(config.dropout)
+        self.head = torch.nn.Linear(self.embedding_size, output_size)
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        ((values, lengths),) = inputs  # (batch, frames, dim), (batch,)
+        if self.layers is not None:
+            values = self.layers(values)  # (batch, frames, layers * dim) -> (batch, frames, dim)
+        values = self.frame_mlp(values)  # (batch, frames, hidden) for mlp_mean
+        return self.dropout(self.pooling(values, lengths))  # (batch, embedding_size)
+
+
+@MODELS.register("pooling", PoolingConfig)
+def build_pooling(config: PoolingConfig, inputs: Sequence[InputSpec], output_size: int) -> PoolingHead:
+    return PoolingHead(config, inputs, output_size)

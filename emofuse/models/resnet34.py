@@ -1,0 +1,120 @@
+"""ResNet34 speech emotion model after Padi et al. (2022), from scratch or from a speaker model.
+
+``(batch, frames, 128)`` log-Mel frames (25 ms / 10 ms, segment-level mean and variance
+normalisation) -> optional SpecAugment (training only) -> ResNet34 (32 channels in the first
+block, PReLU, batch norm) -> statistics pooling (mean and std over time) -> FC 512 + BN + PReLU
+(the embedding) -> the output layer.
+
+In training, every batch is cut to random T-frame chunks, T drawn per batch from
+``chunk_frames`` ({150, 200, 250, 300}), random offsets per utterance, shorter utterances whole
+and padded; at test time the whole utterance goes through (statistics pooling takes any
+length). ``pretrained`` names a speaker-model weights file loaded into the backbone
+(:func:`~emofuse.audio.speaker.load_speaker_weights`). ``mode: linear_probe`` freezes the
+backbone (its batch-norm statistics too) and trains only the new FC layers (Padi et al.: SGD
+lr 0.1); ``mode: full`` fine-tunes everything, the backbone as a ``pretrained`` parameter group
+so that ``training.encoder_learning_rate`` (1e-3) applies to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+from emofuse.models.blocks.crop import random_crop
+from emofuse.models.blocks.pooling import StatisticsPooling
+from emofuse.models.blocks.resnet import ResNetBackbone
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNet34Config:
+    channels: int = 32
+    layers: tuple[int, ...] = (3, 4, 6, 3)
+    activation: str = "prelu"
+    embedding_size: int = 512
+    chunk_frames: tuple[int, ...] = (150, 200, 250, 300)
+    spec_augment: str = "none"
+    mode: str = "full"
+    pretrained: str | None = None
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in {"full", "linear_probe"}:
+            raise ValueError(f"mode must be 'full' or 'linear_probe', got {self.mode!r}")
+        if self.spec_augment not in {"none", "conservative", "aggressive"}:
+            raise ValueError(f"spec_augment must be 'none', 'conservative' or 'aggressive', got {self.spec_augment!r}")
+        if self.activation not in {"prelu", "relu"}:
+            raise ValueError(f"activation must be 'prelu' or 'relu', got {self.activation!r}")
+        if len(self.layers) != 4 or any(n < 1 for n in self.layers) or self.channels < 1:
+            raise ValueError("layers needs four positive block counts and channels must be positive")
+        if any(t < 1 for t in self.chunk_frames) or self.embedding_size < 1:
+            raise ValueError("chunk_frames and embedding_size must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class ResNet34(EmotionModel):
+    def __init__(self, config: ResNet34Config, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        expect_kinds("resnet34", inputs, [{"sequence"}])
+        from emofuse.audio.augment import SpecAugment
+
+        self.config = config
+        self.backbone = ResNetBackbone(inputs[0].dim, channels=config.channels, layers=config.layers,
+                                       activation=config.activation)
+        if config.pretrained is not None:
+            from emofuse.audio.speaker import load_speaker_weights
+
+            load_speaker_weights(self.backbone, config.pretrained)
+        elif config.mode == "linear_probe":
+            log.warning("resnet34: linear_probe without pretrained weights trains a head on a random backbone")
+        self.augment = SpecAugment(config.spec_augment) if config.spec_augment != "none" else None
+        self.pooling = StatisticsPooling()
+        self.fc = torch.nn.Sequential(
+            torch.nn.Linear(self.pooling.output_size(self.backbone.output_size), config.embedding_size),
+            torch.nn.BatchNorm1d(config.embedding_size),
+            torch.nn.PReLU(config.embedding_size) if config.activation == "prelu" else torch.nn.ReLU(),
+        )
+        self.embedding_size = config.embedding_size
+        self.dropout = torch.nn.Dropout(config.dropout)
+        self.head = torch.nn.Linear(config.embedding_size, output_size)
+        if config.mode == "linear_probe":
+            self.backbone.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> ResNet34:
+        super().train(mode)
+        if self.config.mode == "linear_probe":
+            self.backbone.eval()  # frozen: keep the speaker model's batch-norm statistics
+        return self
+
+    def parameter_groups(self, learning_rate: float) -> list[dict]:
+        head = [p for n, p in self.named_parameters() if not n.startswith("backbone.")]
+        groups = [{"params": head, "lr": learning_rate}]
+        if self.config.mode == "full":
+            backbone = list(self.backbone.parameters())
+            groups.append({"params": backbone, "lr": learning_rate, "pretrained": self.config.pretrained is not None})
+        return groups
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        ((values, lengths),) = inputs  # (batch, frames, mels)
+        if self.training:
+            choice = int(torch.randint(len(self.config.chunk_frames), (1,)))
+            values, lengths = random_crop(values, lengths, self.config.chunk_frames[choice])
+        if self.augment is not None:
+            values = self.augment(values, lengths)
+        frames, frame_lengths = self.backbone(values, lengths)  # (batch, frames / 8, channels * mels / 8)
+        return self.dropout(self.fc(self.pooling(frames, frame_lengths)))  # (batch, embedding_size)
+
+
+@MODELS.register("resnet34", ResNet34Config)
+def build_resnet34(config: ResNet34Config, inputs: Sequence[InputSpec], output_size: int) -> ResNet34:
+    return ResNet34(config, inputs, output_size)

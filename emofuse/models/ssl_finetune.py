@@ -1,0 +1,114 @@
+"""A self-supervised speech encoder (wav2vec 2.0, HuBERT, WavLM) with a pooling head, trained
+on raw waveforms: frozen (only the head learns) or fine-tuned.
+
+``(batch, samples)`` 16 kHz waveforms -> crop to ``max_duration`` (a random window in
+training, the first seconds at test time) -> encoder hidden states ``(batch, layers, frames,
+dim)`` -> one layer (``last``, ``second_to_last``, an index) or a learnable weighted sum of all
+(``weighted``) -> pooling over valid frames -> dropout -> the output layer. The encoder (minus
+its frozen convolutional feature encoder) is a ``pretrained`` parameter group, so
+``training.encoder_learning_rate`` sets its learning rate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+from emofuse.models.blocks.crop import random_crop
+from emofuse.models.blocks.layers import LayerWeightedSum
+from emofuse.models.blocks.pooling import POOLINGS
+from emofuse.models.blocks.pooling import build_pooling
+
+
+@dataclasses.dataclass(frozen=True)
+class SSLFinetuneConfig:
+    """``model``: hub id or local directory. ``layer``: last | second_to_last | weighted | an
+    index. ``freeze``: keep the encoder frozen. ``pooling``: mean | mean_max | attention |
+    statistics. ``max_duration`` in seconds (null: whole utterances)."""
+
+    model: str = "facebook/wav2vec2-base"
+    layer: int | str = "weighted"
+    freeze: bool = False
+    freeze_feature_encoder: bool = True
+    pooling: str = "mean"
+    dropout: float = 0.1
+    max_duration: float | None = 8.0
+    sampling_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        from emofuse.audio.ssl import parse_layer
+
+        parse_layer(self.layer, allowed=("weighted",))
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.max_duration is not None and self.max_duration <= 0:
+            raise ValueError("max_duration must be positive (or null)")
+
+
+class SSLFinetune(EmotionModel):
+    def __init__(self, config: SSLFinetuneConfig, inputs: Sequence[InputSpec], output_size: int) -> None:
+        super().__init__()
+        expect_kinds("ssl_finetune", inputs, [{"waveform"}])
+        from emofuse.audio.ssl import SSLEncoder
+        from emofuse.audio.ssl import parse_layer
+
+        self.config = config
+        self.encoder = SSLEncoder.from_pretrained(config.model)
+        if config.freeze_feature_encoder:
+            self.encoder.freeze_feature_encoder()
+        if config.freeze:
+            self.encoder.requires_grad_(False)
+        self.layer = parse_layer(config.layer, allowed=("weighted",))
+        self.layer_sum = LayerWeightedSum(self.encoder.num_layers) if self.layer == "weighted" else None
+        dim = self.encoder.hidden_size
+        self.pooling = build_pooling(config.pooling, dim)
+        self.embedding_size = self.pooling.output_size(dim)
+        self.dropout = torch.nn.Dropout(config.dropout)
+        self.head = torch.nn.Linear(self.embedding_size, output_size)
+
+    def train(self, mode: bool = True) -> SSLFinetune:
+        super().train(mode)
+        if self.config.freeze:
+            self.encoder.eval()  # no dropout inside a frozen encoder
+        return self
+
+    def parameter_groups(self, learning_rate: float) -> list[dict]:
+        head = [p for n, p in self.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
+        groups = [{"params": head, "lr": learning_rate}]
+        encoder = [p for p in self.encoder.parameters() if p.requires_grad]
+        if encoder:
+            groups.append({"params": encoder, "lr": learning_rate, "pretrained": True})
+        return groups
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        ((waveforms, lengths),) = inputs  # (batch, samples), (batch,)
+        if self.config.max_duration is not None:
+            size = int(self.config.max_duration * self.config.sampling_rate)
+            if self.training:
+                waveforms, lengths = random_crop(waveforms, lengths, size)
+            else:
+                waveforms = waveforms[:, :size]
+                lengths = None if lengths is None else lengths.clamp(max=size)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze):
+            hidden, frame_lengths = self.encoder(waveforms, lengths)  # (batch, layers, frames, dim)
+        if self.layer_sum is not None:
+            frames = self.layer_sum(hidden.transpose(1, 2), stacked=True)  # (batch, frames, dim)
+        else:
+            from emofuse.audio.ssl import select_layer
+
+            frames = select_layer(hidden, self.layer)
+        return self.dropout(self.pooling(frames, frame_lengths))  # (batch, embedding_size)
+
+
+@MODELS.register("ssl_finetune", SSLFinetuneConfig)
+def build_ssl_finetune(config: SSLFinetuneConfig, inputs: Sequence[InputSpec], output_size: int) -> SSLFinetune:
+    return SSLFinetune(config, inputs, output_size)

@@ -1,0 +1,167 @@
+"""Speech models: shapes, categorical and dimensional outputs, training-time crops, one
+forward/backward step each, ResNet34 transfer modes and speaker-weight loading."""
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from emofuse.audio.speaker import SpeakerWeightsError
+from emofuse.audio.speaker import load_speaker_weights
+from emofuse.models import MODELS
+from emofuse.models import AcousticLSTMConfig
+from emofuse.models import AttentionBiLSTMConfig
+from emofuse.models import CNN14Config
+from emofuse.models import PoolingConfig
+from emofuse.models import ResNet34Config
+from emofuse.models.base import InputSpec
+from emofuse.models.blocks import CNN14Backbone
+
+TINY_CNN14 = CNN14Config(channels=(4, 8, 8, 16, 16, 32), crop_seconds=1.0)
+TINY_RESNET = ResNet34Config(channels=4, layers=(1, 1, 1, 1), embedding_size=16, chunk_frames=(30, 40))
+
+
+def sequence(dim: int) -> list[InputSpec]:
+    return [InputSpec("frames", "audio", "sequence", dim)]
+
+
+def batch(dim: int = 16, frames: int = 150) -> list:
+    torch.manual_seed(0)
+    lengths = torch.tensor([frames, frames // 2, 20, 9])
+    values = torch.randn(4, frames, dim) * (torch.arange(frames)[None, :, None] < lengths[:, None, None])
+    return [(values, lengths)]
+
+
+CASES = [
+    ("pooling", PoolingConfig(head="mean"), sequence(16), batch()),
+    ("pooling", PoolingConfig(head="mean_max"), sequence(16), batch()),
+    ("pooling", PoolingConfig(head="attention"), sequence(16), batch()),
+    ("pooling", PoolingConfig(head="mlp_mean", hidden_sizes=(8, 8)), sequence(16), batch()),
+    ("pooling", PoolingConfig(head="mean", num_layers=4), sequence(16), batch()),
+    ("attention_bilstm", AttentionBiLSTMConfig(lstm_size=8, attention_size=4), sequence(16), batch()),
+    ("cnn14", TINY_CNN14, sequence(16), batch()),
+    ("resnet34", TINY_RESNET, sequence(16), batch()),
+    ("acoustic_lstm", AcousticLSTMConfig(lstm_sizes=(68, 16, 16), dense_size=8),
+     [InputSpec("hsf", "audio", "vector", 68)], [(torch.randn(4, 68), None)]),
+    ("acoustic_lstm", AcousticLSTMConfig(lstm_sizes=(16, 16), dense_size=8), sequence(16), batch()),
+]
+
+
+@pytest.mark.parametrize(("name", "config", "specs", "inputs"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("output_size", [4, 3])  # 4 classes, or valence / arousal / dominance
+def test_forward_backward_and_embeddings(name, config, specs, inputs, output_size):
+    model = MODELS.build(name, config, specs, output_size)
+    model.train()
+    outputs = model(inputs)
+    assert outputs.shape == (4, output_size) and torch.isfinite(outputs).all()
+    outputs.square().mean().backward()
+    trained = [p for p in model.parameters() if p.requires_grad]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trained)
+    model.eval()
+    with torch.no_grad():
+        embedding = model.embed(inputs)
+        assert embedding.shape == (4, model.embedding_size)
+        assert torch.allclose(model(inputs), model.head(embedding), atol=1e-5)
+
+
+def test_models_reject_wrong_inputs():
+    with pytest.raises(ValueError, match="'cnn14': input 'hsf' is a vector, expected sequence"):
+        MODELS.build("cnn14", TINY_CNN14, [InputSpec("hsf", "audio", "vector", 68)], 4)
+    with pytest.raises(ValueError, match="takes 1 input"):
+        MODELS.build("pooling", PoolingConfig(), sequence(8) * 2, 4)
+    with pytest.raises(ValueError, match="head must be one of"):
+        PoolingConfig(head="median")
+    with pytest.raises(ValueError, match="mode must be"):
+        ResNet34Config(mode="probe")
+
+
+def test_padding_does_not_change_eval_outputs():
+    """Utterances give the same outputs alone as inside a padded batch."""
+    for name, config in [("pooling", PoolingConfig(head="attention")), ("attention_bilstm", AttentionBiLSTMConfig(lstm_size=8)),
+                         ("acoustic_lstm", AcousticLSTMConfig(lstm_sizes=(16, 8), dense_size=8))]:
+        model = MODELS.build(name, config, sequence(16), 4).eval()
+        ((values, lengths),) = batch()
+        with torch.no_grad():
+            together = model([(values, lengths)])
+            alone = model([(values[2:3, :20], torch.tensor([20]))])
+        assert torch.allclose(together[2], alone[0], atol=1e-5), name
+
+
+def test_cnn14_crops_in_training_and_takes_whole_utterances_at_test():
+    model = MODELS.build("cnn14", TINY_CNN14, sequence(16), 4)
+    seen = []
+    model.backbone.register_forward_hook(lambda module, args, output: seen.append(args[0].shape[1]))
+    inputs = [(torch.randn(2, 350, 16), torch.tensor([350, 120]))]
+    model.train()
+    model(inputs)
+    model.eval()
+    model(inputs)
+    assert seen == [100, 350]  # 1 s crops (100 frames) in training, everything at test time
+
+
+def test_cnn14_backbone_condition_hook_sees_every_block():
+    backbone = CNN14Backbone(16, channels=(4, 8, 8, 16, 16, 32))
+    shapes = []
+
+    def condition(index, features):  # MFCNN14: add a per-channel bias after each block
+        shapes.append((index, features.shape[1]))
+        return features + torch.ones(1, features.shape[1], 1, 1)
+
+    frames, lengths = backbone(torch.randn(2, 64, 16), torch.tensor([64, 40]), condition=condition)
+    assert shapes == list(enumerate(backbone.block_channels))
+    assert frames.shape == (2, 2, 32) and lengths.tolist() == [2, 2]
+    short, _ = backbone.eval()(torch.randn(1, 5, 16), torch.tensor([5]))  # shorter than the total pooling
+    assert short.shape == (1, 1, 32)
+
+
+def test_resnet34_chunks_per_batch_and_transfer_modes(tmp_path):
+    model = MODELS.build("resnet34", TINY_RESNET, sequence(16), 4)
+    seen = []
+    model.backbone.register_forward_hook(lambda module, args, output: seen.append(args[0].shape[1]))
+    inputs = [(torch.randn(3, 120, 16), torch.tensor([120, 100, 10]))]
+    model.train()
+    for _ in range(8):
+        model(inputs)
+    model.eval()
+    model(inputs)
+    assert set(seen[:-1]) <= {30, 40} and seen[-1] == 120
+    # from scratch: one group at the main learning rate
+    groups = model.parameter_groups(0.1)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    assert not any(g.get("pretrained") for g in groups)
+    # speaker-model weights (a "module."-prefixed checkpoint, with a speaker classifier)
+    speaker = {f"module.{k}": v.clone() + 0.5 for k, v in model.backbone.state_dict().items() if "num_batches" not in k}
+    speaker["module.classifier.weight"] = torch.randn(7, 16)
+    torch.save({"state_dict": speaker}, tmp_path / "speaker.pt")
+    probe = MODELS.build("resnet34", ResNet34Config(**{**TINY_RESNET.__dict__, "mode": "linear_probe",
+                                                       "pretrained": str(tmp_path / "speaker.pt")}), sequence(16), 4)
+    first = next(iter(probe.backbone.state_dict()))
+    assert torch.equal(probe.backbone.state_dict()[first], speaker[f"module.{first}"])
+    probe.train()
+    assert not probe.backbone.training and probe.head.training  # frozen backbone keeps its BN statistics
+    assert all(not p.requires_grad for p in probe.backbone.parameters())
+    probe(inputs).sum().backward()
+    assert all(p.grad is None for p in probe.backbone.parameters())
+    assert probe.parameter_groups(0.1) == [{"params": [p for n, p in probe.named_parameters() if not n.startswith("backbone.")], "lr": 0.1}]
+    full = MODELS.build("resnet34", ResNet34Config(**{**TINY_RESNET.__dict__, "pretrained": str(tmp_path / "speaker.pt")}), sequence(16), 4)
+    groups = full.parameter_groups(0.1)
+    assert [g.get("pretrained", False) for g in groups] == [False, True]
+    assert len(groups[1]["params"]) == len(list(full.backbone.parameters()))
+
+
+def test_speaker_weights_from_safetensors_and_bad_files(tmp_path):
+    source = MODELS.build("resnet34", TINY_RESNET, sequence(16), 4).backbone
+    state = {f"front.{k}".replace(".shortcut.", ".downsample."): v for k, v in source.state_dict().items()}
+    save_file(state, str(tmp_path / "speaker.safetensors"))
+    target = MODELS.build("resnet34", TINY_RESNET, sequence(16), 4).backbone
+    report = load_speaker_weights(target, tmp_path / "speaker.safetensors")
+    assert not report["missing"] and not report["ignored"]
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value)
+    wider = MODELS.build("resnet34", ResNet34Config(channels=8, layers=(1, 1, 1, 1)), sequence(16), 4).backbone
+    with pytest.raises(SpeakerWeightsError, match=r"speaker.safetensors: only \d+ of \d+ backbone tensors match"):
+        load_speaker_weights(wider, tmp_path / "speaker.safetensors")
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SpeakerWeightsError, match="broken.pt: cannot read"):
+        load_speaker_weights(target, tmp_path / "broken.pt")
+    with pytest.raises(SpeakerWeightsError, match="not found"):
+        load_speaker_weights(target, tmp_path / "missing.pt")

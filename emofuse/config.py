@@ -72,7 +72,8 @@ def component_dict_field(registry: Registry) -> Any:
 
 
 def apply_overrides(data: Any, overrides: list[str]) -> Any:
-    """Set dotted keys in plain config data: ``["systems.text.model.name=mlp"]``.
+    """Set dotted keys in plain config data: ``["systems.text.model.name=mlp"]``; numbers index
+    lists (``model.branches.1.vectors=glove.txt``).
 
     Values are read as YAML scalars or flow collections (``3``, ``1e-3``, ``[64, 32]``, ``null``).
     """
@@ -90,14 +91,20 @@ def apply_overrides(data: Any, overrides: list[str]) -> Any:
         parts = key.strip().split(".")
         node = data
         for part in parts[:-1]:
+            if isinstance(node, list):
+                node = _list_item(node, part, override)
+                continue
             if not isinstance(node, dict):
                 raise ConfigError(f"override {override!r}: {part!r} is not inside a mapping")
             node = node.setdefault(part, {})
             if node is None:
                 raise ConfigError(f"override {override!r}: {part!r} is null")
-        if not isinstance(node, dict):
+        if isinstance(node, list):
+            node[_index(node, parts[-1], override)] = value
+        elif isinstance(node, dict):
+            node[parts[-1]] = value
+        else:
             raise ConfigError(f"override {override!r}: cannot set a key inside a {type(node).__name__}")
-        node[parts[-1]] = value
     return data
 
 
@@ -149,6 +156,16 @@ def config_hash(value: Any, *, length: int = 12) -> str:
     """A stable short hash of a config, used to key caches and artefacts."""
     text = json.dumps(to_dict(value), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def _index(items: list, part: str, override: str) -> int:
+    if not part.lstrip("-").isdigit() or not -len(items) <= int(part) < len(items):
+        raise ConfigError(f"override {override!r}: {part!r} is not an index of a list of {len(items)}")
+    return int(part)
+
+
+def _list_item(items: list, part: str, override: str) -> Any:
+    return items[_index(items, part, override)]
 
 
 def _join(path: str, key: str) -> str:

@@ -162,7 +162,9 @@ class SystemConfig:
 
     ``normalization`` standardises vector and frame inputs with training statistics
     (``global``), with each speaker's own statistics (``speaker``: uses the test speaker's
-    unlabelled features; report it separately) or not at all (``none``).
+    unlabelled features; report it separately) or not at all (``none``). ``loss_weights``
+    overrides the task's weights of the dimensional targets for this system (Atmaja & Akagi
+    weight their acoustic-only model differently from the text and fused ones).
     """
 
     inputs: tuple[str, ...] = ()
@@ -171,6 +173,7 @@ class SystemConfig:
     fusion: Component | None = component_field(SCORE_FUSIONS, default=None)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     normalization: str = "global"
+    loss_weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if (self.model is None) == (self.fusion is None):

@@ -79,6 +79,10 @@ def test_overrides():
     assert data == {"a": {"b": 2, "c": [1, 2]}, "d": {"e": None}, "f": "1e-3"}
     with pytest.raises(ConfigError, match="key.path=value"):
         apply_overrides({}, ["novalue"])
+    listed = apply_overrides({"b": [{"x": 1}, {"x": 2}]}, ["b.1.x=5", "b.0={y: 3}"])
+    assert listed == {"b": [{"y": 3}, {"x": 5}]}
+    with pytest.raises(ConfigError, match="'2' is not an index of a list of 2"):
+        apply_overrides({"b": [1, 2]}, ["b.2=3"])
 
 
 def test_registry_errors():

@@ -10,7 +10,8 @@ from emofuse.data.corpora import CORPORA
 
 def test_every_reader_is_registered():
     assert CORPORA.names() == [
-        "cremad", "emobank", "emodb", "goemotions", "iemocap", "manifest", "meld", "msp_podcast", "ravdess", "semeval",
+        "cremad", "emobank", "emodb", "goemotions", "iemocap", "manifest", "meld", "msp_podcast",
+        "paired", "ravdess", "semeval",
     ]
 
 
@@ -18,7 +19,11 @@ def test_every_config_is_a_frozen_dataclass_with_a_path():
     for name in CORPORA.names():
         config_class = CORPORA.get(name).config_class
         assert config_class.__dataclass_params__.frozen, name
-        assert "path" in {field.name for field in dataclasses.fields(config_class)}, name
+        fields = {field.name for field in dataclasses.fields(config_class)}
+        if name == "paired":  # pairs two corpora, each with its own path
+            assert {"audio", "text"} <= fields
+        else:
+            assert "path" in fields, name
 
 
 def test_prepare_functions_are_exported():

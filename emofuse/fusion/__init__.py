@@ -8,7 +8,22 @@ from emofuse.fusion.block import ClassificationBlock
 from emofuse.fusion.block import ClassificationBlockConfig
 from emofuse.fusion.concat import ConcatFusion
 from emofuse.fusion.concat import ConcatFusionConfig
+from emofuse.fusion.conditioning import ConditionedCNN14
+from emofuse.fusion.conditioning import ConditionedCNN14Config
 from emofuse.fusion.late import LateFusion
 from emofuse.fusion.late import LateFusionConfig
 
-__all__ = ["SCORE_FUSIONS", "AttentionAlignment", "AttentionAlignmentConfig", "ClassificationBlock", "ClassificationBlockConfig", "ConcatFusion", "ConcatFusionConfig", "LateFusion", "LateFusionConfig", "ScoreFusion"]
+__all__ = [
+    "SCORE_FUSIONS",
+    "AttentionAlignment",
+    "AttentionAlignmentConfig",
+    "ClassificationBlock",
+    "ClassificationBlockConfig",
+    "ConcatFusion",
+    "ConcatFusionConfig",
+    "ConditionedCNN14",
+    "ConditionedCNN14Config",
+    "LateFusion",
+    "LateFusionConfig",
+    "ScoreFusion",
+]

@@ -49,7 +49,8 @@ class ConcatFusion(EmotionModel):
             raise ValueError(f"concat fusion: branches take {sum(counts)} inputs, the system gives {len(inputs)}")
         branches, start = [], 0
         for component, count in zip(config.branches, counts, strict=True):
-            branch = MODELS.build(component.name, component.config, list(inputs[start : start + count]), output_size)
+            # a branch's own output layer is never used: build it with one output
+            branch = MODELS.build(component.name, component.config, list(inputs[start : start + count]), 1)
             if not isinstance(branch, EmotionModel):
                 raise ValueError(f"concat fusion: branch {component.name!r} is not a neural model")
             branches.append(branch)
@@ -69,13 +70,10 @@ class ConcatFusion(EmotionModel):
         return self.dense(torch.cat(parts, dim=-1))  # (batch, hidden_size)
 
     def parameter_groups(self, learning_rate: float) -> list[dict]:
-        # the branches' own groups keep their pretrained flags; their unused heads stay out
+        # the branches' own groups keep their pretrained flags (their unused output layers get
+        # no gradients, so no optimiser step changes them)
         groups = [g for branch in self.branches for g in branch.parameter_groups(learning_rate)]
-        heads = {id(p) for branch in self.branches for p in branch.head.parameters()}
-        for group in groups:
-            group["params"] = [p for p in group["params"] if id(p) not in heads]
-        return [*[g for g in groups if g["params"]],
-                {"params": [*self.dense.parameters(), *self.head.parameters()], "lr": learning_rate}]
+        return [*groups, {"params": [*self.dense.parameters(), *self.head.parameters()], "lr": learning_rate}]
 
 
 @MODELS.register("concat", ConcatFusionConfig)

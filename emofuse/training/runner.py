@@ -389,6 +389,10 @@ class Runner:
         directory: pathlib.Path,
     ) -> None:
         training = spec.training
+        if spec.loss_weights is not None:
+            if not isinstance(task, DimensionalTask):
+                raise RunError(f"system {name!r}: loss_weights apply to dimensional tasks")
+            task = DimensionalTask(task.targets_names, loss=task.loss_name, weights=spec.loss_weights)
         L.seed_everything(seed * 7919 + index, workers=True, verbose=False)
         sources = self.config.system_inputs(name)
         inputs = {corpus.name: [self._stream(corpus, s, spec) for s in sources] for corpus in (main, *extras.values())}
@@ -716,6 +720,7 @@ def quiet_lightning() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
         warnings.filterwarnings("ignore", message=".*litlogger.*")
+        warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")  # fixed-epoch training without dev
         warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen members
         for logger in loggers:
             logger.setLevel(logging.WARNING)

@@ -1,0 +1,76 @@
+"""Linguistic conditioning of CNN14 (Triantafyllopoulos et al. 2022): SFCNN14 and MFCNN14.
+
+Inputs, in order: log-Mel frames ``(batch, frames, mels)`` and a text embedding ``(batch, d)``
+(frozen BERT averaged over tokens in the paper).
+
+- ``sfcnn14`` (single stage): the text embedding, projected by a linear layer, is added to the
+  pooled acoustic embedding.
+- ``mfcnn14`` (multistage): after every convolutional block a per-block linear projection of
+  the text embedding is added to the feature maps as a per-channel bias:
+  ``Y = MaxPool(ReLU(BN(Conv(ReLU(BN(Conv(X))))))) + W E + b``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from emofuse.models.base import MODELS
+from emofuse.models.base import EmotionModel
+from emofuse.models.base import Input
+from emofuse.models.base import InputSpec
+from emofuse.models.base import expect_kinds
+from emofuse.models.cnn14 import CNN14
+from emofuse.models.cnn14 import CNN14Config
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionedCNN14Config:
+    """``acoustic``: the CNN14 configuration (channels, dropout, crops, SpecAugment)."""
+
+    acoustic: CNN14Config = dataclasses.field(default_factory=CNN14Config)
+
+
+class ConditionedCNN14(EmotionModel):
+    """CNN14 conditioned on a text embedding once (``multistage=False``) or after every block."""
+
+    def __init__(self, config: ConditionedCNN14Config, inputs: Sequence[InputSpec], output_size: int, *,
+                 multistage: bool) -> None:
+        super().__init__()
+        expect_kinds("mfcnn14" if multistage else "sfcnn14", inputs, [{"sequence"}, {"vector"}])
+        frames, text = inputs
+        self.multistage = multistage
+        self.cnn = CNN14(config.acoustic, [frames], output_size)
+        channels = self.cnn.backbone.block_channels
+        if multistage:
+            self.projections = torch.nn.ModuleList(torch.nn.Linear(text.dim, width) for width in channels)
+        else:
+            self.projections = torch.nn.ModuleList([torch.nn.Linear(text.dim, channels[-1])])
+        self.embedding_size = self.cnn.embedding_size
+        self.head = torch.nn.Linear(self.embedding_size, output_size)
+        self.cnn.head = torch.nn.Identity()  # the conditioned model has its own output layer
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        frames, (text, _) = inputs
+        if self.multistage:
+            def condition(index: int, hidden: torch.Tensor) -> torch.Tensor:
+                # (batch, channels, frames, mels) + (batch, channels, 1, 1): a per-channel bias
+                return hidden + self.projections[index](text)[:, :, None, None]
+
+            pooled = self.cnn.pooled([frames], condition=condition)  # (batch, channels)
+        else:
+            pooled = self.cnn.pooled([frames]) + self.projections[0](text)  # (batch, channels)
+        hidden = self.cnn.dropout(pooled)
+        return self.cnn.dropout(torch.relu(self.cnn.fc(hidden)))  # (batch, channels)
+
+
+@MODELS.register("sfcnn14", ConditionedCNN14Config)
+def build_sfcnn14(config: ConditionedCNN14Config, inputs: Sequence[InputSpec], output_size: int) -> ConditionedCNN14:
+    return ConditionedCNN14(config, inputs, output_size, multistage=False)
+
+
+@MODELS.register("mfcnn14", ConditionedCNN14Config)
+def build_mfcnn14(config: ConditionedCNN14Config, inputs: Sequence[InputSpec], output_size: int) -> ConditionedCNN14:
+    return ConditionedCNN14(config, inputs, output_size, multistage=True)

@@ -1,0 +1,62 @@
+import torch
+
+from emofuse.fusion.conditioning import ConditionedCNN14
+from emofuse.fusion.conditioning import ConditionedCNN14Config
+from emofuse.models.base import InputSpec
+from emofuse.models.cnn14 import CNN14Config
+from emofuse.training import run_experiment
+
+SPECS = [InputSpec("logmel", "audio", "sequence", 16), InputSpec("bert", "text", "vector", 6)]
+SMALL = ConditionedCNN14Config(acoustic=CNN14Config(channels=(4, 8, 8, 8, 8, 8), crop_seconds=None))
+
+
+def test_multistage_adds_a_per_channel_bias_after_every_block():
+    torch.manual_seed(0)
+    model = ConditionedCNN14(SMALL, SPECS, 4, multistage=True).eval()
+    frames = (torch.randn(2, 64, 16), torch.tensor([64, 40]))
+    text = torch.randn(2, 6)
+    seen = []
+
+    def spy(index, hidden):
+        seen.append((index, hidden.shape[1]))
+        return hidden
+
+    model.cnn.pooled([frames], condition=spy)
+    assert seen == [(i, c) for i, c in enumerate((4, 8, 8, 8, 8, 8))]
+    # zero projections: MFCNN14 reduces to the plain CNN14
+    for projection in model.projections:
+        torch.nn.init.zeros_(projection.weight)
+        torch.nn.init.zeros_(projection.bias)
+    plain = model.cnn.embed([frames])
+    assert torch.allclose(model.embed([frames, (text, None)]), plain, atol=1e-6)
+    # a bias on the first block changes the output, and differently for different texts
+    torch.nn.init.normal_(model.projections[0].weight)
+    outputs = model([frames, (text, None)])
+    assert not torch.allclose(model.embed([frames, (text, None)]), plain)
+    assert outputs.shape == (2, 4)
+
+
+def test_single_stage_adds_the_projection_to_the_pooled_embedding():
+    model = ConditionedCNN14(SMALL, SPECS, 4, multistage=False).eval()
+    frames = (torch.randn(1, 40, 16), torch.tensor([40]))
+    text = torch.randn(1, 6)
+    expected_pooled = model.cnn.pooled([frames]) + model.projections[0](text)
+    expected = torch.relu(model.cnn.fc(expected_pooled))
+    assert torch.allclose(model.embed([frames, (text, None)]), expected, atol=1e-6)
+
+
+def test_trains_through_the_runner(tmp_path, synthetic_corpus, tiny_bert):
+    import emofuse
+
+    config = emofuse.load_experiment({
+        "name": "mfcnn14", "data": {"manifest": str(synthetic_corpus)},
+        "protocol": {"name": "leave_one_session_out", "dev_fraction": 0.25},
+        "features": {"logmel": {"name": "logmel", "n_mels": 16}, "bert": {"name": "text_embedding", "model": str(tiny_bert)}},
+        "extraction": {"cache_dir": str(tmp_path / "cache")},
+        "systems": {name: {"inputs": ["logmel", "bert"],
+                           "model": {"name": name, "acoustic": {"channels": [4, 8, 8, 8, 8, 8], "crop_seconds": 0.3}},
+                           "training": {"max_epochs": 2, "batch_size": 8, "optimizer": "sgd", "learning_rate": 0.01, "nesterov": True}}
+                    for name in ("sfcnn14", "mfcnn14")},
+    })
+    result = run_experiment(config, tmp_path / "run", progress=False)
+    assert set(result.summary["system"]) == {"sfcnn14", "mfcnn14"}

@@ -38,7 +38,7 @@ from benchmarks._common import write_results
 log = logging.getLogger("emodb_speech")
 
 CONFIGS = pathlib.Path(__file__).resolve().parent / "configs"
-PARTS = ("functionals", "fusion", "hsf_mlp", "resemblyzer", "pooling", "cnn14", "resnet34")
+PARTS = ("functionals", "fixed_c", "fusion", "hsf_mlp", "resemblyzer", "pooling", "cnn14", "resnet34")
 LABEL_MAPS = {7: "emodb_seven_class", 4: "emodb_four_class"}
 #: Reference points on exactly this protocol (UAR, %).
 REFERENCES = [

@@ -37,7 +37,18 @@ from emofuse.features import extract_features
 from emofuse.fusion import SCORE_FUSIONS
 from emofuse.models import MODELS
 
-_LAZY = {"run_experiment": "emofuse.training", "Runner": "emofuse.training", "RunError": "emofuse.training"}
+#: Names imported on first use: training (Lightning), inference, ASR and reports.
+_LAZY = {
+    "run_experiment": "emofuse.training",
+    "Runner": "emofuse.training",
+    "RunError": "emofuse.training",
+    "Recognizer": "emofuse.inference",
+    "Prediction": "emofuse.inference",
+    "export_run": "emofuse.inference",
+    "transcribe_manifest": "emofuse.asr",
+    "word_error_rate": "emofuse.asr",
+    "build_report": "emofuse.reports",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -62,9 +73,13 @@ __all__ = [
     "LabelMap",
     "LeakageError",
     "Manifest",
+    "Prediction",
+    "Recognizer",
     "RunError",
     "Runner",
     "Utterance",
+    "build_report",
+    "export_run",
     "extract_features",
     "load_experiment",
     "make_folds",
@@ -80,5 +95,7 @@ __all__ = [
     "prepare_semeval",
     "read_audio",
     "run_experiment",
+    "transcribe_manifest",
     "validate_folds",
+    "word_error_rate",
 ]

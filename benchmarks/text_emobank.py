@@ -100,7 +100,8 @@ def main() -> None:
     markdown = (
         f"Train {sizes['train']}, validation {sizes['validation']} (both from the official train split), "
         f"dev {sizes['dev']} (official dev split{', random subset' if arguments.dev_size else ''}). Dimensions regressed jointly, equal loss weights; "
-        f"fine-tuning {arguments.epochs} epoch(s).\n\n"
+        + ("frozen-embedding heads only (--skip-fine-tuning).\n\n" if arguments.skip_fine_tuning
+           else f"fine-tuning {arguments.epochs} epoch(s).\n\n")
         + markdown_table(["system", "loss", "CCC valence", "CCC arousal", "CCC dominance", "CCC mean", "minutes"], rows)
     )
     log.info("wrote %s", write_results("text_emobank", data, markdown))

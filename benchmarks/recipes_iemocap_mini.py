@@ -116,7 +116,7 @@ def main() -> None:
         "Paper: the published figure on the full IEMOCAP with the real encoders (orientation only, not comparable).",
         "",
         markdown_table(["recipe", "system", "modality", "metric", "score", "folds×seeds", "paper"], rows),
-        "Wall time: " + ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in records.items())
+        "Wall time of this invocation (a recipe resumed from a finished run takes about 0 s): " + ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in records.items())
         + f"; peak memory {peak_memory_mb():.0f} MiB.",
     ]
     markdown = "\n".join(text) + "\n"

@@ -371,3 +371,20 @@ def test_renderers_escape_cells_and_inline_markup(tmp_path):
     html = render_html(blocks, title="t", base=tmp_path)
     assert "<h2>Run <code>x</code></h2>" in html and "p &lt; 0.05 in <strong>bold</strong>" in html
     assert "caption &lt;b&gt;" in html and "<td><strong>.01</strong></td>" in html and "<td>80.6 ± 6.8*†</td>" in html
+
+
+def test_default_baselines_prefer_fused_members_and_fit_the_symbols():
+    from emofuse.evaluation.stats import SIGNIFICANCE_SYMBOLS
+    from emofuse.reports.report import baseline_systems
+
+    class Stub:  # a run with eight unimodal heads (as Boigne's recipe) and one fusion of two of them
+        configs = {f"head_{i}": {"inputs": ["lld"], "model": {"name": "pooling"}} for i in range(8)}
+        configs["fused"] = {"members": ["head_6", "head_7"], "fusion": {"name": "late"}}
+
+        def system_config(self, name):
+            return self.configs[name]
+
+    chosen = baseline_systems(Stub(), list(Stub.configs))
+    assert chosen[:2] == ["head_6", "head_7"]
+    assert len(chosen) == len(SIGNIFICANCE_SYMBOLS) < 8
+    assert "fused" not in chosen

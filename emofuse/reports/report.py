@@ -246,13 +246,19 @@ def headline_metric(kind: str) -> str:
 
 
 def baseline_systems(run: Run, systems: Sequence[str]) -> list[str]:
-    """Unimodal systems: a model over exactly one input, not built from other systems."""
+    """Unimodal systems: a model over exactly one input, not built from other systems.
+
+    Where fusions name members, the unimodal members come first; at most one per significance
+    symbol is kept, in config order (``--baseline`` chooses others).
+    """
     result = []
     for system in systems:
         spec = run.system_config(system)
         if spec.get("model") and len(spec.get("inputs") or []) == 1 and not spec.get("members"):
             result.append(system)
-    return result
+    members = {m for s in systems for m in (run.system_config(s).get("members") or [])}
+    result = [s for s in result if s in members] + [s for s in result if s not in members]
+    return result[:len(SIGNIFICANCE_SYMBOLS)]
 
 
 # Per-run sections ------------------------------------------------------------------------

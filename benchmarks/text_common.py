@@ -66,6 +66,24 @@ def experiment(name: str, manifest_path: pathlib.Path, systems: dict[str, Any], 
     })
 
 
+def frozen_and_fine_tuned(*, max_length: int, learning_rate: float, epochs: int, frozen_epochs: int,
+                          frozen_patience: int) -> dict[str, Any]:
+    """The two text systems the benchmarks compare: an MLP head on frozen MiniLM sentence
+    embeddings (feature ``minilm``) and the fine-tuned MiniLM (``lm_classifier``)."""
+    return {
+        "frozen": {"inputs": ["minilm"], "model": {"name": "mlp", "hidden_sizes": [256], "dropout": 0.2},
+                   "training": {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 64, "max_epochs": frozen_epochs,
+                                "selection": "best_dev", "early_stopping_patience": frozen_patience}},
+        "fine_tuned": {
+            "inputs": ["text"],
+            "model": {"name": "lm_classifier", "max_length": max_length, "pooling": "mean"},
+            "training": {"optimizer": "adamw", "learning_rate": learning_rate, "weight_decay": 0.01,
+                         "scheduler": "linear_warmup", "batch_size": 32, "max_epochs": epochs,
+                         "selection": "best_dev"},
+        },
+    }
+
+
 def fold_directory(run: pathlib.Path, system: str, *, seed: int = 0) -> pathlib.Path:
     return run / "systems" / system / f"seed_{seed}" / "dev"
 

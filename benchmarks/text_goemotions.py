@@ -27,6 +27,7 @@ from benchmarks._common import shared  # noqa: E402
 from benchmarks._common import timer  # noqa: E402
 from benchmarks._common import write_results  # noqa: E402
 from benchmarks.text_common import experiment  # noqa: E402
+from benchmarks.text_common import frozen_and_fine_tuned  # noqa: E402
 from benchmarks.text_common import stratified_sample  # noqa: E402
 from benchmarks.text_common import test_scores  # noqa: E402
 from benchmarks.text_common import with_splits  # noqa: E402
@@ -63,18 +64,8 @@ def main() -> None:
     manifest_path = manifest.save(output / "goemotions_splits.jsonl")
     sizes = collections.Counter(u.metadata["benchmark_split"] for u in manifest)
     log.info("splits %s", dict(sizes))
-    systems = {
-        "frozen": {"inputs": ["minilm"], "model": {"name": "mlp", "hidden_sizes": [256], "dropout": 0.2},
-                   "training": {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 64, "max_epochs": 40,
-                                "selection": "best_dev", "early_stopping_patience": 8}},
-        "fine_tuned": {
-            "inputs": ["text"],
-            "model": {"name": "lm_classifier", "max_length": arguments.max_length, "pooling": "mean"},
-            "training": {"optimizer": "adamw", "learning_rate": arguments.learning_rate, "weight_decay": 0.01,
-                         "scheduler": "linear_warmup", "batch_size": 32, "max_epochs": arguments.epochs,
-                         "selection": "best_dev"},
-        },
-    }
+    systems = frozen_and_fine_tuned(max_length=arguments.max_length, learning_rate=arguments.learning_rate,
+                                    epochs=arguments.epochs, frozen_epochs=40, frozen_patience=8)
     features = {"minilm": {"name": "text_embedding", "pooling": "mean", "max_length": arguments.max_length}}
     config = experiment("text_goemotions", manifest_path, systems, features=features, cache_dir=output / "cache")
     seconds = {}

@@ -120,3 +120,14 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     torch.manual_seed(0)
     transformers.BertModel(config).save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Inference as the CLI runs it (one torch thread); the previous setting is restored after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -6,7 +6,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from conftest import write_synthetic_corpus
 from typer.testing import CliRunner
 
@@ -21,14 +20,7 @@ from emofuse.inference import export_run
 from emofuse.inference.export import build_from_run
 from emofuse.inference.export import fuse_recognizers
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Inference as the CLI runs it (one torch thread); the previous setting is restored after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(manifest, tiny_bert, cache, **changes):

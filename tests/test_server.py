@@ -7,7 +7,6 @@ import time
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 pytest.importorskip("fastapi")
 pytest.importorskip("multipart")
@@ -22,13 +21,7 @@ from emofuse.inference.server import create_app  # noqa: E402
 EXAMPLES = examples_directory()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Inference as the CLI runs it (one torch thread); the previous setting is restored after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -63,3 +63,34 @@ def test_summary_mean_and_std():
     text = summary_markdown(summarize(frame, task_kind="categorical"), title="t", task_kind="categorical",
                             protocol="p", verdict="v", seeds=[0, 1], references={"a": {"UA": 70.0}})
     assert "| a | 65.0 ± 12.9 |" in text and "UA 70.0" in text
+
+
+def test_pooled_summary_weights_utterances_not_folds():
+    import pandas as pd
+
+    from emofuse.evaluation.aggregate import pooled_summary
+
+    # seed 0: fold 1 all right (UA 1.0), fold 2 UA 0.25 (fold mean 0.625); pooled: x 2/3, y 1/2 -> 7/12
+    frame = pd.DataFrame({"system": "a", "seed": 0, "fold": ["1", "1", "2", "2", "2"],
+                          "truth": ["x", "y", "x", "x", "y"], "prediction": ["x", "y", "x", "y", "x"]})
+    two_seeds = pd.concat([frame, frame.assign(seed=1, prediction="x")])  # seed 1: everything "x" -> 0.5
+    row = pooled_summary(two_seeds, task_kind="categorical", labels=["x", "y"]).iloc[0]
+    assert row["UA_pooled_mean"] == pytest.approx((7 / 12 + 0.5) / 2)
+    assert row["UA_pooled_std"] == pytest.approx(np.std([7 / 12, 0.5], ddof=1))
+    metrics = pd.DataFrame({"system": ["a"] * 2, "seed": [0, 0], "fold": ["1", "2"], "UA": [1.0, 0.5], "WA": [1.0, 0.33],
+                            "macro_F1": [1.0, 0.33]})
+    summary = summarize(metrics, task_kind="categorical").merge(
+        pooled_summary(frame, task_kind="categorical", labels=["x", "y"]), on="system")
+    text = summary_markdown(summary, title="t", task_kind="categorical", protocol="p", verdict="v", seeds=[0])
+    assert "| system | UA | WA | macro_F1 | UA pooled | runs |" in text and "| 58.3 ± 0.0 | 2 |" in text
+
+
+def test_pooled_summary_dimensional():
+    import pandas as pd
+
+    from emofuse.evaluation.aggregate import pooled_summary
+
+    frame = pd.DataFrame({"system": "a", "seed": 0, "fold": ["1", "1", "2", "2"],
+                          "truth_valence": [0.1, 0.5, 0.2, 0.9], "pred_valence": [0.1, 0.5, 0.2, 0.9]})
+    row = pooled_summary(frame, task_kind="dimensional", targets=["valence"]).iloc[0]
+    assert row["CCC_mean_pooled_mean"] == pytest.approx(1.0)

@@ -53,6 +53,7 @@ from emofuse.data.manifest import Manifest
 from emofuse.data.protocols import Fold
 from emofuse.data.protocols import make_folds
 from emofuse.data.validation import validate_folds
+from emofuse.evaluation.aggregate import pooled_summary
 from emofuse.evaluation.aggregate import summarize
 from emofuse.evaluation.aggregate import summary_markdown
 from emofuse.experiment import RAW_INPUTS
@@ -656,9 +657,14 @@ class Runner:
         results = self.directory / "results"
         results.mkdir(exist_ok=True)
         atomic_write_text(results / "metrics.csv", metrics.to_csv(index=False))
-        if frames:
-            atomic_write_text(results / "predictions.csv", pd.concat(frames, ignore_index=True).to_csv(index=False))
         summary = summarize(metrics, task_kind=task.kind, systems=self._systems())
+        if frames:
+            predictions = pd.concat(frames, ignore_index=True)
+            atomic_write_text(results / "predictions.csv", predictions.to_csv(index=False))
+            categorical = isinstance(task, CategoricalTask)
+            pooled = pooled_summary(predictions, task_kind=task.kind, labels=list(task.classes) if categorical else None,
+                                    targets=None if categorical else list(task.targets_names))
+            summary = summary.merge(pooled, on="system", how="left")
         cross = pd.DataFrame(cross_rows)
         cross_summaries = {}
         if not cross.empty:

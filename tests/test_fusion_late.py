@@ -56,3 +56,52 @@ def test_errors():
     with pytest.raises(ValueError, match="no dev set"):
         LateFusion(LateFusionConfig(method="weighted"), kind="categorical").fit([SPEECH, TEXT], np.array([]))
     assert len(weight_grid(3, 0.05)) == 231
+
+
+def _noisy_members(truth: np.ndarray, accuracies: list[float], seed: int = 0) -> list[np.ndarray]:
+    """Posteriors that put 0.7 on the true class with the given probability, else on a random wrong one."""
+    rng = np.random.default_rng(seed)
+    members = []
+    for accuracy in accuracies:
+        predicted = np.where(rng.random(len(truth)) < accuracy, truth, (truth + rng.integers(1, 3, len(truth))) % 3)
+        scores = np.full((len(truth), 3), 0.15)
+        scores[np.arange(len(truth)), predicted] = 0.7
+        members.append(scores)
+    return members
+
+
+def test_select_drops_useless_members_and_keeps_the_best_ensemble():
+    truth = np.tile(np.arange(3), 40)
+    noise = np.random.default_rng(1).dirichlet(np.ones(3), size=len(truth))
+    members = [noise, *_noisy_members(truth, [0.7, 0.7, 0.7])]
+    fusion = LateFusion(LateFusionConfig(method="select"), kind="categorical").fit(members, truth)
+    assert fusion.weights[0] == 0.0 and sum(fusion.weights) == pytest.approx(1.0)
+    # three independent 70 % members vote better than any one of them, so the selection keeps several
+    assert sum(w > 0 for w in fusion.weights[1:]) >= 2
+    fused = fusion(members)
+    assert np.allclose(fused, sum(w * m for w, m in zip(fusion.weights, members, strict=True)))
+    best_single = max(np.mean(m.argmax(axis=1) == truth) for m in members)
+    assert np.mean(fused.argmax(axis=1) == truth) > best_single
+
+
+def test_select_by_hand_on_a_tie():
+    # both members alone are perfect on dev: the tie goes to the lower cross-entropy (the surer member)
+    truth = np.array([0, 1])
+    sure = np.array([[0.9, 0.1], [0.1, 0.9]])
+    unsure = np.array([[0.6, 0.4], [0.4, 0.6]])
+    fusion = LateFusion(LateFusionConfig(method="select", rounds=1), kind="categorical").fit([unsure, sure], truth)
+    assert fusion.weights == (0.0, 1.0)
+    assert fusion.describe()["weights"] == (0.0, 1.0)
+
+
+def test_select_dimensional_and_errors():
+    truth = np.array([[0.1], [0.5], [-0.3], [0.9]])
+    good, bad = truth + 0.01, -truth
+    fusion = LateFusion(LateFusionConfig(method="select"), kind="dimensional").fit([bad, good], truth)
+    assert fusion.weights == (0.0, 1.0)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        LateFusion(LateFusionConfig(method="select"), kind="categorical")([SPEECH, TEXT])
+    with pytest.raises(ValueError, match="no dev set"):
+        LateFusion(LateFusionConfig(method="select"), kind="categorical").fit([SPEECH, TEXT], np.array([]))
+    with pytest.raises(ValueError, match="rounds"):
+        LateFusionConfig(method="select", rounds=0)

@@ -7,6 +7,13 @@
   dimensional tasks, weighted outputs with the mean dev CCC as the criterion.
 - ``znorm``: each member's log-softmax scores z-normalised with dev statistics, then averaged
   with equal weights.
+- ``select``: ensemble selection (Caruana et al., 2004, "Ensemble selection from libraries of
+  models"): greedy forward selection with replacement on the fold's dev set. Starting from the
+  empty ensemble, each round adds the member whose addition gives the best dev criterion for the
+  averaged posteriors (ties broken by the lower dev cross-entropy, then by the earlier member);
+  after ``rounds`` rounds the best ensemble seen is kept. The weights are how often each member
+  was picked, so members that never help get weight 0. For dimensional tasks the criterion is
+  the mean dev CCC of the averaged outputs.
 
 Fused categorical outputs are returned as posteriors (softmax of fused scores).
 """
@@ -32,16 +39,21 @@ _EPS = 1e-12
 
 @dataclasses.dataclass(frozen=True)
 class LateFusionConfig:
-    """``method``: average | weighted | znorm. ``criterion`` for the weight search: UA or WA
-    (categorical); dimensional tasks use the mean CCC. ``grid_step`` is the weight resolution."""
+    """``method``: average | weighted | znorm | select. ``criterion`` for the weight search and
+    the selection: UA or WA (categorical); dimensional tasks use the mean CCC. ``grid_step`` is
+    the weight resolution of ``weighted``; ``rounds`` the number of picks of ``select`` (default:
+    twice the number of members)."""
 
     method: str = "average"
     criterion: str = "UA"
     grid_step: float = 0.01
+    rounds: int | None = None
 
     def __post_init__(self) -> None:
-        if self.method not in {"average", "weighted", "znorm"}:
-            raise ValueError(f"method must be 'average', 'weighted' or 'znorm', got {self.method!r}")
+        if self.method not in {"average", "weighted", "znorm", "select"}:
+            raise ValueError(f"method must be 'average', 'weighted', 'znorm' or 'select', got {self.method!r}")
+        if self.rounds is not None and self.rounds < 1:
+            raise ValueError(f"rounds must be at least 1, got {self.rounds}")
         if self.criterion not in {"UA", "WA"}:
             raise ValueError(f"criterion must be 'UA' or 'WA', got {self.criterion!r}")
         if not 0.0 < self.grid_step <= 0.5:
@@ -86,6 +98,9 @@ class LateFusion(ScoreFusion):
                 raise ValueError("znorm late fusion is defined for categorical scores")
             self.statistics = [(float(s.mean()), float(s.std() + _EPS)) for s in self._log_scores(members)]
             return self
+        if method == "select":
+            self.weights = self._select(members, np.asarray(truth))
+            return self
         best, best_value = None, -np.inf
         for weights in weight_grid(len(members), self.config.grid_step):
             self.weights = weights
@@ -99,9 +114,39 @@ class LateFusion(ScoreFusion):
         self.weights = best
         return self
 
+    def _select(self, members: list[np.ndarray], truth: np.ndarray) -> tuple[float, ...]:
+        """Ensemble selection with replacement; the pick counts of the best ensemble, normalised."""
+        rounds = self.config.rounds or 2 * len(members)
+        counts = np.zeros(len(members))
+        total = np.zeros_like(members[0], dtype=np.float64)
+        best_counts, best_key = None, None
+        for _ in range(rounds):
+            candidates = []
+            for index, member in enumerate(members):
+                key = self._selection_key((total + member) / (counts.sum() + 1), truth)
+                candidates.append((key, -index))
+            key, negative_index = max(candidates)
+            counts[-negative_index] += 1
+            total += members[-negative_index]
+            if best_key is None or key > best_key:
+                best_key, best_counts = key, counts.copy()
+        assert best_counts is not None
+        return tuple(float(c) for c in best_counts / best_counts.sum())
+
+    def _selection_key(self, fused: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+        """(criterion, minus cross-entropy) for categorical posteriors; (mean CCC, 0) otherwise."""
+        if self.kind == "categorical":
+            likelihood = float(np.mean(np.log(np.clip(fused[np.arange(len(truth)), truth.astype(int)], _EPS, None))))
+            return _criterion(self.config.criterion, truth, fused.argmax(axis=1)), likelihood
+        return float(np.mean([concordance_correlation(truth[:, k], fused[:, k]) for k in range(truth.shape[1])])), 0.0
+
     def __call__(self, scores: Sequence[np.ndarray]) -> np.ndarray:
         members = check_members(scores)
         method = self.config.method
+        if method == "select":
+            if self.weights is None:
+                raise RuntimeError("late fusion 'select' is not fitted")
+            return sum(w * s for w, s in zip(self.weights, members, strict=True))
         if self.kind == "dimensional":
             weights = self.weights if method == "weighted" else tuple(1.0 / len(members) for _ in members)
             if weights is None:

@@ -46,6 +46,7 @@ class FeatureCache:
     def __init__(self, root: str | os.PathLike[str], name: str, config: Any) -> None:
         self.directory = pathlib.Path(root) / f"{name}-{config_hash(config)}"
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._made: set[str] = set()  # shard directories known to exist
         description = self.directory / "config.json"
         if not description.exists():
             atomic_write_text(description, json.dumps({"name": name, "config": to_dict(config)}, indent=2))
@@ -72,7 +73,9 @@ class FeatureCache:
 
     def save(self, key: str, array: np.ndarray) -> None:
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if key[:2] not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(key[:2])
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{key}.", suffix=".npy", delete=False) as tmp:
             np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
             tmp_path = pathlib.Path(tmp.name)

@@ -125,14 +125,11 @@ def check_finite(array: np.ndarray, what: str) -> np.ndarray:
     return array
 
 
-def _extract_audio_one(extractor: FeatureExtractor, cache: FeatureCache, utterance: Utterance) -> str | None:
-    """Extract and cache one utterance; the error message, or None on success."""
+def _extract_audio_one(extractor: FeatureExtractor, cache: FeatureCache, utterance: Utterance, key: str) -> np.ndarray | str:
+    """Extract and cache one utterance (cache key ``key``); its features, or the error message."""
     from emofuse.audio.io import AudioError
     from emofuse.audio.io import read_utterance
 
-    key = audio_key(utterance)
-    if key in cache:
-        return None
     try:
         signal = read_utterance(utterance, sampling_rate=extractor.sampling_rate)
         if extractor.max_duration is not None:
@@ -141,7 +138,14 @@ def _extract_audio_one(extractor: FeatureExtractor, cache: FeatureCache, utteran
     except (AudioError, FeatureError) as error:
         return str(error)
     cache.save(key, features)
-    return None
+    return features
+
+
+def _extract_audio_in_worker(extractor: FeatureExtractor, cache: FeatureCache, utterance: Utterance, key: str) -> str | None:
+    """:func:`_extract_audio_one` in a worker process: only the error travels back (the features
+    are read from the cache, which is cheaper than pickling them)."""
+    result = _extract_audio_one(extractor, cache, utterance, key)
+    return result if isinstance(result, str) else None
 
 
 def extract_features(
@@ -163,11 +167,12 @@ def extract_features(
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     cache = FeatureCache(cache_dir or default_cache_dir(), extractor.name, extractor.component)
     failures: dict[str, str] = {}
+    computed: dict[str, np.ndarray] = {}  # extracted in this process: kept, not read back
     if extractor.modality == "audio":
         keys = {u.id: audio_key(u) for u in manifest}
         todo = [u for u in manifest if keys[u.id] not in cache]
         if todo:
-            _run_audio(extractor, cache, todo, failures, num_workers=num_workers, progress=progress)
+            _run_audio(extractor, cache, todo, keys, failures, computed, num_workers=num_workers, progress=progress)
     else:
         texts = {}
         for u in manifest:
@@ -184,7 +189,7 @@ def extract_features(
     for u in manifest:
         if u.id in failures:
             continue
-        array = cache.load(keys[u.id])
+        array = computed[u.id] if u.id in computed else cache.load(keys[u.id])
         if array is None:
             failures[u.id] = "cache entry missing after extraction"
             continue
@@ -203,7 +208,9 @@ def _run_audio(
     extractor: FeatureExtractor,
     cache: FeatureCache,
     todo: list[Utterance],
+    keys: dict[str, str],
     failures: dict[str, str],
+    computed: dict[str, np.ndarray],
     *,
     num_workers: int,
     progress: bool,
@@ -214,7 +221,7 @@ def _run_audio(
         from joblib import delayed
 
         jobs = Parallel(n_jobs=num_workers, return_as="generator", batch_size=8)(
-            delayed(_extract_audio_one)(extractor, cache, u) for u in todo
+            delayed(_extract_audio_in_worker)(extractor, cache, u, keys[u.id]) for u in todo
         )
         results = zip(todo, jobs, strict=True)
         for utterance, error in tqdm(results, total=len(todo), desc=description, disable=not progress):
@@ -222,9 +229,11 @@ def _run_audio(
                 failures[utterance.id] = error
         return
     for utterance in tqdm(todo, desc=description, disable=not progress):
-        error = _extract_audio_one(extractor, cache, utterance)
-        if error is not None:
-            failures[utterance.id] = error
+        result = _extract_audio_one(extractor, cache, utterance, keys[utterance.id])
+        if isinstance(result, str):
+            failures[utterance.id] = result
+        else:
+            computed[utterance.id] = result
 
 
 def _run_text(extractor: FeatureExtractor, cache: FeatureCache, texts: list[str], *, progress: bool) -> None:

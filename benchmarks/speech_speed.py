@@ -10,6 +10,7 @@
 
     python benchmarks/speech_speed.py                 # everything (about 15 min on 2 idle cores)
     python benchmarks/speech_speed.py --files 40      # fewer EmoDB files per extractor
+    python benchmarks/speech_speed.py --files 40 --stages logmel,pyaudioanalysis --merge   # re-measure two rows
 
 Every stage runs in a child process (``--stage NAME``) so that its peak memory is its own.
 Timings are the minimum over ``--rounds`` alternating rounds (direct, emofuse, direct, ...).
@@ -18,6 +19,7 @@ Timings are the minimum over ``--rounds`` alternating rounds (direct, emofuse, d
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
@@ -31,6 +33,7 @@ import time
 if __package__ in {None, ""}:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import RESULTS
 from benchmarks._common import markdown_table
 from benchmarks._common import peak_memory_mb
 from benchmarks._common import shared
@@ -253,11 +256,22 @@ def run_stage(stage: str, arguments: argparse.Namespace) -> dict:
         environment.update({name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
         command += ["--threads", "1"]
     log.info("stage %s", stage)
+    context = {"measured": datetime.datetime.now().isoformat(timespec="minutes"), "load_average": os.getloadavg()[0]}
     completed = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     if completed.returncode != 0:
         log.error("stage %s failed:\n%s", stage, completed.stderr[-3000:])
         return {"stage": stage, "error": completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else "failed"}
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return {**json.loads(completed.stdout.strip().splitlines()[-1]), **context}
+
+
+def merge_previous(results: list[dict]) -> list[dict]:
+    """``results`` plus the previous run's rows of the stages not re-run (they keep their dates)."""
+    path = RESULTS / "speech_speed.json"
+    previous = json.loads(path.read_text()).get("results", []) if path.exists() else []
+    fresh = {r["stage"] for r in results}
+    kept = [r for r in previous if r["stage"] not in fresh and "error" not in r]
+    order = {stage: index for index, stage in enumerate(STAGES)}
+    return sorted([*results, *kept], key=lambda r: order.get(r["stage"], len(order)))
 
 
 def report(results: list[dict], arguments: argparse.Namespace) -> str:
@@ -266,17 +280,19 @@ def report(results: list[dict], arguments: argparse.Namespace) -> str:
         if r["stage"] == "cnn14_training" or "error" in r:
             continue
         speedup = r.get("speedup_two_workers")
+        load = f"{r['load_average']:.1f}" if "load_average" in r else "not recorded (under load)"
         rows.append([r["stage"], r["files"], f"{r['audio_seconds']:.0f}", f"{r['rtf_direct']:.4f}", f"{r['rtf_emofuse']:.4f}",
                      f"{100 * r['overhead']:+.1f} %", "serial by design" if speedup is None else f"{speedup:.2f}×",
-                     f"{r['peak_memory_mb']:.0f}"])
+                     f"{r['peak_memory_mb']:.0f}", r.get("measured", "2026-11-21T23:05"), load])
     threads = ("one BLAS/OpenMP/torch thread per process (`--single-thread`)" if arguments.single_thread
                else "each library's default threads")
-    text = ["Timings under load: the 2 CPU cores were shared with other jobs while this ran, so absolute numbers and "
-            "overheads are noisy (minimum of alternating rounds); re-run on a quiet machine for reference figures. "
-            f"Threads: {threads}.", "",
+    text = ["Timings are the minimum of alternating rounds. `load` is the machine's 1-minute load average when the "
+            f"stage started: with a load above the {os.cpu_count()} cores, other jobs shared the CPU and the row is noisy "
+            "(worker speed-ups above 2× on 2 cores come from that). Rows of stages not re-run keep their date "
+            f"(`--merge`). Threads: {threads}.", "",
             "## Extractors: real-time factor through emofuse vs the library directly", "",
             markdown_table(["extractor", "files", "audio s", "RTF library", "RTF emofuse", "overhead", "2 workers speed-up",
-                            "peak MiB"], rows),
+                            "peak MiB", "measured", "load"], rows),
             "emofuse's time includes checked reading (soundfile, mix-down, resampling), NaN checks and atomic cache "
             "writes; the library column reads the file its own way. SSL: the wav2vec 2.0 base architecture with random "
             "weights (no pretrained model offline); it runs in one process by design.", ""]
@@ -297,6 +313,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", choices=STAGES, help="run one stage in this process and print its JSON")
     parser.add_argument("--stages", default=",".join(STAGES))
+    parser.add_argument("--merge", action="store_true", help="keep the previous results of the stages not in --stages")
     parser.add_argument("--files", type=int, default=80, help="EmoDB files per extractor")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1, help="epochs of the CNN14 throughput measurement")
@@ -320,10 +337,12 @@ def main() -> None:
         print(json.dumps(result))  # noqa: T201 (the parent reads this line)
         return
     results = [run_stage(stage, arguments) for stage in arguments.stages.split(",") if stage]
+    if arguments.merge:
+        results = merge_previous(results)
     text = report(results, arguments)
     write_results("speech_speed", {"results": results, "files": arguments.files, "rounds": arguments.rounds,
                                    "single_thread": arguments.single_thread,
-                                   "note": "timed under load on shared CPU cores"}, text)
+                                   "note": "load_average: the 1-minute load average at each stage's start"}, text)
     print(text)  # noqa: T201 (the final table)
 
 

@@ -267,9 +267,10 @@ def run_stage(stage: str, arguments: argparse.Namespace) -> dict:
 def merge_previous(results: list[dict]) -> list[dict]:
     """``results`` plus the previous run's rows of the stages not re-run (they keep their dates)."""
     path = RESULTS / "speech_speed.json"
-    previous = json.loads(path.read_text()).get("results", []) if path.exists() else []
+    payload = json.loads(path.read_text()) if path.exists() else {}
     fresh = {r["stage"] for r in results}
-    kept = [r for r in previous if r["stage"] not in fresh and "error" not in r]
+    kept = [{"measured": payload.get("date", "")[:16], **r} for r in payload.get("results", [])
+            if r["stage"] not in fresh and "error" not in r]
     order = {stage: index for index, stage in enumerate(STAGES)}
     return sorted([*results, *kept], key=lambda r: order.get(r["stage"], len(order)))
 
@@ -283,7 +284,7 @@ def report(results: list[dict], arguments: argparse.Namespace) -> str:
         load = f"{r['load_average']:.1f}" if "load_average" in r else "not recorded (under load)"
         rows.append([r["stage"], r["files"], f"{r['audio_seconds']:.0f}", f"{r['rtf_direct']:.4f}", f"{r['rtf_emofuse']:.4f}",
                      f"{100 * r['overhead']:+.1f} %", "serial by design" if speedup is None else f"{speedup:.2f}×",
-                     f"{r['peak_memory_mb']:.0f}", r.get("measured", "2026-11-21T23:05"), load])
+                     f"{r['peak_memory_mb']:.0f}", r.get("measured", ""), load])
     threads = ("one BLAS/OpenMP/torch thread per process (`--single-thread`)" if arguments.single_thread
                else "each library's default threads")
     text = ["Timings are the minimum of alternating rounds. `load` is the machine's 1-minute load average when the "

@@ -103,7 +103,7 @@ def collect(arguments: argparse.Namespace) -> tuple[list[dict], dict]:
                 continue
             summary = json.loads(summary_file.read_text())
             predictions = pd.read_csv(directory / "results" / "predictions.csv", dtype={"id": str, "truth": str, "prediction": str})
-            pooled = pooled_summary(predictions, task_kind="categorical", labels=sorted(set(predictions["truth"])))
+            pooled = pooled_summary(predictions, task_type="categorical", labels=sorted(set(predictions["truth"])))
             pooled = pooled.set_index("system")
             config = yaml.safe_load((directory / "config.yaml").read_text())
             if (directory / "timing.json").exists():

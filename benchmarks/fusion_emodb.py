@@ -64,7 +64,7 @@ def overrides(arguments: argparse.Namespace, run: str) -> list[str]:
 
 def extract(config, arguments: argparse.Namespace) -> dict[str, float]:  # noqa: ANN001 (ExperimentConfig)
     """Extract (or find cached) every feature of the config; seconds per feature."""
-    from emofuse.data.corpora import CORPORA
+    from emofuse.components import CORPORA
     from emofuse.features import build_extractor
     from emofuse.features import extract_features
 

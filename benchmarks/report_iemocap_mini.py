@@ -71,10 +71,15 @@ def main(argv: list[str] | None = None) -> None:
 
     from emofuse.data.corpora.iemocap import read_dialogue_acts
     from emofuse.evaluation.aggregate import summarize
-    from emofuse.evaluation.aggregate import summary_markdown
+    from emofuse.evaluation.aggregate import summary_caption
+    from emofuse.evaluation.aggregate import summary_table
     from emofuse.reports import ReportOptions
     from emofuse.reports import build_report
     from emofuse.reports import load_run
+    from emofuse.reports.render import Heading
+    from emofuse.reports.render import Paragraph
+    from emofuse.reports.render import Table
+    from emofuse.reports.render import render_markdown
 
     with timer() as elapsed:
         runs = args.runs or iemocap_mini_runs(args.runs_dir)
@@ -85,11 +90,13 @@ def main(argv: list[str] | None = None) -> None:
     tables, headline = [], {}
     for path in runs:
         run = load_run(path)
-        summary = summarize(run.metrics, task_kind=run.kind, systems=run.systems)
+        summary = summarize(run.metrics, systems=run.systems)
         headline[str(path)] = summary.to_dict(orient="records")
-        tables.append(summary_markdown(summary, title=f"{run.name} ({run.kind})", task_kind=run.kind,
-                                       protocol=str(run.protocol.get("name")), verdict=str(run.validation.get("verdict", "?")),
-                                       seeds=run.seeds, references=run.references).replace("# ", "## ", 1))
+        tables.append(render_markdown([
+            Heading(f"{run.name} ({run.task_type})", 2),
+            Paragraph(summary_caption(task_type=run.task_type, protocol=str(run.protocol.get("name")),
+                                      verdict=str(run.validation.get("verdict", "?")), seeds=run.seeds, pooled=False)),
+            Table(summary_table(summary, task_type=run.task_type, references=run.references), "")]))
     markdown = f"Full report: [{report.relative_to(RESULTS)}]({report.relative_to(RESULTS)})\n\n" + "\n".join(tables)
     written = write_results(args.name, {"runs": [str(p) for p in runs], "report": str(report.relative_to(ROOT)),
                                         "seconds_running": elapsed["seconds"], "seconds_reporting": drawing["seconds"],

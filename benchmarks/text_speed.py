@@ -43,7 +43,7 @@ def main() -> None:
 
     from emofuse.data.corpora.semeval import prepare_semeval
     from emofuse.models.base import MODELS
-    from emofuse.models.base import InputSpec
+    from emofuse.models.inputs import InputSpec
     from emofuse.models.lm_classifier import LMClassifierConfig
     from emofuse.text.lm import TextEmbedding
     from emofuse.text.lm import TextEmbeddingConfig

@@ -18,26 +18,12 @@ import numpy as np
 
 from emofuse.config import config_hash
 from emofuse.config import to_dict
+from emofuse.files import atomic_write_text
 
 
 def default_cache_dir() -> pathlib.Path:
     """``$EMOFUSE_CACHE`` or ``~/.cache/emofuse``."""
     return pathlib.Path(os.environ.get("EMOFUSE_CACHE", pathlib.Path.home() / ".cache" / "emofuse"))
-
-
-def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-        tmp_path = pathlib.Path(tmp.name)
-    try:
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-
-
-def atomic_write_text(path: pathlib.Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 class FeatureCache:

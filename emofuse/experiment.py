@@ -26,14 +26,14 @@ import dataclasses
 import os
 import pathlib
 from typing import Any
+from typing import Literal
 
-import emofuse.asr  # noqa: F401  (registers speech recognisers)
-import emofuse.audio  # noqa: F401  (registers audio front-ends)
-import emofuse.data.corpora  # noqa: F401  (registers corpus readers)
-import emofuse.fusion  # noqa: F401  (registers fusion strategies)
-import emofuse.models  # noqa: F401  (registers models)
-import emofuse.text  # noqa: F401  (registers text front-ends)
-from emofuse.asr.base import RECOGNIZERS
+from emofuse.components import CORPORA
+from emofuse.components import FEATURES
+from emofuse.components import MODELS
+from emofuse.components import PROTOCOLS
+from emofuse.components import RAW_INPUTS
+from emofuse.components import SCORE_FUSIONS
 from emofuse.config import Component
 from emofuse.config import ConfigError
 from emofuse.config import apply_overrides
@@ -41,15 +41,7 @@ from emofuse.config import component_dict_field
 from emofuse.config import component_field
 from emofuse.config import load_yaml
 from emofuse.config import parse
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.manifest import DIMENSIONS
-from emofuse.data.protocols import PROTOCOLS
-from emofuse.features import FEATURES
-from emofuse.fusion.base import SCORE_FUSIONS
-from emofuse.models.base import MODELS
-
-#: Inputs a system can take without a feature extractor.
-RAW_INPUTS = {"text": "text", "waveform": "audio"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +50,8 @@ class DataConfig:
 
     ``label_map`` re-maps emotion codes (default: the corpus's own map). ``transcript`` chooses
     the text that text inputs read: the ``reference`` transcript; ``asr`` (the manifest's ASR
-    text, or transcripts made by the ``asr`` recogniser, cached); or ``simulated`` (the
+    text, or transcripts made by the ``asr`` engine, cached: ``pocketsphinx``,
+    ``whisper[:model]``); or ``simulated`` (the
     reference with simulated ASR errors at ``simulated_wer``, reproducible for
     ``simulated_seed``, as in IEmoNet).
     """
@@ -66,23 +59,25 @@ class DataConfig:
     corpus: Component | None = component_field(CORPORA, default=None)
     manifest: str | None = None
     label_map: str | None = None
-    transcript: str = "reference"
-    asr: Component | None = component_field(RECOGNIZERS, default=None)
+    transcript: Literal["reference", "asr", "simulated"] = "reference"
+    asr: str | None = None
     simulated_wer: float = 0.06
     simulated_seed: int = 0
 
     def __post_init__(self) -> None:
         if (self.corpus is None) == (self.manifest is None):
             raise ValueError("give exactly one of data.corpus or data.manifest")
-        if self.transcript not in {"reference", "asr", "simulated"}:
-            raise ValueError(f"transcript must be 'reference', 'asr' or 'simulated', got {self.transcript!r}")
-        if self.asr is not None and self.transcript != "asr":
-            raise ValueError("data.asr is used with transcript: asr")
+        if self.asr is not None:
+            if self.transcript != "asr":
+                raise ValueError("data.asr is used with transcript: asr")
+            from emofuse.asr.base import check_asr
+
+            check_asr(self.asr)
         if not 0.0 <= self.simulated_wer < 1.0:
             raise ValueError(f"simulated_wer must be in [0, 1), got {self.simulated_wer}")
 
     @property
-    def text_field(self) -> str:
+    def text_field(self) -> Literal["reference", "asr"]:
         """The manifest field that text inputs read: ``reference`` or ``asr``."""
         return "reference" if self.transcript == "reference" else "asr"
 
@@ -91,18 +86,23 @@ class DataConfig:
 class TaskConfig:
     """``categorical`` (weighted cross-entropy, UA) or ``dimensional`` (CCC or MSE, mean CCC).
 
-    ``loss_weights`` weight the dimensional targets (Atmaja & Akagi's ``a, b, 1 - a - b``).
+    ``loss_weights`` weight the dimensional targets (Atmaja & Akagi's ``a, b, 1 - a - b``);
+    ``label_smoothing`` softens the categorical targets of the cross-entropy.
     """
 
-    type: str = "categorical"
-    class_weighting: str = "inverse_frequency"
+    type: Literal["categorical", "dimensional"] = "categorical"
+    class_weighting: Literal["inverse_frequency", "none"] = "inverse_frequency"
     targets: tuple[str, ...] = DIMENSIONS
-    loss: str = "ccc"
+    loss: Literal["ccc", "mse"] = "ccc"
     loss_weights: tuple[float, ...] | None = None
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.type not in {"categorical", "dimensional"}:
-            raise ValueError(f"type must be 'categorical' or 'dimensional', got {self.type!r}")
+        unknown = [t for t in self.targets if t not in DIMENSIONS]
+        if unknown or not self.targets:
+            raise ValueError(f"targets must be a non-empty subset of {list(DIMENSIONS)}, got {list(self.targets)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,21 +118,21 @@ class TrainingConfig:
 
     max_epochs: int = 30
     batch_size: int = 32
-    optimizer: str = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "nadam", "rmsprop"] = "adam"
     learning_rate: float = 1e-3
     encoder_learning_rate: float | None = None
     weight_decay: float = 0.0
     momentum: float = 0.9
     nesterov: bool = False
-    scheduler: str = "none"
+    scheduler: Literal["none", "linear_warmup", "step_halving", "cosine", "one_cycle"] = "none"
     warmup_fraction: float = 0.1
     step_size: int = 2
     step_start: int = 8
     gamma: float = 0.5
-    selection: str = "best_dev"
+    selection: Literal["best_dev", "last"] = "best_dev"
     early_stopping_patience: int | None = None
     gradient_clip: float | None = None
-    precision: str = "32-true"
+    precision: Literal["32-true", "32", "16-mixed", "bf16-mixed"] = "32-true"
     accelerator: str = "auto"
     devices: int | str = 1
     num_nodes: int = 1
@@ -142,15 +142,6 @@ class TrainingConfig:
     repeat: int = 1
 
     def __post_init__(self) -> None:
-        choices = {
-            "optimizer": {"adam", "adamw", "sgd", "nadam", "rmsprop"},
-            "scheduler": {"none", "linear_warmup", "step_halving", "cosine"},
-            "selection": {"best_dev", "last"},
-            "precision": {"32-true", "32", "16-mixed", "bf16-mixed"},
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {sorted(allowed)}, got {getattr(self, name)!r}")
         if self.max_epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.repeat < 1:
             raise ValueError("max_epochs, batch_size, learning_rate and repeat must be positive")
 
@@ -172,7 +163,7 @@ class SystemConfig:
     members: tuple[str, ...] = ()
     fusion: Component | None = component_field(SCORE_FUSIONS, default=None)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
-    normalization: str = "global"
+    normalization: Literal["global", "speaker", "none"] = "global"
     loss_weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -184,8 +175,6 @@ class SystemConfig:
             raise ValueError("a system over members takes its inputs from them; leave 'inputs' out")
         if self.fusion is not None and len(self.members) < 2:
             raise ValueError("a fusion system needs at least two members")
-        if self.normalization not in {"global", "speaker", "none"}:
-            raise ValueError(f"normalization must be 'global', 'speaker' or 'none', got {self.normalization!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,11 +184,7 @@ class ExtractionConfig:
 
     cache_dir: str | None = None
     num_workers: int = 1
-    on_error: str = "raise"
-
-    def __post_init__(self) -> None:
-        if self.on_error not in {"raise", "skip"}:
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
+    on_error: Literal["raise", "skip"] = "raise"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,6 +240,19 @@ class ExperimentConfig:
         if system.members and system.model is not None:
             return tuple(source for member in system.members for source in self.system_inputs(member))
         return system.inputs
+
+    def closure(self, names: list[str] | tuple[str, ...]) -> list[str]:
+        """``names`` and every member they need, in :meth:`system_order`."""
+        wanted: set[str] = set()
+
+        def add(name: str) -> None:
+            wanted.add(name)
+            for member in self.systems[name].members:
+                add(member)
+
+        for name in names:
+            add(name)
+        return [n for n in self.system_order() if n in wanted]
 
     def system_order(self) -> list[str]:
         """Systems with every member before the systems that fuse it."""

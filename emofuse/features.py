@@ -24,10 +24,10 @@ from tqdm.auto import tqdm
 
 from emofuse.cache import FeatureCache
 from emofuse.cache import default_cache_dir
+from emofuse.components import FEATURES
 from emofuse.config import Component
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
-from emofuse.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ class FeatureExtractor:
         return Component(self.name, self.config)
 
 
-FEATURES: Registry[FeatureExtractor] = Registry("feature extractor")
 
 
 def build_extractor(component: Component) -> FeatureExtractor:

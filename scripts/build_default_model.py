@@ -180,10 +180,11 @@ def fusion_study(speech_run: pathlib.Path, text_recognizer, goemotions: pathlib.
     from emofuse.evaluation.metrics import categorical_scores
     from emofuse.fusion import LateFusion
     from emofuse.fusion import LateFusionConfig
+    from emofuse.rundir import RunDirectory
 
     classes = list(text_recognizer.classes)
-    emodb = pd.read_csv(speech_run / "manifest.csv", dtype={"id": str})
-    labels = dict(zip(emodb["id"], emodb["label"], strict=True))
+    run = RunDirectory(speech_run)
+    labels = {u.id: str(u.label) for u in run.manifest()}
     calibration_texts = draw_texts(goemotions, "val", labels, seed=SEED)
     test_texts = draw_texts(goemotions, "dev", labels, seed=SEED + 1)
     assert not set(calibration_texts.values()) & set(test_texts.values())
@@ -196,33 +197,33 @@ def fusion_study(speech_run: pathlib.Path, text_recognizer, goemotions: pathlib.
     text_dev, text_test = text_posteriors(calibration_texts), text_posteriors(test_texts)
     config = LateFusionConfig(method=FUSION["method"], criterion=FUSION["criterion"], grid_step=FUSION["grid_step"])
     rows, pooled_speech, pooled_text, pooled_truth = [], [], [], []
-    for fold_dir in sorted((speech_run / "systems" / "speech" / f"seed_{SEED}").iterdir()):
-        frame = pd.read_csv(fold_dir / "predictions.csv", dtype={"id": str})
+    for fold in run.finished("speech", SEED):
+        predictions = fold.predictions()
         parts = {}
         for split, texts in (("dev", text_dev), ("test", text_test)):
-            part = frame[frame["split"] == split]
-            speech = part[[f"p_{c}" for c in classes]].to_numpy()
-            text = np.stack([texts[i] for i in part["id"]])
-            truth = part["truth"].astype(str).tolist()
-            parts[split] = (speech, text, truth)
+            part = predictions.select(split)
+            text = np.stack([texts[i] for i in part.ids])
+            parts[split] = (part.scores, text, part.truth_labels())
         speech_dev, text_dev_fold, truth_dev = parts["dev"]
         pooled_speech.append(speech_dev)
         pooled_text.append(text_dev_fold)
         pooled_truth += truth_dev
-        fusion = LateFusion(config, kind="categorical").fit([speech_dev, text_dev_fold], np.array([classes.index(t) for t in truth_dev]))
+        fusion = LateFusion(config, task_type="categorical").fit([speech_dev, text_dev_fold],
+                                                                np.array([classes.index(t) for t in truth_dev]))
         speech_test, text_test_fold, truth_test = parts["test"]
         fused = fusion([speech_test, text_test_fold])
-        row = {"fold": fold_dir.name, "weight_speech": fusion.weights[0], "n_test": len(truth_test)}
+        row = {"fold": fold.fold, "weight_speech": fusion.weights[0], "n_test": len(truth_test)}
         for system, scores in (("speech", speech_test), ("text", text_test_fold), ("fused", fused)):
             result = categorical_scores(truth_test, [classes[i] for i in scores.argmax(axis=1)], labels=classes)
             row[f"{system}_UA"], row[f"{system}_WA"] = result["UA"], result["WA"]
         rows.append(row)
     folds = pd.DataFrame(rows)
-    pooled = LateFusion(config, kind="categorical").fit(
+    pooled = LateFusion(config, task_type="categorical").fit(
         [np.concatenate(pooled_speech), np.concatenate(pooled_text)], np.array([classes.index(t) for t in pooled_truth]))
     summary = {f"{c}_{s}": float(getattr(folds[c], s)()) for c in folds.columns if c.endswith(("_UA", "_WA", "weight_speech"))
                for s in ("mean", "std")}
-    return {"folds": folds.to_dict(orient="records"), "summary": summary, "pooled": pooled.describe(),
+    return {"folds": folds.to_dict(orient="records"), "summary": summary,
+            "pooled": {k: v.tolist() for k, v in pooled.state().items()},
             "pairs": {"calibration": len(calibration_texts), "test": len(test_texts)}}
 
 
@@ -277,7 +278,7 @@ def build(work: pathlib.Path) -> None:
     bundle = fuse_recognizers(
         {"speech": speech_recognizer, "text": text_recognizer},
         fusion,
-        {"method": FUSION["method"], "weights": list(study["pooled"]["weights"]), "statistics": None},
+        {"weights": study["pooled"]["weights"]},
         name="emofuse-default-4class",
         system="fused",
         asr="pocketsphinx",
@@ -293,9 +294,9 @@ def build(work: pathlib.Path) -> None:
         },
         metrics=metrics,
     )
-    for stale in BUNDLE.glob("*"):
-        if stale.is_file():
-            stale.unlink()
+    import shutil
+
+    shutil.rmtree(BUNDLE, ignore_errors=True)
     bundle.save_pretrained(BUNDLE)
     log.info("wrote %s", BUNDLE)
     log.info("measured:\n%s", json.dumps(metrics, indent=2))

@@ -70,10 +70,12 @@ CLASS_WORDS = {
 
 
 def write_synthetic_corpus(root: pathlib.Path, *, speakers: int = 4, per_class: int = 3,
-                           sessions: int = 2, seconds: float = 0.6, prefix: str = "") -> pathlib.Path:
+                           sessions: int = 2, seconds: float = 0.6, prefix: str = "",
+                           vary_length: bool = False) -> pathlib.Path:
     """A tiny corpus whose pitch and words carry the class; returns its manifest CSV.
 
     Speakers ``s0..``, two per session; V/A/D follow the class (so dimensional tasks work).
+    With ``vary_length`` the clips last 0.75 to 1.5 times ``seconds`` (padding in batches).
     """
     import pandas as pd
 
@@ -83,7 +85,8 @@ def write_synthetic_corpus(root: pathlib.Path, *, speakers: int = 4, per_class: 
         for label, pitch in CLASS_PITCH.items():
             for k in range(per_class):
                 identifier = f"{prefix}s{speaker}_{label}_{k}"
-                path = write_tone(root / "wav" / f"{identifier}.wav", seconds=seconds,
+                length = seconds * (0.75 + 0.75 * ((speaker * 7 + k * 3 + len(label)) % 5) / 4) if vary_length else seconds
+                path = write_tone(root / "wav" / f"{identifier}.wav", seconds=length,
                                   frequency=pitch * (1 + 0.03 * speaker) * (1 + 0.02 * k),
                                   amplitude=0.5 if label in {"hap", "ang"} else 0.2, seed=speaker * 100 + k)
                 v, a, d = vad[label]
@@ -120,6 +123,104 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     torch.manual_seed(0)
     transformers.BertModel(config).save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec2(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A 2-layer, 32-unit wav2vec 2.0 (group norm, no attention mask), saved like a hub model."""
+    import torch
+    import transformers
+
+    directory = tmp_path_factory.mktemp("tiny_wav2vec2")
+    torch.manual_seed(0)
+    config = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                                         conv_dim=(16, 16, 16), conv_stride=(10, 8, 4), conv_kernel=(10, 8, 4),
+                                         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    transformers.Wav2Vec2Model(config).save_pretrained(directory)
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=False).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def shared_corpus(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The synthetic corpus, written once per test session (for tests that only read it)."""
+    return write_synthetic_corpus(tmp_path_factory.mktemp("shared_corpus"), vary_length=True)
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A feature cache shared by the tests of a session (features are keyed by config and file)."""
+    return tmp_path_factory.mktemp("feature_cache")
+
+
+#: Front-ends of the tiny synthetic runs, by the input kinds that models' examples name.
+EXAMPLE_INPUTS = {
+    "vector": ("logmel_stats", {"name": "logmel_stats", "n_mels": 16}),
+    "sequence": ("logmel", {"name": "logmel", "n_mels": 16}),
+    "text_vector": ("words", {"name": "text_embedding", "model": "{tiny_text_model}"}),
+    "text_sequence": ("tokens", {"name": "text_embedding", "model": "{tiny_text_model}", "pooling": "tokens"}),
+    "text": ("text", None),
+    "waveform": ("waveform", None),
+}
+
+
+def _fill(value, paths):
+    if isinstance(value, str):
+        for key, path in paths.items():
+            value = value.replace("{" + key + "}", str(path))
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, paths) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_fill(v, paths) for v in value]
+    return value
+
+
+def example_experiment(component: str, *, manifest: pathlib.Path, cache: pathlib.Path, paths: dict, fusion: bool = False,
+                       config_overrides: dict | None = None, epochs: int = 2, task: dict | None = None) -> dict:
+    """The config of a tiny run of one registered model (or score fusion) in its ``Example``
+    configuration, as system ``model``; members, where it needs them, are small MLPs."""
+    from emofuse.components import MODELS
+    from emofuse.components import SCORE_FUSIONS
+
+    registry = SCORE_FUSIONS if fusion else MODELS
+    example = registry.get(component).builder.example
+    assert example is not None, f"{registry.kind} {component!r} declares no example (emofuse.registry.Example)"
+    features, systems = {}, {}
+    training = {"max_epochs": epochs, "batch_size": 8, "learning_rate": 0.01}
+    member_inputs = {0: "vector", 1: "text_vector"}
+    members = []
+    inputs = []
+    for kind in example.inputs:
+        if kind == "member":
+            member_kind = member_inputs[len(members) % 2]
+            name, feature = EXAMPLE_INPUTS[member_kind]
+            features[name] = feature
+            member = f"member_{len(members)}"
+            systems[member] = {"inputs": [name], "model": {"name": "mlp", "hidden_sizes": [8]}, "training": training}
+            members.append(member)
+        else:
+            name, feature = EXAMPLE_INPUTS[kind]
+            if feature is not None:
+                features[name] = feature
+            inputs.append(name)
+    settings = {"name": component, **_fill(dict(example.config), paths), **(config_overrides or {})}
+    if fusion:
+        systems["model"] = {"members": members, "fusion": settings}
+    elif members:
+        systems["model"] = {"members": members, "model": settings, "training": training}
+    else:
+        systems["model"] = {"inputs": inputs, "model": settings, "training": training}
+    return _fill({
+        "name": f"example_{component}",
+        "data": {"manifest": str(manifest)},
+        "task": task or {"type": "categorical"},
+        "protocol": {"name": "holdout_session", "test_sessions": ["2"], "dev_fraction": 0.25},
+        "seeds": [0],
+        "features": features,
+        "extraction": {"cache_dir": str(cache)},
+        "systems": systems,
+    }, paths)
 
 
 @pytest.fixture(scope="module")

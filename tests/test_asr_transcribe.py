@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from emofuse.asr import SpeechRecognizer
+from emofuse.asr import Transcriber
 from emofuse.asr import TranscriptionError
-from emofuse.asr import build_recognizer
+from emofuse.asr import build_transcriber
 from emofuse.asr import manifest_word_error_rate
-from emofuse.asr import parse_recognizer
+from emofuse.asr import parse_asr
 from emofuse.asr import transcribe_manifest
 from emofuse.asr.pocketsphinx import PocketsphinxConfig
 from emofuse.cli import app
@@ -18,7 +18,7 @@ from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
 
 
-class CountingRecognizer(SpeechRecognizer):
+class CountingRecognizer(Transcriber):
     """Says how long each signal is; counts what it was asked to do."""
 
     name = "counting"
@@ -69,20 +69,20 @@ def test_failures_are_named_after_the_good_ones_are_cached(tmp_path, tone):
 
 
 def test_recogniser_specs():
-    assert parse_recognizer("whisper:/models/tiny").config.model == "/models/tiny"
-    assert parse_recognizer("whisper").config.model == "openai/whisper-base.en"
-    with pytest.raises(KeyError, match="unknown speech recognizer 'kaldi'"):
-        parse_recognizer("kaldi")
+    assert parse_asr("whisper:/models/tiny").config.model == "/models/tiny"
+    assert parse_asr("whisper").config.model == "openai/whisper-base.en"
+    with pytest.raises(KeyError, match="unknown ASR engine 'kaldi'"):
+        parse_asr("kaldi")
     with pytest.raises(ValueError, match="takes no model name"):
-        parse_recognizer("pocketsphinx:en-us")
+        parse_asr("pocketsphinx:en-us")
     with pytest.raises(ValueError, match="give a model"):
-        parse_recognizer("whisper:")
+        parse_asr("whisper:")
     with pytest.raises(ValueError, match="not found"):
         PocketsphinxConfig(acoustic_model="/no/such/model")
 
 
 def test_pocketsphinx_on_a_tone_returns_text(tone):
-    recognizer = build_recognizer("pocketsphinx")
+    recognizer = build_transcriber("pocketsphinx")
     import soundfile
 
     signal, rate = soundfile.read(tone(seconds=0.5, sampling_rate=8000))
@@ -110,7 +110,7 @@ def test_cli_transcribe_and_simulate(tmp_path, tone, monkeypatch):
     assert "wrote 2 of 2 transcripts" in result.output and "WER" in result.output
     assert Manifest.load(tmp_path / "out.csv")[0].metadata["asr"] == "pocketsphinx"
     bad = runner.invoke(app, ["transcribe", str(manifest_path), "-o", str(tmp_path / "x.csv"), "--asr", "kaldi"])
-    assert bad.exit_code == 2 and "unknown speech recognizer" in bad.output
+    assert bad.exit_code == 2 and "unknown ASR engine" in bad.output
     texts = Manifest([Utterance(f"t{i}", text="the cat sat on the mat again and again") for i in range(20)]).save(tmp_path / "t.csv")
     simulated = runner.invoke(app, ["simulate-asr", str(texts), "-o", str(tmp_path / "noisy.csv"), "--wer", "0.1", "--seed", "3"])
     assert simulated.exit_code == 0, simulated.output

@@ -7,7 +7,7 @@ import pytest
 
 from emofuse.asr import TranscriptionError
 from emofuse.asr import WhisperConfig
-from emofuse.asr import build_recognizer
+from emofuse.asr import build_transcriber
 from emofuse.asr import transcribe_manifest
 from emofuse.config import Component
 from emofuse.data.manifest import Manifest
@@ -46,8 +46,8 @@ def tiny_whisper(tmp_path_factory):
 
 
 def test_batches_long_and_empty_signals(tiny_whisper):
-    assert build_recognizer(f"whisper:{tiny_whisper}").config.model == str(tiny_whisper)
-    recognizer = build_recognizer(Component("whisper", WhisperConfig(model=str(tiny_whisper), max_new_tokens=4, batch_size=2)))
+    assert build_transcriber(f"whisper:{tiny_whisper}").config.model == str(tiny_whisper)
+    recognizer = build_transcriber(Component("whisper", WhisperConfig(model=str(tiny_whisper), max_new_tokens=4, batch_size=2)))
     rng = np.random.default_rng(0)
     signals = [0.1 * rng.standard_normal(16000).astype(np.float32), np.zeros(0, np.float32),
                0.1 * rng.standard_normal(16000 * 31).astype(np.float32)]  # 31 s: two windows
@@ -69,4 +69,4 @@ def test_transcribe_manifest_with_whisper(tmp_path, tone, tiny_whisper):
 
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(TranscriptionError, match="pass a local directory"):
-        build_recognizer(f"whisper:{tmp_path / 'missing'}")
+        build_transcriber(f"whisper:{tmp_path / 'missing'}")

@@ -11,8 +11,7 @@ from emofuse.config import parse
 from emofuse.config import to_dict
 from emofuse.registry import Registry
 from emofuse.registry import RegistryError
-
-SHAPES = Registry("shape")
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,9 +19,13 @@ class CircleConfig:
     radius: float = 1.0
 
 
-@SHAPES.register("circle", CircleConfig)
+@builds(CircleConfig)
 def build_circle(config):
     return ("circle", config.radius)
+
+
+SHAPES = Registry("shape")
+SHAPES.add("circle", build_circle)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,4 +92,35 @@ def test_registry_errors():
     with pytest.raises(RegistryError, match="available: circle"):
         SHAPES.get("triangle")
     with pytest.raises(ValueError, match="already registered"):
-        SHAPES.register("circle", CircleConfig)(build_circle)
+        SHAPES.add("circle", build_circle)
+    broken = Registry("shape", {"square": "emofuse.no_such_module:build", "oval": "emofuse.config:no_such_builder",
+                                "plain": "emofuse.config:parse"})
+    with pytest.raises(RegistryError, match="module 'emofuse.no_such_module' does not exist"):
+        broken.get("square")
+    with pytest.raises(RegistryError, match="has no 'no_such_builder'"):
+        broken.get("oval")
+    with pytest.raises(RegistryError, match="no config_class"):
+        broken.get("plain")
+    with pytest.raises(ValueError, match="not 'module:object'"):
+        broken.add("bad", "emofuse.config")
+
+
+def test_registry_imports_a_component_on_first_use_only(monkeypatch):
+    import sys
+
+    registry = Registry("example", {"shape": "lazy_component:build_shape"})
+    monkeypatch.delitem(sys.modules, "lazy_component", raising=False)
+    assert registry.names() == ["shape"] and "lazy_component" not in sys.modules
+    assert registry.build("shape", registry.get("shape").config_class(sides=4)) == "4-gon"
+    assert "lazy_component" in sys.modules
+
+
+def test_every_registered_component_imports_and_has_a_config():
+    from emofuse import components
+
+    for registry in (components.CORPORA, components.PROTOCOLS, components.FEATURES, components.MODELS,
+                     components.SCORE_FUSIONS, components.TRANSCRIBERS):
+        for name in registry.names():
+            entry = registry.get(name)
+            assert dataclasses.is_dataclass(entry.config_class), (registry.kind, name)
+            assert entry.config_class.__dataclass_params__.frozen, (registry.kind, name)  # configs are immutable

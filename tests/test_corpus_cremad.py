@@ -8,8 +8,8 @@ import pathlib
 import pytest
 from conftest import write_tone
 
+from emofuse.components import CORPORA
 from emofuse.config import parse
-from emofuse.data.corpora import CORPORA
 from emofuse.data.corpora import CorpusError
 from emofuse.data.corpora import prepare_cremad
 from emofuse.data.corpora.cremad import SENTENCES

@@ -9,8 +9,8 @@ import pathlib
 import pytest
 from conftest import shared_path
 
+from emofuse.components import CORPORA
 from emofuse.config import parse
-from emofuse.data.corpora import CORPORA
 from emofuse.data.corpora import CorpusError
 from emofuse.data.corpora import prepare_emobank
 from emofuse.data.corpora.emobank import EmobankConfig

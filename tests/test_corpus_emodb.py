@@ -10,8 +10,8 @@ import pytest
 from conftest import shared_path
 from conftest import write_tone
 
+from emofuse.components import CORPORA
 from emofuse.config import parse
-from emofuse.data.corpora import CORPORA
 from emofuse.data.corpora import CorpusError
 from emofuse.data.corpora import prepare_emodb
 from emofuse.data.corpora.emodb import SENTENCES

@@ -8,9 +8,9 @@ import pathlib
 import pytest
 from conftest import write_tone
 
+from emofuse.components import CORPORA
 from emofuse.config import ConfigError
 from emofuse.config import parse
-from emofuse.data.corpora import CORPORA
 from emofuse.data.corpora import CorpusError
 from emofuse.data.corpora import prepare_manifest
 from emofuse.data.corpora.generic import ManifestConfig

@@ -9,9 +9,9 @@ import pathlib
 import pytest
 from conftest import shared_path
 
+from emofuse.components import CORPORA
 from emofuse.config import ConfigError
 from emofuse.config import parse
-from emofuse.data.corpora import CORPORA
 from emofuse.data.corpora import CorpusError
 from emofuse.data.corpora import prepare_goemotions
 from emofuse.data.corpora.goemotions import GoEmotionsConfig

@@ -38,7 +38,7 @@ def test_emodb_with_goemotions():
                                      "single_label_only": True, "label_map": "goemotions_ekman_four_class"}}},
         "systems": {"audio": {"inputs": ["waveform"], "model": "mlp"}},
     })
-    from emofuse.data.corpora import CORPORA
+    from emofuse.components import CORPORA
 
     manifest = CORPORA.build("paired", config.data.corpus.config)
     counts = collections.Counter(u.label for u in manifest)

@@ -7,8 +7,8 @@ import pathlib
 import pytest
 from conftest import write_tone
 
+from emofuse.components import CORPORA
 from emofuse.config import parse
-from emofuse.data.corpora import CORPORA
 from emofuse.data.corpora import CorpusError
 from emofuse.data.corpora import prepare_ravdess
 from emofuse.data.corpora.ravdess import RavdessConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import emofuse.data.corpora as corpora
-from emofuse.data.corpora import CORPORA
+from emofuse.components import CORPORA
 
 
 def test_every_reader_is_registered():

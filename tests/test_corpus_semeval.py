@@ -9,8 +9,8 @@ import pathlib
 import pytest
 from conftest import shared_path
 
+from emofuse.components import CORPORA
 from emofuse.config import parse
-from emofuse.data.corpora import CORPORA
 from emofuse.data.corpora import CorpusError
 from emofuse.data.corpora import prepare_semeval
 from emofuse.data.corpora.semeval import SemevalConfig

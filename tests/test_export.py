@@ -4,7 +4,6 @@ import json
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import write_synthetic_corpus
 from typer.testing import CliRunner
@@ -19,6 +18,7 @@ from emofuse.inference import RecognizerError
 from emofuse.inference import export_run
 from emofuse.inference.export import build_from_run
 from emofuse.inference.export import fuse_recognizers
+from emofuse.rundir import RunDirectory
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -73,25 +73,7 @@ def dimensional_run(tmp_path_factory, tiny_bert):
 
 
 def _test_rows(run, system, fold):
-    frame = pd.read_csv(run / "systems" / system / "seed_0" / fold / "predictions.csv", dtype={"id": str})
-    return frame[frame["split"] == "test"]
-
-
-@pytest.mark.parametrize("system", ["fused", "audio", "text", "logreg"])
-def test_exported_system_reproduces_the_run(tiny_run, tmp_path, system):
-    directory = export_run(tiny_run, tmp_path / system, system=system)
-    recognizer = Recognizer.from_pretrained(directory, asr="none")
-    fold = recognizer.config.provenance["fold"]
-    rows = _test_rows(tiny_run, system, fold)
-    manifest = Manifest.load(tiny_run / "manifest.csv")
-    utterances = [manifest[i] for i in rows["id"]]
-    predictions = recognizer.predict([u.audio for u in utterances], texts=[u.text for u in utterances], batch_size=5)
-    got = np.array([[p.posteriors[c] for c in recognizer.classes] for p in predictions])
-    expected = rows[[f"p_{c}" for c in recognizer.classes]].to_numpy()
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    assert [p.emotion for p in predictions] == rows["prediction"].tolist()
-    if system == "fused":
-        assert predictions[0].systems == ("audio", "text") and set(predictions[0].members) == {"audio", "text"}
+    return RunDirectory(run).fold(system, 0, fold).predictions().select("test").to_frame()
 
 
 def test_default_export_is_the_fused_system_of_the_best_dev_fold(tiny_run, tmp_path):
@@ -105,29 +87,33 @@ def test_default_export_is_the_fused_system_of_the_best_dev_fold(tiny_run, tmp_p
     assert "best dev UA" in provenance["selection"]
     assert recognizer.config.metrics["fold_dev"]["UA"] == best
     assert set(recognizer.config.metrics["protocol_summary"]) >= {"UA_mean", "UA_std", "runs"}
+    assert "trained_on" in provenance and "fold" in provenance["trained_on"]  # says it is one fold's model
     # it reads text, so the default ASR is pocketsphinx
-    assert recognizer.config.asr.name == "pocketsphinx" and recognizer.transcriber is not None
-    fused = recognizer.config.systems["fused"]
-    weights = json.loads((tiny_run / "systems" / "fused" / "seed_0" / provenance["fold"] / "fusion.json").read_text())["weights"]
-    assert fused.fitted["weights"] == weights and fused.members == ("audio", "text")
+    assert recognizer.config.asr == "pocketsphinx" and recognizer.transcriber is not None
+    fused = recognizer.systems["fused"]
+    saved = RunDirectory(tiny_run).fold("fused", 0, provenance["fold"]).load_system()
+    np.testing.assert_array_equal(fused.state_dict()["weights"], saved.state_dict()["weights"])
+    assert fused.spec.members == ("audio", "text")
 
 
 def test_artifact_is_self_describing_portable_and_pickle_free(tiny_run, tmp_path):
     directory = export_run(tiny_run, tmp_path / "model", system="fused", fold="session_2", asr="none")
     files = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
-    assert "config.json" in files and "model.safetensors" in files
+    assert "config.json" in files and {f"systems/{s}/{n}" for s in ("audio", "text", "fused")
+                                       for n in ("system.json", "model.safetensors")} <= set(files)
     assert any(f.startswith("encoders/words/") for f in files)  # the local encoder travels with the model
     assert not [f for f in files if f.endswith((".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"))]
     config = json.loads((directory / "config.json").read_text())
-    assert config["format"] == "emofuse-recognizer" and config["format_version"] == 1
-    assert config["features"]["logmel"]["n_mels"] == 24 and config["features"]["words"]["model"] == "encoders/words"
+    assert config["format"] == "emofuse-recognizer" and config["format_version"] == 2
+    assert config["systems"] == ["audio", "text", "fused"]
+    text = json.loads((directory / "systems" / "text" / "system.json").read_text())
+    audio = json.loads((directory / "systems" / "audio" / "system.json").read_text())
+    assert audio["features"]["logmel"]["n_mels"] == 24 and text["features"]["words"]["model"] == "encoders/words"
     assert config["label_names"] == {"neu": "neutral", "hap": "happy", "sad": "sad", "ang": "angry"}
     assert {"emofuse", "torch", "librosa", "transformers"} <= set(config["versions"])
-    from safetensors import safe_open
-
-    with safe_open(str(directory / "model.safetensors"), framework="numpy") as weights:
-        assert weights.metadata()["format"] == "emofuse-recognizer"
-        assert {k.split("/")[0] for k in weights.keys()} == {"audio", "text"}
+    # the exported weights are the run's, byte for byte
+    run_weights = RunDirectory(tiny_run).fold("audio", 0, "session_2").path / "model.safetensors"
+    assert (directory / "systems" / "audio" / "model.safetensors").read_bytes() == run_weights.read_bytes()
     # moved elsewhere, and saved again, it predicts the same
     moved = tmp_path / "moved"
     shutil.copytree(directory, moved)
@@ -144,9 +130,9 @@ def test_fuse_recognizers_matches_the_runs_fusion(tiny_run, tmp_path):
     fused = build_from_run(tiny_run, system="fused", fold="session_1", asr="none")
     audio = build_from_run(tiny_run, system="audio", fold="session_1", asr="none")
     text = build_from_run(tiny_run, system="text", fold="session_1", asr="none")
-    fitted = fused.config.systems["fused"].fitted
+    state = fused.systems["fused"].state_dict()
     combined = fuse_recognizers({"audio": audio, "text": text}, Component("late", LateFusionConfig(method="weighted", grid_step=0.1)),
-                                fitted, name="combined", asr="none")
+                                state, name="combined", asr="none")
     clip = Manifest.load(tiny_run / "manifest.csv")[5]
     assert combined(clip.audio, text=clip.text).posteriors == pytest.approx(fused(clip.audio, text=clip.text).posteriors)
     with pytest.raises(RecognizerError, match="at least two"):
@@ -166,8 +152,8 @@ def test_dimensional_export_gives_valence_arousal_dominance(dimensional_run, tmp
 
 
 def test_export_errors_name_the_problem(tiny_run, tmp_path):
-    with pytest.raises(RecognizerError, match="calibrated or kernel SVMs"):
-        export_run(tiny_run, tmp_path / "svm", system="svm")
+    svm = Recognizer.from_pretrained(export_run(tiny_run, tmp_path / "svm", system="svm"))  # calibrated SVMs export too
+    assert type(svm.systems["svm"]).__name__ == "ClassicSystem"
     with pytest.raises(RecognizerError, match="each speaker with that speaker's own statistics"):
         export_run(tiny_run, tmp_path / "speaker", system="per_speaker")
     with pytest.raises(RecognizerError, match="unknown system 'nope'"):
@@ -182,33 +168,9 @@ def test_cli_export(tiny_run, tmp_path):
     result = CliRunner().invoke(app, ["export", str(tiny_run), "-o", str(tmp_path / "cli"), "--system", "logreg", "--asr", "none"])
     assert result.exit_code == 0, result.output
     assert "exported logreg (seed 0, session_" in result.output
-    assert Recognizer.from_pretrained(tmp_path / "cli").config.systems["logreg"].kind == "classic"
+    assert type(Recognizer.from_pretrained(tmp_path / "cli").systems["logreg"]).__name__ == "ClassicSystem"
     bad = CliRunner().invoke(app, ["export", str(tmp_path), "-o", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "not an emofuse run directory" in bad.output
-
-
-def test_classification_block_exports_with_its_member_models(tmp_path, tiny_bert):
-    from emofuse.models import MODELS
-    from emofuse.training import run_experiment
-
-    if "classification_block" not in MODELS:
-        pytest.skip("no classification_block model in this checkout")
-    manifest = write_synthetic_corpus(tmp_path / "corpus")
-    config = _config(manifest, tiny_bert, tmp_path / "cache", systems={
-        "audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]}, "training": {"max_epochs": 2, "batch_size": 8}},
-        "text": {"inputs": ["words"], "model": {"name": "mlp", "hidden_sizes": [8]}, "training": {"max_epochs": 2, "batch_size": 8}},
-        "block": {"members": ["audio", "text"], "model": {"name": "classification_block", "hidden_sizes": [8]},
-                  "training": {"max_epochs": 2, "batch_size": 8}},
-    })
-    run_experiment(config, tmp_path / "run", progress=False, systems=["block"])
-    recognizer = Recognizer.from_pretrained(export_run(tmp_path / "run", tmp_path / "block", system="block", asr="none"))
-    spec = recognizer.config.systems["block"]
-    assert [m.model.name for m in spec.member_models] == ["mlp", "mlp"] and spec.normalization == "none"
-    rows = _test_rows(tmp_path / "run", "block", recognizer.config.provenance["fold"])
-    utterances = [Manifest.load(tmp_path / "run" / "manifest.csv")[i] for i in rows["id"]]
-    predictions = recognizer.predict([u.audio for u in utterances], texts=[u.text for u in utterances])
-    got = np.array([[p.posteriors[c] for c in recognizer.classes] for p in predictions])
-    np.testing.assert_allclose(got, rows[[f"p_{c}" for c in recognizer.classes]].to_numpy(), atol=1e-5)
 
 
 def test_cli_predict_with_a_text_only_model_names_the_files_without_text(tiny_run, tmp_path):

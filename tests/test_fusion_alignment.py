@@ -2,7 +2,7 @@ import torch
 
 from emofuse.fusion.alignment import AttentionAlignment
 from emofuse.fusion.alignment import AttentionAlignmentConfig
-from emofuse.models.base import InputSpec
+from emofuse.models.inputs import InputSpec
 from emofuse.training import run_experiment
 
 SPECS = [InputSpec("frames", "audio", "sequence", 6), InputSpec("words", "text", "sequence", 5)]

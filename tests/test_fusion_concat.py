@@ -6,9 +6,9 @@ from emofuse.config import ConfigError
 from emofuse.config import parse
 from emofuse.fusion.concat import ConcatFusion
 from emofuse.fusion.concat import ConcatFusionConfig
-from emofuse.models.base import InputSpec
+from emofuse.models.inputs import InputSpec
 from emofuse.models.mlp import MLPConfig
-from emofuse.models.serialization import load_system_model
+from emofuse.rundir import RunDirectory
 from emofuse.training import run_experiment
 
 SPECS = [InputSpec("a", "audio", "vector", 5), InputSpec("b", "text", "vector", 3)]
@@ -50,5 +50,5 @@ def test_multitask_ccc_through_the_runner(tmp_path, synthetic_corpus, tiny_bert)
     })
     result = run_experiment(config, tmp_path / "run", progress=False)
     assert result.summary["CCC_mean_mean"].notna().all()
-    system, description = load_system_model(tmp_path / "run" / "systems" / "fused" / "seed_0" / "holdout_2")
-    assert description["model"]["branches"][0]["name"] == "mlp" and isinstance(system.model, ConcatFusion)
+    system = RunDirectory(tmp_path / "run").fold("fused", 0, "holdout_2").load_system()
+    assert system.spec.model.config.branches[0].name == "mlp" and isinstance(system.module.model, ConcatFusion)

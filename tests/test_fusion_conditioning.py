@@ -2,8 +2,8 @@ import torch
 
 from emofuse.fusion.conditioning import ConditionedCNN14
 from emofuse.fusion.conditioning import ConditionedCNN14Config
-from emofuse.models.base import InputSpec
 from emofuse.models.cnn14 import CNN14Config
+from emofuse.models.inputs import InputSpec
 from emofuse.training import run_experiment
 
 SPECS = [InputSpec("logmel", "audio", "sequence", 16), InputSpec("bert", "text", "vector", 6)]

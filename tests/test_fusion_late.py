@@ -11,12 +11,12 @@ TEXT = np.array([[0.2, 0.5, 0.3], [0.1, 0.1, 0.8], [0.5, 0.25, 0.25]])
 
 
 def test_average_is_the_mean_of_posteriors():
-    fused = LateFusion(LateFusionConfig(method="average"), kind="categorical")([SPEECH, TEXT])
+    fused = LateFusion(LateFusionConfig(method="average"), task_type="categorical")([SPEECH, TEXT])
     assert np.allclose(fused, (SPEECH + TEXT) / 2)
 
 
 def test_weighted_log_softmax_by_hand():
-    fusion = LateFusion(LateFusionConfig(method="weighted"), kind="categorical")
+    fusion = LateFusion(LateFusionConfig(method="weighted"), task_type="categorical")
     fusion.weights = (0.94, 0.06)
     expected = softmax(0.94 * np.log(SPEECH) + 0.06 * np.log(TEXT), axis=1)
     assert np.allclose(fusion([SPEECH, TEXT]), expected)
@@ -28,13 +28,13 @@ def test_weight_search_picks_the_informative_member():
     good = np.full((60, 3), 0.1)
     good[np.arange(60), truth] = 0.8
     noise = rng.dirichlet(np.ones(3), size=60)
-    fusion = LateFusion(LateFusionConfig(method="weighted", grid_step=0.1), kind="categorical").fit([noise, good], truth)
+    fusion = LateFusion(LateFusionConfig(method="weighted", grid_step=0.1), task_type="categorical").fit([noise, good], truth)
     assert fusion.weights[1] > 0.5
     assert np.mean(fusion([noise, good]).argmax(axis=1) == truth) == 1.0
 
 
 def test_znorm_uses_dev_statistics():
-    fusion = LateFusion(LateFusionConfig(method="znorm"), kind="categorical").fit([SPEECH, TEXT], np.array([0, 1, 2]))
+    fusion = LateFusion(LateFusionConfig(method="znorm"), task_type="categorical").fit([SPEECH, TEXT], np.array([0, 1, 2]))
     logs = [np.log(SPEECH) - np.log(SPEECH).max(axis=1, keepdims=True), np.log(TEXT)]
     from scipy.special import log_softmax
 
@@ -45,16 +45,16 @@ def test_znorm_uses_dev_statistics():
 
 def test_dimensional_weighted():
     truth = np.array([[0.1], [0.5], [-0.3], [0.9]])
-    fusion = LateFusion(LateFusionConfig(method="weighted", grid_step=0.5), kind="dimensional").fit(
+    fusion = LateFusion(LateFusionConfig(method="weighted", grid_step=0.5), task_type="dimensional").fit(
         [truth + 0.01 * np.array([[1], [-1], [1], [-1]]), np.zeros_like(truth) + np.array([[0.3], [0.1], [0.2], [0.0]])], truth)
     assert fusion.weights == (1.0, 0.0)
 
 
 def test_errors():
     with pytest.raises(ValueError, match="at least two"):
-        LateFusion(LateFusionConfig(), kind="categorical")([SPEECH])
+        LateFusion(LateFusionConfig(), task_type="categorical")([SPEECH])
     with pytest.raises(ValueError, match="no dev set"):
-        LateFusion(LateFusionConfig(method="weighted"), kind="categorical").fit([SPEECH, TEXT], np.array([]))
+        LateFusion(LateFusionConfig(method="weighted"), task_type="categorical").fit([SPEECH, TEXT], np.array([]))
     assert len(weight_grid(3, 0.05)) == 231
 
 
@@ -74,7 +74,7 @@ def test_select_drops_useless_members_and_keeps_the_best_ensemble():
     truth = np.tile(np.arange(3), 40)
     noise = np.random.default_rng(1).dirichlet(np.ones(3), size=len(truth))
     members = [noise, *_noisy_members(truth, [0.7, 0.7, 0.7])]
-    fusion = LateFusion(LateFusionConfig(method="select"), kind="categorical").fit(members, truth)
+    fusion = LateFusion(LateFusionConfig(method="select"), task_type="categorical").fit(members, truth)
     assert fusion.weights[0] == 0.0 and sum(fusion.weights) == pytest.approx(1.0)
     # three independent 70 % members vote better than any one of them, so the selection keeps several
     assert sum(w > 0 for w in fusion.weights[1:]) >= 2
@@ -89,19 +89,35 @@ def test_select_by_hand_on_a_tie():
     truth = np.array([0, 1])
     sure = np.array([[0.9, 0.1], [0.1, 0.9]])
     unsure = np.array([[0.6, 0.4], [0.4, 0.6]])
-    fusion = LateFusion(LateFusionConfig(method="select", rounds=1), kind="categorical").fit([unsure, sure], truth)
+    fusion = LateFusion(LateFusionConfig(method="select", rounds=1), task_type="categorical").fit([unsure, sure], truth)
     assert fusion.weights == (0.0, 1.0)
-    assert fusion.describe()["weights"] == (0.0, 1.0)
+    assert fusion.state()["weights"].tolist() == [0.0, 1.0]
 
 
 def test_select_dimensional_and_errors():
     truth = np.array([[0.1], [0.5], [-0.3], [0.9]])
     good, bad = truth + 0.01, -truth
-    fusion = LateFusion(LateFusionConfig(method="select"), kind="dimensional").fit([bad, good], truth)
+    fusion = LateFusion(LateFusionConfig(method="select"), task_type="dimensional").fit([bad, good], truth)
     assert fusion.weights == (0.0, 1.0)
     with pytest.raises(RuntimeError, match="not fitted"):
-        LateFusion(LateFusionConfig(method="select"), kind="categorical")([SPEECH, TEXT])
+        LateFusion(LateFusionConfig(method="select"), task_type="categorical")([SPEECH, TEXT])
     with pytest.raises(ValueError, match="no dev set"):
-        LateFusion(LateFusionConfig(method="select"), kind="categorical").fit([SPEECH, TEXT], np.array([]))
+        LateFusion(LateFusionConfig(method="select"), task_type="categorical").fit([SPEECH, TEXT], np.array([]))
     with pytest.raises(ValueError, match="rounds"):
         LateFusionConfig(method="select", rounds=0)
+
+
+def test_fitted_state_round_trips_and_restricts_to_present_members():
+    rng = np.random.default_rng(1)
+    members = [rng.dirichlet(np.ones(3), size=20) for _ in range(3)]
+    truth = rng.integers(0, 3, 20)
+    for method in ("weighted", "znorm", "select"):
+        fitted = LateFusion(LateFusionConfig(method=method, grid_step=0.1), task_type="categorical").fit(members, truth)
+        restored = LateFusion(LateFusionConfig(method=method, grid_step=0.1), task_type="categorical")
+        restored.load_state(fitted.state())
+        np.testing.assert_allclose(restored(members), fitted(members))
+    weighted = LateFusion(LateFusionConfig(method="weighted"), task_type="categorical")
+    weighted.load_state({"weights": np.array([0.5, 0.3, 0.2])})
+    assert weighted.restrict([1, 2]).weights == pytest.approx((0.6, 0.4)) and weighted.weights == (0.5, 0.3, 0.2)
+    with pytest.raises(ValueError, match="no fitted parameters"):
+        weighted.load_state({"bias": np.zeros(2)})

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from emofuse.audio.io import AudioError
 from emofuse.cli import app
+from emofuse.config import ConfigError
 from emofuse.config import parse
 from emofuse.data.labels import FOUR_CLASSES
 from emofuse.inference import Recognizer
@@ -37,26 +38,25 @@ def default():
 
 def tiny_recognizer(*, heads=("categorical",)) -> Recognizer:
     """A random-weight recogniser on log-Mel statistics: a categorical MLP and/or a dimensional one."""
-    from emofuse.models import MLP
+    from emofuse.audio.logmel import LogMelStatsConfig
+    from emofuse.config import Component
     from emofuse.models import InputSpec
     from emofuse.models import MLPConfig
-    from emofuse.models import Standardizer
-    from emofuse.models import SystemModel
+    from emofuse.systems import SystemSpec
+    from emofuse.systems import build_system
 
     torch.manual_seed(0)
     spec = InputSpec("logmel", "audio", "vector", 32)
-    systems, state, head_map = {}, {}, {}
+    features = {"logmel": Component("logmel_stats", LogMelStatsConfig(n_mels=8))}
+    systems, head_map = {}, {}
     for task in heads:
-        outputs = list(FOUR_CLASSES) if task == "categorical" else ["valence", "arousal", "dominance"]
-        module = SystemModel(MLP(MLPConfig(hidden_sizes=(8,)), [spec], len(outputs)), [Standardizer(32)])
+        outputs = FOUR_CLASSES if task == "categorical" else ("valence", "arousal", "dominance")
         name = f"{task}_model"
-        systems[name] = {"kind": "neural", "task": task, "outputs": outputs, "inputs": [vars(spec)],
-                         "model": {"name": "mlp", "hidden_sizes": [8]}}
-        state[name] = module.state_dict()
+        systems[name] = build_system(SystemSpec(task, outputs, inputs=(spec,), model=Component("mlp", MLPConfig(hidden_sizes=(8,))),
+                                                features=features))
         head_map[task] = name
-    config = parse(RecognizerConfig, {"name": "tiny", "heads": head_map, "systems": systems, "asr": {"name": "none"},
-                                      "features": {"logmel": {"name": "logmel_stats", "n_mels": 8}}})
-    return Recognizer(config, state)
+    config = RecognizerConfig(name="tiny", heads=head_map, systems=tuple(systems), asr="none")
+    return Recognizer(config, systems)
 
 
 def test_importing_inference_does_not_import_lightning():
@@ -69,11 +69,11 @@ def test_importing_inference_does_not_import_lightning():
 def test_bundled_model_describes_itself(default):
     assert default.classes == FOUR_CLASSES
     assert default.config.heads == {"categorical": "fused"}
-    assert default.config.systems["fused"].members == ("speech", "text")
-    assert default.config.features["minilm"].config.model == "sentence-transformers/all-MiniLM-L6-v2"
-    assert default.config.features["logmel_stats"].name == "logmel_stats"
+    assert default.systems["fused"].spec.members == ("speech", "text")
+    assert default.features["minilm"].config.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert default.features["logmel_stats"].name == "logmel_stats"
     assert {"speech_emodb_loso", "text_goemotions_dev", "fusion_heldout_pairs"} <= set(default.config.metrics)
-    assert Recognizer.from_pretrained("default").config.asr.name == "pocketsphinx"
+    assert Recognizer.from_pretrained("default").config.asr == "pocketsphinx"
     size = sum(p.stat().st_size for p in default.directory.rglob("*") if p.is_file())
     assert size < 5_000_000  # a few MB besides the packaged MiniLM
 
@@ -144,12 +144,22 @@ def test_config_errors_are_clear(tmp_path, default):
     with pytest.raises(RecognizerError, match=r"no config\.json"):
         Recognizer.from_pretrained(tmp_path)
     saved = default.save_pretrained(tmp_path / "copy")
-    config = json.loads((saved / "config.json").read_text())
-    config["systems"]["speech"]["modle"] = {}
-    (saved / "config.json").write_text(json.dumps(config))
-    with pytest.raises(RecognizerError, match=r"systems\.speech\.modle: unknown key"):
+    spec_path = saved / "systems" / "speech" / "system.json"
+    spec = json.loads(spec_path.read_text())
+    spec["modle"] = {}
+    spec_path.write_text(json.dumps(spec))
+    with pytest.raises(RecognizerError, match=r"system 'speech'.*modle: unknown key"):
         Recognizer.from_pretrained(saved)
-    config["systems"]["speech"].pop("modle")
+    spec.pop("modle")
+    spec_path.write_text(json.dumps(spec))
+    (saved / "systems" / "text" / "model.safetensors").unlink()
+    with pytest.raises(RecognizerError, match=r"system 'text'.*missing model\.safetensors"):
+        Recognizer.from_pretrained(saved)
+    config = json.loads((saved / "config.json").read_text())
+    config["format_version"] = 1
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RecognizerError, match="written by an older emofuse; export the run again"):
+        Recognizer.from_pretrained(saved)
     config["format_version"] = 99
     (saved / "config.json").write_text(json.dumps(config))
     with pytest.raises(RecognizerError, match="newer than this emofuse reads"):
@@ -193,8 +203,8 @@ def test_voice_activity_segments(tmp_path):
     fixed = split_segments(signal, 16000, SegmentationConfig(method="fixed", window=3.0, hop=3.0, min_segment=1.0))
     assert fixed[0] == (0.0, 3.0) and fixed[-1][1] == pytest.approx(len(signal) / 16000, abs=1e-3)
     assert all(b - a >= 1.0 for a, b in fixed)
-    with pytest.raises(ValueError, match="method must be"):
-        SegmentationConfig(method="energy")
+    with pytest.raises(ConfigError, match="method: 'energy' is not one of 'vad', 'fixed'"):
+        parse(SegmentationConfig, {"method": "energy"})
 
 
 def test_timeline_and_plot(default, tmp_path):

@@ -5,7 +5,7 @@ import sklearn.metrics
 
 from emofuse.evaluation import metrics
 from emofuse.evaluation.aggregate import summarize
-from emofuse.evaluation.aggregate import summary_markdown
+from emofuse.evaluation.aggregate import summary_table
 
 
 @pytest.fixture
@@ -56,13 +56,12 @@ def test_summary_mean_and_std():
     frame = __import__("pandas").DataFrame({
         "system": ["a"] * 4, "seed": [0, 0, 1, 1], "fold": ["1", "2", "1", "2"],
         "UA": [0.5, 0.7, 0.6, 0.8], "WA": [0.5, 0.5, 0.5, 0.5], "macro_F1": [0.1, 0.2, 0.3, 0.4]})
-    row = summarize(frame, task_kind="categorical").iloc[0]
+    row = summarize(frame).iloc[0]
     assert row["UA_mean"] == pytest.approx(0.65)
     assert row["UA_std"] == pytest.approx(np.std([0.5, 0.7, 0.6, 0.8], ddof=1))
     assert row["UA_seed_std"] == pytest.approx(np.std([0.6, 0.7], ddof=1))
-    text = summary_markdown(summarize(frame, task_kind="categorical"), title="t", task_kind="categorical",
-                            protocol="p", verdict="v", seeds=[0, 1], references={"a": {"UA": 70.0}})
-    assert "| a | 65.0 ± 12.9 |" in text and "UA 70.0" in text
+    table = summary_table(summarize(frame), task_type="categorical", references={"a": {"UA": 70.0}})
+    assert table.iloc[0]["UA"] == "65.0 ± 12.9" and table.iloc[0]["paper"] == "UA 70.0"
 
 
 def test_pooled_summary_weights_utterances_not_folds():
@@ -74,15 +73,16 @@ def test_pooled_summary_weights_utterances_not_folds():
     frame = pd.DataFrame({"system": "a", "seed": 0, "fold": ["1", "1", "2", "2", "2"],
                           "truth": ["x", "y", "x", "x", "y"], "prediction": ["x", "y", "x", "y", "x"]})
     two_seeds = pd.concat([frame, frame.assign(seed=1, prediction="x")])  # seed 1: everything "x" -> 0.5
-    row = pooled_summary(two_seeds, task_kind="categorical", labels=["x", "y"]).iloc[0]
+    row = pooled_summary(two_seeds, task_type="categorical", labels=["x", "y"]).iloc[0]
     assert row["UA_pooled_mean"] == pytest.approx((7 / 12 + 0.5) / 2)
     assert row["UA_pooled_std"] == pytest.approx(np.std([7 / 12, 0.5], ddof=1))
     metrics = pd.DataFrame({"system": ["a"] * 2, "seed": [0, 0], "fold": ["1", "2"], "UA": [1.0, 0.5], "WA": [1.0, 0.33],
                             "macro_F1": [1.0, 0.33]})
-    summary = summarize(metrics, task_kind="categorical").merge(
-        pooled_summary(frame, task_kind="categorical", labels=["x", "y"]), on="system")
-    text = summary_markdown(summary, title="t", task_kind="categorical", protocol="p", verdict="v", seeds=[0])
-    assert "| system | UA | WA | macro_F1 | UA pooled | runs |" in text and "| 58.3 ± 0.0 | 2 |" in text
+    summary = summarize(metrics).merge(pooled_summary(frame, task_type="categorical", labels=["x", "y"]), on="system")
+    table = summary_table(summary, task_type="categorical")
+    assert list(table.columns) == ["system", "UA", "WA", "macro_F1", "UA pooled", "runs"]
+    assert table.iloc[0]["UA pooled"] == "58.3"  # one seed: a value, not "± 0.0"
+    assert table.iloc[0]["UA"] == "75.0 ± 35.4"
 
 
 def test_pooled_summary_dimensional():
@@ -92,5 +92,5 @@ def test_pooled_summary_dimensional():
 
     frame = pd.DataFrame({"system": "a", "seed": 0, "fold": ["1", "1", "2", "2"],
                           "truth_valence": [0.1, 0.5, 0.2, 0.9], "pred_valence": [0.1, 0.5, 0.2, 0.9]})
-    row = pooled_summary(frame, task_kind="dimensional", targets=["valence"]).iloc[0]
+    row = pooled_summary(frame, task_type="dimensional", targets=["valence"]).iloc[0]
     assert row["CCC_mean_pooled_mean"] == pytest.approx(1.0)

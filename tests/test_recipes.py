@@ -1,6 +1,6 @@
 """Every published-system recipe runs end to end on the corpus replicas with its documented
-``offline`` variant (small offline encoders in place of hub models), shortened for CI: one seed
-and one or two epochs per system. Marked slow; CI runs it."""
+``offline`` variant (small offline encoders in place of hub models), shortened for CI: the
+protocol's first fold only, one seed and one or two epochs per system. Marked slow; CI runs it."""
 
 import pathlib
 
@@ -43,7 +43,9 @@ def test_recipe_runs_offline_on_the_replicas(recipe, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # the recipes name ../shared relative to the repository
     config = emofuse.load_experiment(ROOT / "recipes" / f"{recipe}.yaml", variant="offline",
                                      overrides=[*shortened(recipe), f"extraction.cache_dir={tmp_path / 'cache'}"])
-    result = emofuse.run_experiment(config, tmp_path / "run", progress=False)
+    _, _, _, folds = emofuse.Runner(config, tmp_path / "run", progress=False).prepare()
+    result = emofuse.run_experiment(config, tmp_path / "run", progress=False, folds=[folds[0].name])
+    assert set(result.metrics["fold"]) == {folds[0].name}
     assert set(result.summary["system"]) == set(config.systems)
     metric = "UA_mean" if config.task.type == "categorical" else "CCC_mean_mean"
     assert result.summary[metric].notna().all()

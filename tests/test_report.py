@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import pathlib
 import re
@@ -10,15 +9,19 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from conftest import shared_path
 
+from emofuse.data.manifest import Manifest
+from emofuse.data.protocols import Fold
 from emofuse.evaluation.metrics import categorical_scores
-from emofuse.evaluation.metrics import dimensional_scores
+from emofuse.evaluation.summary import summarize_run
+from emofuse.experiment import load_experiment
+from emofuse.predictions import Predictions
 from emofuse.reports import ReportOptions
 from emofuse.reports import RunDirectoryError
 from emofuse.reports import build_report
 from emofuse.reports import load_run
+from emofuse.rundir import RunDirectory
 
 CLASSES = ["neu", "hap", "sad", "ang"]
 TARGETS = ["valence", "arousal", "dominance"]
@@ -63,93 +66,74 @@ def write_run(
                              "valence": vad[0], "arousal": vad[1], "dominance": vad[2],
                              "scripted": index % 3 == 0, "dialogue_act": ACTS[index % 3]})
     manifest = pd.DataFrame(rows)
-    manifest.to_csv(root / "manifest.csv", index=False)
+    import hashlib
+
+    # runs of the same data share one manifest file (as runs of one corpus do), so they group in the report
+    manifest_path = root.parent / f"manifest_{hashlib.sha1(manifest.to_csv().encode()).hexdigest()[:8]}.csv"
+    manifest.to_csv(manifest_path, index=False)
     fold_list = []
     for session in range(1, folds + 1):
         test = manifest.loc[manifest["session"] == str(session), "id"].tolist()
         pool = manifest.loc[manifest["session"] != str(session), "id"].tolist()
         train = pool[: max(4, int(len(pool) * train_fraction))]
-        fold_list.append({"name": f"session_{session}", "train": train, "dev": [], "test": test})
+        fold_list.append(Fold(f"session_{session}", tuple(train), (), tuple(test)))
     if last_fold_only:
         fold_list = fold_list[-1:]
-    (root / "folds.json").write_text(json.dumps({"protocol": protocol or {"name": "leave_one_session_out"}, "folds": fold_list}))
-    (root / "validation.json").write_text(json.dumps({
-        "verdict": "speaker-independent", "speaker_independent": True, "ids_disjoint": True, "max_text_overlap": 0.25,
-        "folds": [{"fold": f["name"], "speakers_shared_train_test": [], "speakers_shared_dev_test": [], "text_overlap": 0.25}
-                  for f in fold_list]}))
-    config = {
+    config = load_experiment({
         "name": name,
         "description": "Synthetic predictions.",
-        "data": {"corpus": {"name": corpus}},
+        "data": {"manifest": str(manifest_path)},
         "task": {"type": kind, "targets": TARGETS},
         "protocol": protocol or {"name": "leave_one_session_out"},
         "seeds": list(seeds),
+        "features": {"logmel": {"name": "logmel_stats"}, "minilm": {"name": "text_embedding"}},
         "systems": {
-            "audio": {"inputs": ["logmel"], "model": {"name": "mlp"}, "members": [], "fusion": None},
-            "text": {"inputs": ["minilm"], "model": {"name": "mlp"}, "members": [], "fusion": None},
-            "late_fusion": {"inputs": [], "model": None, "members": ["audio", "text"], "fusion": {"name": "late", "method": "average"}},
+            "audio": {"inputs": ["logmel"], "model": {"name": "mlp"}},
+            "text": {"inputs": ["minilm"], "model": {"name": "mlp"}},
+            "late_fusion": {"members": ["audio", "text"], "fusion": {"name": "late", "method": "average"}},
         },
         "references": references or {},
-        "evaluate_on": {evaluate_on: {"corpus": {"name": "other"}}} if evaluate_on else {},
-    }
-    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    metric_rows, frames = [], []
+        "evaluate_on": {evaluate_on: {"manifest": str(manifest_path)}} if evaluate_on else {},
+    })
+    run = RunDirectory(root)
+    run.create(config)
+    run.set_task(kind, CLASSES if kind == "categorical" else TARGETS)
+    run.write_manifest(Manifest.from_frame(manifest))
+    if evaluate_on:
+        run.write_manifest(Manifest.from_frame(manifest.assign(corpus="other")), evaluate_on)
+    run.write_folds({"name": (protocol or {}).get("name", "leave_one_session_out")}, fold_list)
+    run.write_validation({
+        "verdict": "speaker-independent", "speaker_independent": True, "ids_disjoint": True, "max_text_overlap": 0.25,
+        "folds": [{"fold": f.name, "speakers_shared_train_test": [], "speakers_shared_dev_test": [], "text_overlap": 0.25}
+                  for f in fold_list]})
     by_id = manifest.set_index("id")
     for system, quality in QUALITY.items():
         for seed in seeds:
             for fold in fold_list:
-                directory = root / "systems" / system / f"seed_{seed}" / fold["name"]
-                directory.mkdir(parents=True, exist_ok=True)
-                frame = _predict(by_id.loc[fold["test"]], kind, quality, rng)
-                record = {"system": system, "seed": seed, "fold": fold["name"], "n_test": len(frame),
-                          "test": _score(frame, kind),
-                          "dev": {"UA" if kind == "categorical" else "CCC_mean": quality + 0.01 * seed}}
-                (directory / "metrics.json").write_text(json.dumps(record))
-                frame.insert(0, "split", "test")
-                frame.to_csv(directory / "predictions.csv", index=False)
+                directory = run.fold(system, seed, fold.name)
+                predictions = _predict(by_id.loc[list(fold.test)], kind, quality, rng)
+                directory.write_predictions(predictions)
                 if evaluate_on:
-                    other = _predict(by_id, kind, quality - 0.2, rng)
-                    other.insert(0, "split", "test")
-                    other.to_csv(directory / f"predictions_{evaluate_on}.csv", index=False)
-                metric_rows.append({"system": system, "seed": seed, "fold": fold["name"], "n_test": len(frame), **record["test"]})
-                keyed = frame.drop(columns="split")
-                keyed.insert(0, "fold", fold["name"])
-                keyed.insert(0, "seed", seed)
-                keyed.insert(0, "system", system)
-                frames.append(keyed)
+                    directory.write_predictions(_predict(by_id, kind, quality - 0.2, rng), evaluate_on)
+                directory.write_metrics({"n_test": len(predictions), "test": predictions.evaluate(),
+                                         "dev": {"UA" if kind == "categorical" else "CCC_mean": quality + 0.01 * seed}})
+                directory.mark_done()
     if with_results:
-        (root / "results").mkdir(exist_ok=True)
-        pd.DataFrame(metric_rows).to_csv(root / "results" / "metrics.csv", index=False)
-        pd.concat(frames, ignore_index=True).to_csv(root / "results" / "predictions.csv", index=False)
+        summarize_run(run, config)
     return root
 
 
-def _predict(utterances: pd.DataFrame, kind: str, quality: float, rng: np.random.Generator) -> pd.DataFrame:
+def _predict(utterances: pd.DataFrame, kind: str, quality: float, rng: np.random.Generator) -> Predictions:
     ids = utterances.index.tolist()
     if kind == "categorical":
         truth = utterances["label"].tolist()
         prediction = [t if rng.random() < quality else CLASSES[(CLASSES.index(t) + rng.integers(1, 4)) % 4] for t in truth]
-        frame = pd.DataFrame({"id": ids, "truth": truth, "prediction": prediction})
-        for c in CLASSES:
-            frame[f"p_{c}"] = [0.7 if p == c else 0.1 for p in prediction]
-        return frame
-    frame = pd.DataFrame({"id": ids})
-    for target in TARGETS:
-        truth = utterances[target].to_numpy(dtype=float)
-        frame[f"truth_{target}"] = truth
-        frame[f"pred_{target}"] = quality * truth + rng.normal(0, 0.1, len(truth))
-    return frame
-
-
-def _score(frame: pd.DataFrame, kind: str) -> dict[str, float]:
-    if kind == "categorical":
-        return categorical_scores(frame["truth"].tolist(), frame["prediction"].tolist(), labels=CLASSES)
-    scores = {}
-    for target in TARGETS:
-        for metric, value in dimensional_scores(frame[f"truth_{target}"], frame[f"pred_{target}"]).items():
-            scores[f"{metric}_{target}"] = value
-    scores["CCC_mean"] = float(np.mean([scores[f"CCC_{t}"] for t in TARGETS]))
-    return scores
+        scores = np.array([[0.7 if p == c else 0.1 for c in CLASSES] for p in prediction])
+        return Predictions("categorical", CLASSES, ids, scores, truth=[CLASSES.index(t) for t in truth],
+                           split=["test"] * len(ids))
+    truth = utterances[TARGETS].to_numpy(dtype=float)
+    scores = quality * truth + rng.normal(0, 0.1, truth.shape)
+    return Predictions("dimensional", TARGETS, ids, scores, truth=truth, split=["test"] * len(ids))
 
 
 def _table(text: str, number: int) -> pd.DataFrame:
@@ -171,7 +155,7 @@ def _find_table(text: str, caption_start: str) -> pd.DataFrame:
 def test_load_run_reads_results_or_per_fold_files(tmp_path):
     finished = load_run(write_run(tmp_path / "a"))
     partial = load_run(write_run(tmp_path / "b", with_results=False))
-    assert finished.kind == "categorical" and finished.labels == CLASSES
+    assert finished.task_type == "categorical" and finished.labels == CLASSES
     assert finished.systems == ["audio", "text", "late_fusion"]
     assert finished.seeds == [0, 1]
     assert len(partial.metrics) == len(finished.metrics) == 18
@@ -338,7 +322,7 @@ def test_cli_report(tmp_path):
     assert (tmp_path / "out" / "report.html").is_file()
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nothing"), "-o", str(tmp_path / "out2")])
     assert result.exit_code == 2
-    assert "not a run directory" in result.output
+    assert "not an emofuse run directory" in result.output
 
 
 @pytest.mark.shared
@@ -375,16 +359,19 @@ def test_renderers_escape_cells_and_inline_markup(tmp_path):
 
 def test_default_baselines_prefer_fused_members_and_fit_the_symbols():
     from emofuse.evaluation.stats import SIGNIFICANCE_SYMBOLS
-    from emofuse.reports.report import baseline_systems
+    from emofuse.experiment import load_experiment
+    from emofuse.reports.run import baseline_systems
+
+    systems = {f"head_{i}": {"inputs": ["lld"], "model": {"name": "pooling"}} for i in range(8)}
+    systems["fused"] = {"members": ["head_6", "head_7"], "fusion": {"name": "late"}}
+    config = load_experiment({"name": "x", "data": {"manifest": "m.csv"}, "features": {"lld": {"name": "logmel"}},
+                              "systems": systems})
 
     class Stub:  # a run with eight unimodal heads (as Boigne's recipe) and one fusion of two of them
-        configs = {f"head_{i}": {"inputs": ["lld"], "model": {"name": "pooling"}} for i in range(8)}
-        configs["fused"] = {"members": ["head_6", "head_7"], "fusion": {"name": "late"}}
-
         def system_config(self, name):
-            return self.configs[name]
+            return config.systems[name]
 
-    chosen = baseline_systems(Stub(), list(Stub.configs))
+    chosen = baseline_systems(Stub(), list(systems))
     assert chosen[:2] == ["head_6", "head_7"]
     assert len(chosen) == len(SIGNIFICANCE_SYMBOLS) < 8
     assert "fused" not in chosen

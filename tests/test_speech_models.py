@@ -7,14 +7,16 @@ from safetensors.torch import save_file
 
 from emofuse.audio.speaker import SpeakerWeightsError
 from emofuse.audio.speaker import load_speaker_weights
-from emofuse.models import MODELS
+from emofuse.components import MODELS
+from emofuse.config import ConfigError
+from emofuse.config import parse
 from emofuse.models import AcousticLSTMConfig
 from emofuse.models import AttentionBiLSTMConfig
 from emofuse.models import CNN14Config
 from emofuse.models import PoolingConfig
 from emofuse.models import ResNet34Config
-from emofuse.models.base import InputSpec
 from emofuse.models.blocks import CNN14Backbone
+from emofuse.models.inputs import InputSpec
 
 TINY_CNN14 = CNN14Config(channels=(4, 8, 8, 16, 16, 32), crop_seconds=1.0)
 TINY_RESNET = ResNet34Config(channels=4, layers=(1, 1, 1, 1), embedding_size=16, chunk_frames=(30, 40))
@@ -68,10 +70,10 @@ def test_models_reject_wrong_inputs():
         MODELS.build("cnn14", TINY_CNN14, [InputSpec("hsf", "audio", "vector", 68)], 4)
     with pytest.raises(ValueError, match="takes 1 input"):
         MODELS.build("pooling", PoolingConfig(), sequence(8) * 2, 4)
-    with pytest.raises(ValueError, match="head must be one of"):
-        PoolingConfig(head="median")
-    with pytest.raises(ValueError, match="mode must be"):
-        ResNet34Config(mode="probe")
+    with pytest.raises(ConfigError, match="head: 'median' is not one of 'mean', 'mean_max'"):
+        parse(PoolingConfig, {"head": "median"})
+    with pytest.raises(ConfigError, match="mode: 'probe' is not one of 'full', 'linear_probe'"):
+        parse(ResNet34Config, {"mode": "probe"})
 
 
 def test_padding_does_not_change_eval_outputs():
@@ -108,7 +110,7 @@ def test_cnn14_backbone_condition_hook_sees_every_block():
 
     frames, lengths = backbone(torch.randn(2, 64, 16), torch.tensor([64, 40]), condition=condition)
     assert shapes == list(enumerate(backbone.block_channels))
-    assert frames.shape == (2, 2, 32) and lengths.tolist() == [2, 2]
+    assert frames.shape == (2, 2, 32) and lengths.tolist() == [2, 1]  # 40 frames: floor(40 / 32), as alone
     short, _ = backbone.eval()(torch.randn(1, 5, 16), torch.tensor([5]))  # shorter than the total pooling
     assert short.shape == (1, 1, 32)
 

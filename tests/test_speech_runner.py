@@ -1,12 +1,12 @@
 """Every speech model trains through the runner (one epoch on a tiny synthetic corpus)."""
 
-import json
 
 import pandas as pd
 import pytest
 import torch
 
 from emofuse.experiment import load_experiment
+from emofuse.rundir import RunDirectory
 from emofuse.training import run_experiment
 
 ONE_EPOCH = {"max_epochs": 1, "batch_size": 8, "selection": "last"}
@@ -54,8 +54,8 @@ def test_spectrogram_models_train_through_the_runner(tmp_path, synthetic_corpus)
     result = run_experiment(experiment(synthetic_corpus, tmp_path / "cache", features, systems), tmp_path / "run",
                             progress=False)
     check(result, systems)
-    description = json.loads((tmp_path / "run" / "systems" / "resnet34" / "seed_0" / "session_1" / "model.json").read_text())
-    assert description["model"]["spec_augment"] == "conservative"
+    spec = RunDirectory(tmp_path / "run").fold("resnet34", 0, "session_1").load_system().spec
+    assert spec.model.config.spec_augment == "conservative"
 
 
 def test_descriptor_models_train_through_the_runner(tmp_path, synthetic_corpus):

@@ -1,17 +1,19 @@
 """The fine-tuned / frozen language-model classifier on raw text (tiny local BERT)."""
 
-import json
 
 import pytest
 import torch
 
+from emofuse.components import MODELS
+from emofuse.config import ConfigError
+from emofuse.config import parse
 from emofuse.experiment import load_experiment
-from emofuse.models.base import MODELS
-from emofuse.models.base import InputSpec
+from emofuse.models.inputs import InputSpec
 from emofuse.models.lm_classifier import LMClassifierConfig
+from emofuse.rundir import RunDirectory
 from emofuse.training import RunError
 from emofuse.training import run_experiment
-from emofuse.training.module import EmotionModule
+from emofuse.training.lightning import EmotionModule
 
 TEXT = [InputSpec("text", "text", "text")]
 
@@ -56,10 +58,13 @@ def test_truncation_and_bad_input(tiny_bert):
 
 
 def test_config_validation():
-    for bad in ({"pooling": "max"}, {"max_length": 1}, {"dropout": 1.0}, {"l2": -1.0}, {"activation": "swish"},
-                {"hidden_size": -2}, {"output_activation": "sigmoid"}):
+    for bad in ({"max_length": 1}, {"dropout": 1.0}, {"l2": -1.0}, {"hidden_size": -2}):
         with pytest.raises(ValueError):
             LMClassifierConfig(**bad)
+    choices = (("pooling", "max"), ("activation", "swish"), ("output_activation", "sigmoid"))
+    for key, value in choices:
+        with pytest.raises(ConfigError, match=f"{key}: '{value}' is not one of"):
+            parse(LMClassifierConfig, {key: value})
 
 
 def test_frozen_encoder_has_no_gradients_and_no_dropout(tiny_bert):
@@ -132,8 +137,8 @@ def test_fine_tuning_runs_and_uses_encoder_learning_rate(tmp_path, synthetic_cor
     result = run_experiment(config, tmp_path / "run", progress=False)
     assert result.summary["runs"].tolist() == [2]
     assert seen and seen[0][0] == pytest.approx(1e-4) and seen[0][-1] == pytest.approx(1e-3)
-    description = json.loads((tmp_path / "run" / "systems" / "text" / "seed_0" / "session_1" / "model.json").read_text())
-    assert description["model"]["name"] == "lm_classifier" and description["inputs"][0]["kind"] == "text"
+    spec = RunDirectory(tmp_path / "run").fold("text", 0, "session_1").load_system().spec
+    assert spec.model.name == "lm_classifier" and spec.inputs[0].kind == "text"
 
 
 def test_regression_head_on_dimensions(tmp_path, synthetic_corpus, tiny_bert):

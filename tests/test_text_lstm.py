@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from emofuse.components import MODELS
+from emofuse.config import ConfigError
+from emofuse.config import parse
 from emofuse.experiment import load_experiment
-from emofuse.models.base import MODELS
-from emofuse.models.base import InputSpec
+from emofuse.models.inputs import InputSpec
 from emofuse.models.text_lstm import TextLSTMConfig
 from emofuse.training import run_experiment
 
@@ -65,9 +67,11 @@ def test_embedding_initialised_from_word_vectors(tmp_path):
 
 def test_config_validation():
     for bad in ({"dropout": 1.0}, {"sizes": (0,)}, {"buckets": 1}, {"freeze_embedding": True},
-                {"vectors_format": "elmo"}, {"first_size": -1}):
+                {"first_size": -1}):
         with pytest.raises(ValueError):
             TextLSTMConfig(**bad)
+    with pytest.raises(ConfigError, match="vectors_format: 'elmo' is not one of 'auto'"):
+        parse(TextLSTMConfig, {"vectors_format": "elmo"})
 
 
 def test_trains_through_the_runner_on_raw_text_and_on_word_vectors(tmp_path, synthetic_corpus):

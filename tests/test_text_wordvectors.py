@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from emofuse.config import Component
+from emofuse.config import ConfigError
+from emofuse.config import parse
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
 from emofuse.features import FeatureError
@@ -110,6 +112,8 @@ def test_extractor_sequences_unknown_words_and_bad_input(tmp_path, vector_files)
     missing = build_extractor(Component("word_vectors", WordVectorsConfig(path=str(tmp_path / "none.txt"))))
     with pytest.raises(FeatureError, match="not found"):
         missing.extract_texts(["hello"])
-    for bad in ({"file_format": "elmo"}, {"max_tokens": 0}, {"limit": 0}):
+    for bad in ({"max_tokens": 0}, {"limit": 0}):
         with pytest.raises(ValueError):
             WordVectorsConfig(path="x", **bad)
+    with pytest.raises(ConfigError, match="file_format: 'elmo' is not one of 'auto', 'word2vec'"):
+        parse(WordVectorsConfig, {"path": "x", "file_format": "elmo"})

@@ -1,35 +1,11 @@
-"""Speech recognition: Whisper and pocketsphinx, cached manifest transcription, and WER."""
+"""Speech recognition: pocketsphinx and Whisper engines, cached manifest transcription, and WER."""
 
-import emofuse.asr.pocketsphinx  # noqa: F401  (registers the pocketsphinx recogniser)
-import emofuse.asr.whisper  # noqa: F401  (registers the whisper recogniser)
-from emofuse.asr.base import RECOGNIZERS
-from emofuse.asr.base import SpeechRecognizer
-from emofuse.asr.base import TranscriptionError
-from emofuse.asr.base import build_recognizer
-from emofuse.asr.base import parse_recognizer
-from emofuse.asr.pocketsphinx import PocketsphinxConfig
-from emofuse.asr.pocketsphinx import PocketsphinxRecognizer
-from emofuse.asr.transcribe import manifest_word_error_rate
-from emofuse.asr.transcribe import transcribe_manifest
-from emofuse.asr.wer import error_counts
-from emofuse.asr.wer import normalize_transcript
-from emofuse.asr.wer import word_error_rate
-from emofuse.asr.whisper import WhisperConfig
-from emofuse.asr.whisper import WhisperRecognizer
+import lazy_loader
 
-__all__ = [
-    "RECOGNIZERS",
-    "PocketsphinxConfig",
-    "PocketsphinxRecognizer",
-    "SpeechRecognizer",
-    "TranscriptionError",
-    "WhisperConfig",
-    "WhisperRecognizer",
-    "build_recognizer",
-    "error_counts",
-    "manifest_word_error_rate",
-    "normalize_transcript",
-    "parse_recognizer",
-    "transcribe_manifest",
-    "word_error_rate",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "base": ["Transcriber", "TranscriptionError", "build_transcriber", "check_asr", "parse_asr"],
+    "pocketsphinx": ["PocketsphinxConfig", "PocketsphinxTranscriber"],
+    "transcribe": ["manifest_word_error_rate", "transcribe_manifest"],
+    "wer": ["error_counts", "normalize_transcript", "word_error_rate"],
+    "whisper": ["WhisperConfig", "WhisperTranscriber"],
+})

@@ -1,10 +1,10 @@
-"""The speech-recogniser contract and registry.
+"""The ASR contract: a :class:`Transcriber` turns speech into text.
 
-A recogniser is registered under a name with a config dataclass. ``transcribe(signal,
-sampling_rate)`` turns one mono float signal into text (``""`` when nothing was recognised);
-``transcribe_batch(signals)`` does several at the recogniser's own ``sampling_rate``. A spec
-string chooses one on the command line: ``pocketsphinx``, ``whisper`` or ``whisper:<hub id or
-local directory>``.
+An ASR engine is registered by name in :data:`emofuse.components.TRANSCRIBERS` with a config
+dataclass. ``transcribe(signal, sampling_rate)`` turns one mono float signal into text (``""``
+when nothing was recognised); ``transcribe_batch(signals)`` does several at the engine's own
+``sampling_rate``. A spec string chooses one on the command line and in configs:
+``pocketsphinx``, ``whisper``, ``whisper:<hub id or local directory>``, or ``none`` (no ASR).
 """
 
 from __future__ import annotations
@@ -14,24 +14,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from emofuse.components import TRANSCRIBERS
 from emofuse.config import Component
-from emofuse.registry import Registry
 
 
 class TranscriptionError(RuntimeError):
-    """A recogniser that cannot be built or run, or utterances that could not be transcribed."""
+    """An ASR engine that cannot be built or run, or utterances that could not be transcribed."""
 
     def __init__(self, message: str, failures: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.failures = failures or {}
 
 
-class SpeechRecognizer:
-    """Base class: subclasses set ``name`` and implement :meth:`transcribe_batch`."""
+class Transcriber:
+    """Base class of ASR engines: subclasses set ``name`` and implement :meth:`transcribe_batch`."""
 
-    name: str = "recognizer"
+    name: str = "asr"
     sampling_rate: int = 16000
-    #: Signals per :meth:`transcribe_batch` call that the recogniser handles well.
+    #: Signals per :meth:`transcribe_batch` call that the engine handles well.
     batch_size: int = 1
 
     def __init__(self, config: object) -> None:
@@ -40,6 +40,12 @@ class SpeechRecognizer:
     @property
     def component(self) -> Component:
         return Component(self.name, self.config)
+
+    @property
+    def spec(self) -> str:
+        """The spec string that builds this engine again (``whisper:<model>``)."""
+        model = getattr(self.config, "model", None)
+        return f"{self.name}:{model}" if model else self.name
 
     def transcribe_batch(self, signals: Sequence[np.ndarray]) -> list[str]:
         raise NotImplementedError
@@ -53,33 +59,43 @@ class SpeechRecognizer:
         return self.transcribe_batch([np.asarray(signal, dtype=np.float32)])[0]
 
 
-RECOGNIZERS: Registry[SpeechRecognizer] = Registry("speech recognizer")
+def parse_asr(spec: str) -> Component:
+    """An ASR component from ``name`` or ``name:model``.
 
-
-def parse_recognizer(spec: str) -> Component:
-    """A recogniser component from ``name`` or ``name:model``.
-
-    >>> parse_recognizer("whisper:openai/whisper-tiny.en").config.model
+    >>> parse_asr("whisper:openai/whisper-tiny.en").config.model
     'openai/whisper-tiny.en'
-    >>> parse_recognizer("pocketsphinx").name
+    >>> parse_asr("pocketsphinx").name
     'pocketsphinx'
     """
     name, separator, model = spec.strip().partition(":")
-    entry = RECOGNIZERS.get(name)
+    entry = TRANSCRIBERS.get(name)
     if not separator:
         return Component(name, entry.config_class())
     if not model:
         raise ValueError(f"{spec!r}: give a model after '{name}:' or leave the colon out")
     if "model" not in {f.name for f in dataclasses.fields(entry.config_class)}:
-        raise ValueError(f"{spec!r}: recogniser {name!r} takes no model name")
+        raise ValueError(f"{spec!r}: ASR engine {name!r} takes no model name")
     return Component(name, entry.config_class(model=model))
 
 
-def build_recognizer(asr: str | Component | SpeechRecognizer) -> SpeechRecognizer:
-    """A recogniser from a spec string, a component, or as given."""
-    if isinstance(asr, SpeechRecognizer):
+def check_asr(spec: str) -> str:
+    """``spec`` if it names an ASR engine or ``none``; a ``ValueError`` otherwise."""
+    if spec != "none":
+        try:
+            parse_asr(spec)
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"unknown ASR {spec!r}: {error}") from None
+    return spec
+
+
+def build_transcriber(asr: str | Component | Transcriber | None) -> Transcriber | None:
+    """An ASR engine from a spec string, a component, or as given; ``None`` for ``none``."""
+    if asr is None or isinstance(asr, Transcriber):
         return asr
-    component = parse_recognizer(asr) if isinstance(asr, str) else asr
-    recognizer = RECOGNIZERS.build(component.name, component.config)
-    recognizer.name = component.name
-    return recognizer
+    if isinstance(asr, str):
+        if asr == "none":
+            return None
+        asr = parse_asr(asr)
+    transcriber = TRANSCRIBERS.build(asr.name, asr.config)
+    transcriber.name = asr.name
+    return transcriber

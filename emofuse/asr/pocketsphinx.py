@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emofuse.asr.base import RECOGNIZERS
-from emofuse.asr.base import SpeechRecognizer
+from emofuse.asr.base import Transcriber
 from emofuse.asr.base import TranscriptionError
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ class PocketsphinxConfig:
                 raise ValueError(f"pocketsphinx {name} not found: {value}")
 
 
-@RECOGNIZERS.register("pocketsphinx", PocketsphinxConfig)
-class PocketsphinxRecognizer(SpeechRecognizer):
+@builds(PocketsphinxConfig)
+class PocketsphinxTranscriber(Transcriber):
     """One decoder per thread (decoders are not thread-safe), built on first use."""
 
     name = "pocketsphinx"

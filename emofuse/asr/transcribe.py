@@ -18,17 +18,17 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
-from emofuse.asr.base import SpeechRecognizer
+from emofuse.asr.base import Transcriber
 from emofuse.asr.base import TranscriptionError
-from emofuse.asr.base import build_recognizer
+from emofuse.asr.base import build_transcriber
 from emofuse.asr.wer import word_error_rate
-from emofuse.cache import atomic_write_text
 from emofuse.cache import default_cache_dir
 from emofuse.config import Component
 from emofuse.config import config_hash
 from emofuse.config import to_dict
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +59,10 @@ class TranscriptCache:
         atomic_write_text(self.path(key), json.dumps({"id": identifier, "text": text}, ensure_ascii=False))
 
 
-def _spec(recognizer: SpeechRecognizer) -> str:
-    model = getattr(recognizer.config, "model", None)
-    return f"{recognizer.name}:{model}" if model else recognizer.name
-
-
 def transcribe_manifest(
     manifest: Manifest,
     *,
-    asr: str | Component | SpeechRecognizer = "pocketsphinx",
+    asr: str | Component | Transcriber = "pocketsphinx",
     cache_dir: str | os.PathLike[str] | None = None,
     on_error: Literal["raise", "skip"] = "raise",
     progress: bool = True,
@@ -85,8 +80,8 @@ def transcribe_manifest(
 
     if on_error not in {"raise", "skip"}:
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    recognizer = build_recognizer(asr)
-    cache = TranscriptCache(cache_dir or default_cache_dir(), recognizer.component)
+    transcriber = build_transcriber(asr)
+    cache = TranscriptCache(cache_dir or default_cache_dir(), transcriber.component)
     keys = {u.id: audio_key(u) for u in manifest}
     texts: dict[str, str] = {}
     failures: dict[str, str] = {}
@@ -100,29 +95,29 @@ def transcribe_manifest(
         else:
             todo.append(utterance)
     if todo:
-        log.info("%s: transcribing %d utterances (%d cached)", _spec(recognizer), len(todo), len(texts))
-    with tqdm(total=len(todo), desc=f"{recognizer.name} transcripts", disable=not progress) as bar:
-        for start in range(0, len(todo), recognizer.batch_size):
+        log.info("%s: transcribing %d utterances (%d cached)", transcriber.spec, len(todo), len(texts))
+    with tqdm(total=len(todo), desc=f"{transcriber.name} transcripts", disable=not progress) as bar:
+        for start in range(0, len(todo), transcriber.batch_size):
             batch: list[Utterance] = []
             signals = []
-            for utterance in todo[start : start + recognizer.batch_size]:
+            for utterance in todo[start : start + transcriber.batch_size]:
                 try:
-                    signals.append(read_utterance(utterance, sampling_rate=recognizer.sampling_rate))
+                    signals.append(read_utterance(utterance, sampling_rate=transcriber.sampling_rate))
                     batch.append(utterance)
                 except AudioError as error:
                     failures[utterance.id] = str(error)
-            for utterance, text in zip(batch, recognizer.transcribe_batch(signals) if signals else [], strict=True):
+            for utterance, text in zip(batch, transcriber.transcribe_batch(signals) if signals else [], strict=True):
                 cache.save(keys[utterance.id], utterance.id, text)
                 texts[utterance.id] = text
-            bar.update(len(todo[start : start + recognizer.batch_size]))
+            bar.update(len(todo[start : start + transcriber.batch_size]))
     if failures:
         listing = "\n".join(f"  {i}: {m}" for i, m in list(failures.items())[:20])
         more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
-        message = f"{_spec(recognizer)}: {len(failures)} of {len(manifest)} utterances could not be transcribed:\n{listing}{more}"
+        message = f"{transcriber.spec}: {len(failures)} of {len(manifest)} utterances could not be transcribed:\n{listing}{more}"
         if on_error == "raise":
             raise TranscriptionError(message + "\n(the others are cached; fix or drop these and re-run, or skip them)", failures)
         log.warning("%s\nTheir asr_text is left unset.", message)
-    spec = _spec(recognizer)
+    spec = transcriber.spec
     result = manifest.map(
         lambda u: u.replace(asr_text=texts[u.id], metadata={**u.metadata, "asr": spec}) if u.id in texts else u
     )

@@ -13,12 +13,13 @@ import dataclasses
 import logging
 import pathlib
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
-from emofuse.asr.base import RECOGNIZERS
-from emofuse.asr.base import SpeechRecognizer
+from emofuse.asr.base import Transcriber
 from emofuse.asr.base import TranscriptionError
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +33,19 @@ class WhisperConfig:
 
     model: str = DEFAULT_WHISPER_MODEL
     language: str | None = "en"
-    task: str = "transcribe"
+    task: Literal["transcribe", "translate"] = "transcribe"
     batch_size: int = 8
     num_beams: int = 1
     max_new_tokens: int = 128
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.task not in {"transcribe", "translate"}:
-            raise ValueError(f"task must be 'transcribe' or 'translate', got {self.task!r}")
         if self.batch_size < 1 or self.num_beams < 1 or not 1 <= self.max_new_tokens <= 444:
             raise ValueError("batch_size and num_beams must be positive; max_new_tokens in 1..444")
 
 
-@RECOGNIZERS.register("whisper", WhisperConfig)
-class WhisperRecognizer(SpeechRecognizer):
+@builds(WhisperConfig)
+class WhisperTranscriber(Transcriber):
     name = "whisper"
     sampling_rate = 16000
 

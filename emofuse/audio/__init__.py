@@ -1,51 +1,43 @@
 """Audio: reading files and acoustic front-ends."""
 
-from emofuse.audio.augment import SpecAugment
-from emofuse.audio.augment import SpecAugmentPolicy
-from emofuse.audio.io import AudioError
-from emofuse.audio.io import read_audio
-from emofuse.audio.io import read_utterance
-from emofuse.audio.logmel import LogMel
-from emofuse.audio.logmel import LogMelConfig
-from emofuse.audio.logmel import LogMelStats
-from emofuse.audio.logmel import LogMelStatsConfig
-from emofuse.audio.logmel import log_mel
-from emofuse.audio.opensmile import IS09Windows
-from emofuse.audio.opensmile import IS09WindowsConfig
-from emofuse.audio.opensmile import OpenSmile
-from emofuse.audio.opensmile import OpenSmileConfig
-from emofuse.audio.pyaudioanalysis import PyAudioAnalysis
-from emofuse.audio.pyaudioanalysis import PyAudioAnalysisConfig
-from emofuse.audio.speaker import Resemblyzer
-from emofuse.audio.speaker import ResemblyzerConfig
-from emofuse.audio.speaker import SpeakerWeightsError
-from emofuse.audio.speaker import load_speaker_weights
-from emofuse.audio.ssl import SSLConfig
-from emofuse.audio.ssl import SSLEncoder
-from emofuse.audio.ssl import SSLFeatures
+import lazy_loader
 
-__all__ = [
-    "AudioError",
-    "IS09Windows",
-    "IS09WindowsConfig",
-    "LogMel",
-    "LogMelConfig",
-    "LogMelStats",
-    "LogMelStatsConfig",
-    "OpenSmile",
-    "OpenSmileConfig",
-    "PyAudioAnalysis",
-    "PyAudioAnalysisConfig",
-    "Resemblyzer",
-    "ResemblyzerConfig",
-    "SSLConfig",
-    "SSLEncoder",
-    "SSLFeatures",
-    "SpeakerWeightsError",
-    "SpecAugment",
-    "SpecAugmentPolicy",
-    "load_speaker_weights",
-    "log_mel",
-    "read_audio",
-    "read_utterance",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "augment": [
+        "SpecAugment",
+        "SpecAugmentPolicy",
+    ],
+    "io": [
+        "AudioError",
+        "read_audio",
+        "read_utterance",
+    ],
+    "logmel": [
+        "LogMel",
+        "LogMelConfig",
+        "LogMelStats",
+        "LogMelStatsConfig",
+        "log_mel",
+    ],
+    "opensmile": [
+        "IS09Windows",
+        "IS09WindowsConfig",
+        "OpenSmile",
+        "OpenSmileConfig",
+    ],
+    "pyaudioanalysis": [
+        "PyAudioAnalysis",
+        "PyAudioAnalysisConfig",
+    ],
+    "speaker": [
+        "Resemblyzer",
+        "ResemblyzerConfig",
+        "SpeakerWeightsError",
+        "load_speaker_weights",
+    ],
+    "ssl": [
+        "SSLConfig",
+        "SSLEncoder",
+        "SSLFeatures",
+    ],
+})

@@ -7,12 +7,13 @@ CNN14 uses 64 bins with a 32 ms window and 10 ms hop; the ResNet34 of Padi et al
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import librosa
 import numpy as np
 
-from emofuse.features import FEATURES
 from emofuse.features import FeatureExtractor
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,12 +27,10 @@ class LogMelConfig:
     hop_ms: float = 10.0
     f_min: float = 0.0
     f_max: float | None = None
-    normalization: str = "none"
+    normalization: Literal["none", "utterance"] = "none"
     max_duration: float | None = None
 
     def __post_init__(self) -> None:
-        if self.normalization not in {"none", "utterance"}:
-            raise ValueError(f"normalization must be 'none' or 'utterance', got {self.normalization!r}")
         if self.n_mels < 1 or self.window_ms <= 0 or self.hop_ms <= 0:
             raise ValueError("n_mels, window_ms and hop_ms must be positive")
 
@@ -59,7 +58,7 @@ def log_mel(signal: np.ndarray, sampling_rate: int, config: LogMelConfig) -> np.
     return features
 
 
-@FEATURES.register("logmel", LogMelConfig)
+@builds(LogMelConfig)
 class LogMel(FeatureExtractor):
     """Log-Mel frames: ``(frames, n_mels)``."""
 
@@ -75,7 +74,7 @@ class LogMelStatsConfig(LogMelConfig):
     deltas: bool = True
 
 
-@FEATURES.register("logmel_stats", LogMelStatsConfig)
+@builds(LogMelStatsConfig)
 class LogMelStats(FeatureExtractor):
     """Mean and std (and delta mean and std) of log-Mel frames: ``(2 or 4 * n_mels,)``."""
 

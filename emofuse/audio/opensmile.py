@@ -19,17 +19,19 @@ import os
 import pathlib
 import tempfile
 import warnings
+from typing import Literal
+from typing import get_args
 
 import numpy as np
 
-from emofuse.features import FEATURES
 from emofuse.features import FeatureError
 from emofuse.features import FeatureExtractor
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
 #: Feature sets of opensmile-python (``opensmile.FeatureSet`` names).
-FEATURE_SETS = (
+FeatureSet = Literal[
     "ComParE_2016",
     "GeMAPS",
     "GeMAPSv01b",
@@ -42,8 +44,10 @@ FEATURE_SETS = (
     "IS11",
     "IS12",
     "IS13",
-)
-LEVELS = ("functionals", "lld", "lld_deltas")
+]
+FEATURE_SETS: tuple[str, ...] = get_args(FeatureSet)
+Level = Literal["functionals", "lld", "lld_deltas"]
+LEVELS: tuple[str, ...] = get_args(Level)
 
 
 def _opensmile():  # noqa: ANN202 (the optional module)
@@ -61,17 +65,13 @@ class OpenSmileConfig:
     ``num_frames`` truncates descriptor sequences to that many frames and zero-pads shorter ones
     (IEmoNet-style fixed-length input; ``null`` keeps every frame)."""
 
-    feature_set: str = "ComParE_2016"
-    level: str = "functionals"
+    feature_set: FeatureSet = "ComParE_2016"
+    level: Level = "functionals"
     num_frames: int | None = None
     sampling_rate: int = 16000
     max_duration: float | None = None
 
     def __post_init__(self) -> None:
-        if self.feature_set not in FEATURE_SETS:
-            raise ValueError(f"feature_set must be one of {', '.join(FEATURE_SETS)}, got {self.feature_set!r}")
-        if self.level not in LEVELS:
-            raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {self.level!r}")
         if self.feature_set.startswith(("eGeMAPS", "GeMAPS")) and self.level == "lld_deltas":
             raise ValueError(f"{self.feature_set} defines no delta descriptors; use level 'lld'")
         if self.num_frames is not None and (self.num_frames < 1 or self.level == "functionals"):
@@ -125,7 +125,7 @@ def fixed_length(frames: np.ndarray, num_frames: int, *, pad: bool = True) -> np
     return frames
 
 
-@FEATURES.register("opensmile", OpenSmileConfig)
+@builds(OpenSmileConfig)
 class OpenSmile(FeatureExtractor):
     """openSMILE functionals ``(dim,)`` or low-level descriptors ``(frames, dim)``."""
 
@@ -180,7 +180,7 @@ def is09_windows(signal: np.ndarray, sampling_rate: int, config: IS09WindowsConf
     return windows if config.num_frames is None else fixed_length(windows, config.num_frames, pad=config.pad)
 
 
-@FEATURES.register("is09_windows", IS09WindowsConfig)
+@builds(IS09WindowsConfig)
 class IS09Windows(FeatureExtractor):
     """IEmoNet's SER input: ``(384, 384)`` IS09 functionals of 300 ms windows every 30 ms."""
 

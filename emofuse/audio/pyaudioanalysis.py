@@ -12,12 +12,13 @@ settings most pyAudioAnalysis users (and its examples) take.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
 
-from emofuse.features import FEATURES
 from emofuse.features import FeatureError
 from emofuse.features import FeatureExtractor
+from emofuse.registry import builds
 
 #: Names of the 34 descriptors, in pyAudioAnalysis's order.
 DESCRIPTORS = (
@@ -33,7 +34,7 @@ DESCRIPTORS = (
 class PyAudioAnalysisConfig:
     """``output``: ``hsf`` (mean and std per descriptor) or ``frames``."""
 
-    output: str = "hsf"
+    output: Literal["hsf", "frames"] = "hsf"
     window_ms: float = 50.0
     hop_ms: float = 25.0
     deltas: bool = False
@@ -41,8 +42,6 @@ class PyAudioAnalysisConfig:
     max_duration: float | None = None
 
     def __post_init__(self) -> None:
-        if self.output not in {"hsf", "frames"}:
-            raise ValueError(f"output must be 'hsf' or 'frames', got {self.output!r}")
         if self.window_ms <= 0 or self.hop_ms <= 0:
             raise ValueError("window_ms and hop_ms must be positive")
 
@@ -71,7 +70,7 @@ def hsf(frames: np.ndarray) -> np.ndarray:
     return np.concatenate([frames.mean(axis=0), frames.std(axis=0)]).astype(np.float32)
 
 
-@FEATURES.register("pyaudioanalysis", PyAudioAnalysisConfig)
+@builds(PyAudioAnalysisConfig)
 class PyAudioAnalysis(FeatureExtractor):
     """pyAudioAnalysis descriptors: ``(68,)`` HSF or ``(frames, 34)`` frames."""
 

@@ -17,13 +17,14 @@ import logging
 import os
 import pathlib
 import warnings
+from typing import Literal
 
 import numpy as np
 import torch
 
-from emofuse.features import FEATURES
 from emofuse.features import FeatureError
 from emofuse.features import FeatureExtractor
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class ResemblyzerConfig:
     partial windows per second, ``min_coverage`` of the last window. ``weights``: another
     checkpoint of the same encoder (default: the packaged one)."""
 
-    output: str = "utterance"
+    output: Literal["utterance", "partials"] = "utterance"
     preprocess: bool = True
     rate: float = 1.3
     min_coverage: float = 0.75
@@ -44,8 +45,6 @@ class ResemblyzerConfig:
     max_duration: float | None = None
 
     def __post_init__(self) -> None:
-        if self.output not in {"utterance", "partials"}:
-            raise ValueError(f"output must be 'utterance' or 'partials', got {self.output!r}")
         if not 0.625 <= self.rate <= 100:
             raise ValueError(f"rate must be in [0.625, 100] partial windows per second, got {self.rate}")
         if not 0.0 < self.min_coverage <= 1.0:
@@ -90,7 +89,7 @@ def resemblyzer_embedding(signal: np.ndarray, config: ResemblyzerConfig) -> np.n
     return (partials if config.output == "partials" else embedding).astype(np.float32)
 
 
-@FEATURES.register("resemblyzer", ResemblyzerConfig)
+@builds(ResemblyzerConfig)
 class Resemblyzer(FeatureExtractor):
     """resemblyzer speaker embeddings: ``(256,)`` per utterance or ``(windows, 256)``."""
 

@@ -19,12 +19,13 @@ import functools
 import json
 import logging
 import pathlib
+from typing import Literal
 
 import numpy as np
 import torch
 
-from emofuse.features import FEATURES
 from emofuse.features import FeatureExtractor
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,13 @@ class SSLEncoder(torch.nn.Module):
         if lengths is None:
             lengths = torch.full((batch,), samples, dtype=torch.long, device=waveforms.device)
         lengths = lengths.to(waveforms.device).clamp(max=samples)
+        if not self.training and not self.use_attention_mask and batch > 1 and bool((lengths != lengths[0]).any()):
+            # models trained without attention masks (group-norm wav2vec 2.0) see the padding:
+            # at inference each utterance is encoded alone, so its output does not depend on its batch
+            parts = [self(waveforms[k : k + 1, : int(lengths[k])]) for k in range(batch)]
+            frames = max(p[0].shape[2] for p in parts)
+            hidden = torch.cat([torch.nn.functional.pad(h, (0, 0, 0, frames - h.shape[2])) for h, _ in parts])
+            return hidden, torch.cat([n for _, n in parts])
         mask = torch.arange(samples, device=waveforms.device)[None, :] < lengths[:, None]  # (batch, samples)
         if self.normalize:
             weights = mask.to(waveforms.dtype)
@@ -139,14 +147,12 @@ class SSLConfig:
 
     model: str = DEFAULT_SSL_MODEL
     layer: int | str = "last"
-    pooling: str = "none"
+    pooling: Literal["none", "mean"] = "none"
     max_duration: float | None = 20.0
     sampling_rate: int = 16000
 
     def __post_init__(self) -> None:
         parse_layer(self.layer)
-        if self.pooling not in {"none", "mean"}:
-            raise ValueError(f"pooling must be 'none' or 'mean', got {self.pooling!r}")
         if self.max_duration is not None and self.max_duration <= 0:
             raise ValueError("max_duration must be positive (or null)")
 
@@ -159,7 +165,7 @@ def frozen_encoder(name: str) -> SSLEncoder:
     return encoder.eval()
 
 
-@FEATURES.register("ssl", SSLConfig)
+@builds(SSLConfig)
 class SSLFeatures(FeatureExtractor):
     """Hidden states of a frozen encoder: ``(frames, dim)``, ``(dim,)``, or with ``layer: all``
     ``(frames, layers * dim)`` / ``(layers * dim,)``."""

@@ -102,6 +102,16 @@ def register_label_map(label_map: LabelMap) -> LabelMap:
 
 
 def get_label_map(name: str) -> LabelMap:
+    """A registered label map by name (the corpus readers register their own on import; an
+    unknown name imports them all first)."""
+    if name not in LABEL_MAPS:
+        from emofuse.components import CORPORA
+
+        for corpus in CORPORA.names():
+            try:
+                CORPORA.get(corpus)
+            except KeyError:  # a reader that needs a missing extra
+                continue
     try:
         return LABEL_MAPS[name]
     except KeyError:

@@ -11,12 +11,14 @@ import collections
 import dataclasses
 import random
 from collections.abc import Sequence
+from typing import Literal
 
+from emofuse.components import PROTOCOLS
 from emofuse.config import Component
 from emofuse.config import component_field
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
-from emofuse.registry import Registry
+from emofuse.registry import builds
 
 
 class ProtocolError(ValueError):
@@ -40,7 +42,6 @@ class Fold:
         return cls(data["name"], tuple(data["train"]), tuple(data["dev"]), tuple(data["test"]))
 
 
-PROTOCOLS: Registry[list[Fold]] = Registry("protocol")
 
 
 def make_folds(protocol: Component, manifest: Manifest) -> list[Fold]:
@@ -106,16 +107,12 @@ class LeaveOneSessionOutConfig:
     """One fold per session. Dev: a stratified ``dev_fraction`` of the training sessions'
     utterances (``dev: fraction``) or the whole next session (``dev: next_session``)."""
 
-    dev: str = "fraction"
+    dev: Literal["fraction", "next_session"] = "fraction"
     dev_fraction: float = 0.2
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.dev not in {"fraction", "next_session"}:
-            raise ValueError(f"dev must be 'fraction' or 'next_session', got {self.dev!r}")
 
-
-@PROTOCOLS.register("leave_one_session_out", LeaveOneSessionOutConfig)
+@builds(LeaveOneSessionOutConfig)
 def leave_one_session_out(config: LeaveOneSessionOutConfig, manifest: Manifest) -> list[Fold]:
     _require(manifest, "session", "leave_one_session_out")
     sessions = _sorted_values({u.session for u in manifest})
@@ -144,13 +141,9 @@ class LeaveOneSpeakerOutConfig:
     same session, as in IEMOCAP), the next speaker in sorted order, or a stratified fraction of
     the training speakers' utterances."""
 
-    dev: str = "next_speaker"
+    dev: Literal["interlocutor", "next_speaker", "fraction"] = "next_speaker"
     dev_fraction: float = 0.2
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.dev not in {"interlocutor", "next_speaker", "fraction"}:
-            raise ValueError(f"dev must be 'interlocutor', 'next_speaker' or 'fraction', got {self.dev!r}")
 
 
 def interlocutor(manifest: Manifest, speaker: str) -> str:
@@ -165,7 +158,7 @@ def interlocutor(manifest: Manifest, speaker: str) -> str:
     return others.pop()
 
 
-@PROTOCOLS.register("leave_one_speaker_out", LeaveOneSpeakerOutConfig)
+@builds(LeaveOneSpeakerOutConfig)
 def leave_one_speaker_out(config: LeaveOneSpeakerOutConfig, manifest: Manifest) -> list[Fold]:
     _require(manifest, "speaker", "leave_one_speaker_out")
     speakers = _sorted_values({u.speaker for u in manifest})
@@ -204,7 +197,7 @@ class RandomKFoldConfig:
     dev_fraction: float = 0.1
 
 
-@PROTOCOLS.register("random_kfold", RandomKFoldConfig)
+@builds(RandomKFoldConfig)
 def random_kfold(config: RandomKFoldConfig, manifest: Manifest) -> list[Fold]:
     if config.folds < 2 or config.folds > len(manifest):
         raise ProtocolError(f"random_kfold needs 2 <= folds <= {len(manifest)}, got {config.folds}")
@@ -233,7 +226,7 @@ class HoldoutSessionConfig:
     seed: int = 0
 
 
-@PROTOCOLS.register("holdout_session", HoldoutSessionConfig)
+@builds(HoldoutSessionConfig)
 def holdout_session(config: HoldoutSessionConfig, manifest: Manifest) -> list[Fold]:
     _require(manifest, "session", "holdout_session")
     held = set(config.test_sessions)
@@ -259,7 +252,7 @@ class OfficialSplitsConfig:
     key: str = "split"
 
 
-@PROTOCOLS.register("official_splits", OfficialSplitsConfig)
+@builds(OfficialSplitsConfig)
 def official_splits(config: OfficialSplitsConfig, manifest: Manifest) -> list[Fold]:
     splits = {u.id: u.metadata.get(config.key) for u in manifest}
     present = set(splits.values())
@@ -290,7 +283,7 @@ class FewShotConfig:
             raise ValueError(f"n_per_class must be positive, got {self.n_per_class}")
 
 
-@PROTOCOLS.register("few_shot", FewShotConfig)
+@builds(FewShotConfig)
 def few_shot(config: FewShotConfig, manifest: Manifest) -> list[Fold]:
     folds = make_folds(config.base, manifest)
     result = []
@@ -328,7 +321,7 @@ class ScriptDisjointConfig:
     seed: int = 0
 
 
-@PROTOCOLS.register("script_disjoint", ScriptDisjointConfig)
+@builds(ScriptDisjointConfig)
 def script_disjoint(config: ScriptDisjointConfig, manifest: Manifest) -> list[Fold]:
     _require(manifest, "session", "script_disjoint")
     missing = [u.id for u in manifest if "scripted" not in u.metadata]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from collections.abc import Sequence
 
@@ -19,12 +20,12 @@ PERCENT = {"UA", "WA", "macro_F1"}
 POOLED = {"categorical": "UA", "dimensional": "CCC_mean"}
 
 
-def summarize(metrics: pd.DataFrame, *, task_kind: str, systems: Sequence[str] | None = None) -> pd.DataFrame:
+def summarize(metrics: pd.DataFrame, *, systems: Sequence[str] | None = None) -> pd.DataFrame:
     """Per system: mean and std of every metric over all (seed, fold) runs, the std over seeds
-    of the per-seed fold means, and the number of runs.
+    of the per-seed fold means, and the number of runs. A std of a single value is NaN (not 0).
 
     >>> frame = pd.DataFrame({"system": ["a", "a"], "seed": [0, 0], "fold": ["1", "2"], "UA": [0.5, 0.7]})
-    >>> row = summarize(frame, task_kind="categorical").iloc[0]
+    >>> row = summarize(frame).iloc[0]
     >>> round(float(row["UA_mean"]), 3), round(float(row["UA_std"]), 3), int(row["runs"])
     (0.6, 0.141, 2)
     """
@@ -42,9 +43,9 @@ def summarize(metrics: pd.DataFrame, *, task_kind: str, systems: Sequence[str] |
         for name in names:
             values = part[name].astype(float)
             row[f"{name}_mean"] = float(values.mean())
-            row[f"{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            row[f"{name}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
             seed_means = part.groupby("seed")[name].mean()
-            row[f"{name}_seed_std"] = float(seed_means.std(ddof=1)) if len(seed_means) > 1 else 0.0
+            row[f"{name}_seed_std"] = float(seed_means.std(ddof=1)) if len(seed_means) > 1 else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -52,7 +53,7 @@ def summarize(metrics: pd.DataFrame, *, task_kind: str, systems: Sequence[str] |
 def pooled_summary(
     predictions: pd.DataFrame,
     *,
-    task_kind: str,
+    task_type: str,
     labels: Sequence[str] | None = None,
     targets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
@@ -64,12 +65,12 @@ def pooled_summary(
 
     >>> frame = pd.DataFrame({"system": "a", "seed": 0, "fold": ["1", "1", "2"],
     ...                       "truth": ["x", "y", "x"], "prediction": ["x", "x", "x"]})
-    >>> float(pooled_summary(frame, task_kind="categorical", labels=["x", "y"]).iloc[0]["UA_pooled_mean"])
+    >>> float(pooled_summary(frame, task_type="categorical", labels=["x", "y"]).iloc[0]["UA_pooled_mean"])
     0.5
     """
     from emofuse.evaluation.analyses import pooled_scores
 
-    metric = POOLED[task_kind]
+    metric = POOLED[task_type]
     if predictions.empty:
         return pd.DataFrame(columns=["system", f"{metric}_pooled_mean", f"{metric}_pooled_std"])
     scores = pooled_scores(predictions, by=("system", "seed"), labels=labels, targets=targets)
@@ -77,59 +78,56 @@ def pooled_summary(
     return pd.DataFrame({
         "system": list(grouped.groups),
         f"{metric}_pooled_mean": grouped.mean().to_numpy(),
-        f"{metric}_pooled_std": grouped.std(ddof=1).fillna(0.0).to_numpy(),
+        f"{metric}_pooled_std": grouped.std(ddof=1).to_numpy(),
     })
 
 
-def format_score(mean: float, std: float, *, percent: bool) -> str:
-    """``63.2 ± 4.1`` for percentages, ``0.512 ± 0.031`` otherwise."""
+def format_score(mean: float, std: float | None, *, percent: bool) -> str:
+    """``63.2 ± 4.1`` for percentages, ``0.512 ± 0.031`` otherwise; the mean alone when there is
+    no spread to show (a single value: ``std`` NaN or ``None``).
+
+    >>> format_score(0.632, 0.041, percent=True), format_score(0.5, float("nan"), percent=False)
+    ('63.2 ± 4.1', '0.500')
+    """
     if mean is None or (isinstance(mean, float) and np.isnan(mean)):
         return "n/a"
+    single = std is None or (isinstance(std, float) and np.isnan(std))
     if percent:
-        return f"{100 * mean:.1f} ± {100 * std:.1f}"
-    return f"{mean:.3f} ± {std:.3f}"
+        return f"{100 * mean:.1f}" + ("" if single else f" ± {100 * std:.1f}")
+    return f"{mean:.3f}" + ("" if single else f" ± {std:.3f}")
 
 
-def summary_markdown(
-    summary: pd.DataFrame,
-    *,
-    title: str,
-    task_kind: str,
-    protocol: str,
-    verdict: str,
-    seeds: Sequence[int],
-    references: Mapping[str, Mapping[str, float]] | None = None,
-) -> str:
-    """A Markdown table of the headline metrics (mean ± std over folds and seeds), and the
-    pooled headline metric (mean ± std over seeds) where ``summary`` has it."""
-    metrics = [m for m in HEADLINE[task_kind] if f"{m}_mean" in summary.columns]
-    pooled = POOLED[task_kind]
+def summary_table(summary: pd.DataFrame, *, task_type: str,
+                  references: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
+    """The headline metrics per system (mean ± std over folds × seeds), the pooled headline
+    metric where ``summary`` has it, the number of runs and the papers' values."""
+    metrics = [m for m in HEADLINE[task_type] if f"{m}_mean" in summary.columns]
+    pooled = POOLED[task_type]
     has_pooled = f"{pooled}_pooled_mean" in summary.columns
     references = references or {}
-    header = ["system", *metrics, *([f"{pooled} pooled"] if has_pooled else []), "runs"]
-    if references:
-        header.append("paper")
-    lines = [
-        f"# {title}",
-        "",
-        f"Protocol `{protocol}` ({verdict}); seeds {', '.join(map(str, seeds))}. "
-        "Mean ± standard deviation over folds × seeds"
-        + (" (UA, WA, macro-F1 in %)." if task_kind == "categorical" else ".")
-        + (f" `{pooled} pooled`: {pooled} of each seed's test predictions pooled over folds, mean ± std over seeds."
-           if has_pooled else ""),
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-    ]
+    rows = []
     for row in summary.to_dict(orient="records"):
-        cells = [str(row["system"])]
+        cells = {"system": str(row["system"])}
         for metric in metrics:
-            cells.append(format_score(row[f"{metric}_mean"], row[f"{metric}_std"], percent=metric in PERCENT))
+            cells[metric] = format_score(row[f"{metric}_mean"], row[f"{metric}_std"], percent=metric in PERCENT)
         if has_pooled:
-            cells.append(format_score(row[f"{pooled}_pooled_mean"], row[f"{pooled}_pooled_std"], percent=pooled in PERCENT))
-        cells.append(str(row["runs"]))
+            cells[f"{pooled} pooled"] = format_score(row[f"{pooled}_pooled_mean"], row[f"{pooled}_pooled_std"],
+                                                     percent=pooled in PERCENT)
+        cells["runs"] = str(row["runs"])
         if references:
-            reference = references.get(str(row["system"]), {})
-            cells.append(", ".join(f"{k} {v}" for k, v in reference.items()) or "")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+            cells["paper"] = ", ".join(f"{k} {v}" for k, v in references.get(str(row["system"]), {}).items())
+        rows.append(cells)
+    return pd.DataFrame(rows)
+
+
+def summary_caption(*, task_type: str, protocol: str, verdict: str, seeds: Sequence[int], pooled: bool) -> str:
+    """What a summary table shows, in one paragraph."""
+    metric = POOLED[task_type]
+    spread = "mean ± standard deviation over folds × seeds" if len(seeds) > 1 else \
+        "mean ± standard deviation over folds (one seed)"
+    text = (f"Protocol `{protocol}` ({verdict}); seeds {', '.join(map(str, seeds))}. {spread[0].upper()}{spread[1:]}"
+            + (" (UA, WA, macro-F1 in %)." if task_type == "categorical" else "."))
+    if pooled:
+        text += (f" `{metric} pooled`: {metric} of each seed's test predictions pooled over folds"
+                 + (", mean ± std over seeds." if len(seeds) > 1 else "."))
+    return text

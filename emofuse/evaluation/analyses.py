@@ -1,7 +1,7 @@
 """Analyses of saved predictions: the numbers behind the papers' tables and figures.
 
-Pure functions over prediction tables, as ``emofuse run`` writes them to
-``results/predictions.csv`` (test predictions of every system, seed and fold):
+Pure functions over prediction tables: the pooled test predictions of a run, every system,
+seed and fold (:func:`emofuse.rundir.predictions_table`):
 
 * categorical: ``system, seed, fold, id, truth, prediction, p_<class>...``
 * dimensional: ``system, seed, fold, id, truth_<dim>, pred_<dim>...``
@@ -27,6 +27,8 @@ from emofuse.evaluation.stats import independent_ttest
 from emofuse.evaluation.stats import least_squares_line
 from emofuse.evaluation.stats import mean_and_std
 from emofuse.evaluation.stats import one_sample_ttest
+from emofuse.predictions import prediction_column
+from emofuse.predictions import truth_column
 
 #: The EMOTyDA dialogue-act taxonomy (Saha et al., 2020) as Triantafyllopoulos et al. list it.
 DIALOGUE_ACT_NAMES: dict[str, str] = {
@@ -89,8 +91,8 @@ def pooled_scores(
         else:
             values = []
             for target in targets or ():
-                truth = part[f"truth_{target}"].to_numpy(dtype=np.float64)
-                prediction = part[f"pred_{target}"].to_numpy(dtype=np.float64)
+                truth = part[truth_column(target)].to_numpy(dtype=np.float64)
+                prediction = part[prediction_column(target)].to_numpy(dtype=np.float64)
                 scores = _dimensional(truth, prediction)
                 for metric, value in scores.items():
                     row[f"{metric}_{target}"] = value
@@ -284,8 +286,8 @@ def residuals(predictions: pd.DataFrame, *, targets: Sequence[str]) -> pd.DataFr
     for target in targets:
         part = predictions[[*keys, "id"]].copy()
         part["target"] = target
-        part["truth"] = predictions[f"truth_{target}"].to_numpy(dtype=np.float64)
-        part["prediction"] = predictions[f"pred_{target}"].to_numpy(dtype=np.float64)
+        part["truth"] = predictions[truth_column(target)].to_numpy(dtype=np.float64)
+        part["prediction"] = predictions[prediction_column(target)].to_numpy(dtype=np.float64)
         part["residual"] = part["truth"] - part["prediction"]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)

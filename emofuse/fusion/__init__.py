@@ -1,29 +1,29 @@
 """Fusion strategies: score-level fusion of systems, and multi-input fusion models."""
 
-from emofuse.fusion.alignment import AttentionAlignment
-from emofuse.fusion.alignment import AttentionAlignmentConfig
-from emofuse.fusion.base import SCORE_FUSIONS
-from emofuse.fusion.base import ScoreFusion
-from emofuse.fusion.block import ClassificationBlock
-from emofuse.fusion.block import ClassificationBlockConfig
-from emofuse.fusion.concat import ConcatFusion
-from emofuse.fusion.concat import ConcatFusionConfig
-from emofuse.fusion.conditioning import ConditionedCNN14
-from emofuse.fusion.conditioning import ConditionedCNN14Config
-from emofuse.fusion.late import LateFusion
-from emofuse.fusion.late import LateFusionConfig
+import lazy_loader
 
-__all__ = [
-    "SCORE_FUSIONS",
-    "AttentionAlignment",
-    "AttentionAlignmentConfig",
-    "ClassificationBlock",
-    "ClassificationBlockConfig",
-    "ConcatFusion",
-    "ConcatFusionConfig",
-    "ConditionedCNN14",
-    "ConditionedCNN14Config",
-    "LateFusion",
-    "LateFusionConfig",
-    "ScoreFusion",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "alignment": [
+        "AttentionAlignment",
+        "AttentionAlignmentConfig",
+    ],
+    "base": [
+        "ScoreFusion",
+    ],
+    "block": [
+        "ClassificationBlock",
+        "ClassificationBlockConfig",
+    ],
+    "concat": [
+        "ConcatFusion",
+        "ConcatFusionConfig",
+    ],
+    "conditioning": [
+        "ConditionedCNN14",
+        "ConditionedCNN14Config",
+    ],
+    "late": [
+        "LateFusion",
+        "LateFusionConfig",
+    ],
+})

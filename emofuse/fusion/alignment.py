@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
 from emofuse.models.base import mask_from_lengths
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,11 +34,9 @@ class AttentionAlignmentConfig:
     hidden_size: int = 128
     attention_size: int = 128
     dropout: float = 0.3
-    pooling: str = "max"
+    pooling: Literal["max", "mean"] = "max"
 
     def __post_init__(self) -> None:
-        if self.pooling not in {"max", "mean"}:
-            raise ValueError(f"pooling must be 'max' or 'mean', got {self.pooling!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -94,6 +94,6 @@ class AttentionAlignment(EmotionModel):
         return self.dropout(pooled)  # (batch, 2h)
 
 
-@MODELS.register("attention_alignment", AttentionAlignmentConfig)
+@builds(AttentionAlignmentConfig, example=Example(("sequence", "text_sequence"), {"hidden_size": 8, "attention_size": 8}))
 def build_attention_alignment(config: AttentionAlignmentConfig, inputs: Sequence[InputSpec], output_size: int) -> AttentionAlignment:
     return AttentionAlignment(config, inputs, output_size)

@@ -17,11 +17,12 @@ from collections.abc import Sequence
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
+from emofuse.models.inputs import InputSpec
 from emofuse.models.standardize import SystemModel
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +94,7 @@ class ClassificationBlock(EmotionModel):
         return self.block(torch.cat(parts, dim=-1))  # (batch, embedding_size)
 
 
-@MODELS.register("classification_block", ClassificationBlockConfig)
+@builds(ClassificationBlockConfig, example=Example(("member", "member"), {"hidden_sizes": [8]}))
 def build_classification_block(config: ClassificationBlockConfig, inputs: Sequence[InputSpec], output_size: int,
                                members: Sequence[SystemModel] | None = None) -> ClassificationBlock:
     if not members:

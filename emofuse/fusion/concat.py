@@ -14,12 +14,14 @@ from collections.abc import Sequence
 
 import torch
 
+from emofuse.components import MODELS
 from emofuse.config import Component
 from emofuse.config import component_list_field
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
+from emofuse.models.inputs import InputSpec
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +78,6 @@ class ConcatFusion(EmotionModel):
         return [*groups, {"params": [*self.dense.parameters(), *self.head.parameters()], "lr": learning_rate}]
 
 
-@MODELS.register("concat", ConcatFusionConfig)
+@builds(ConcatFusionConfig, example=Example(("vector", "text_vector"), {"branches": [{"name": "mlp", "hidden_sizes": [8]}, {"name": "mlp", "hidden_sizes": [8]}], "hidden_size": 8}))
 def build_concat(config: ConcatFusionConfig, inputs: Sequence[InputSpec], output_size: int) -> ConcatFusion:
     return ConcatFusion(config, inputs, output_size)

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
 from emofuse.models.cnn14 import CNN14
 from emofuse.models.cnn14 import CNN14Config
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +67,11 @@ class ConditionedCNN14(EmotionModel):
         return self.cnn.dropout(torch.relu(self.cnn.fc(hidden)))  # (batch, channels)
 
 
-@MODELS.register("sfcnn14", ConditionedCNN14Config)
+@builds(ConditionedCNN14Config, example=Example(("sequence", "text_vector"), {"acoustic": {"channels": [4, 8, 8, 8, 8, 8], "crop_seconds": None}}))
 def build_sfcnn14(config: ConditionedCNN14Config, inputs: Sequence[InputSpec], output_size: int) -> ConditionedCNN14:
     return ConditionedCNN14(config, inputs, output_size, multistage=False)
 
 
-@MODELS.register("mfcnn14", ConditionedCNN14Config)
+@builds(ConditionedCNN14Config, example=Example(("sequence", "text_vector"), {"acoustic": {"channels": [4, 8, 8, 8, 8, 8], "crop_seconds": None}}))
 def build_mfcnn14(config: ConditionedCNN14Config, inputs: Sequence[InputSpec], output_size: int) -> ConditionedCNN14:
     return ConditionedCNN14(config, inputs, output_size, multistage=True)

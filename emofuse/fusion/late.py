@@ -20,9 +20,12 @@ Fused categorical outputs are returned as posteriors (softmax of fused scores).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
+from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from scipy.special import log_softmax
@@ -30,9 +33,10 @@ from scipy.special import softmax
 
 from emofuse.evaluation.metrics import concordance_correlation
 from emofuse.evaluation.metrics import unweighted_average_recall
-from emofuse.fusion.base import SCORE_FUSIONS
 from emofuse.fusion.base import ScoreFusion
 from emofuse.fusion.base import check_members
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 _EPS = 1e-12
 
@@ -44,18 +48,14 @@ class LateFusionConfig:
     the weight resolution of ``weighted``; ``rounds`` the number of picks of ``select`` (default:
     twice the number of members)."""
 
-    method: str = "average"
-    criterion: str = "UA"
+    method: Literal["average", "weighted", "znorm", "select"] = "average"
+    criterion: Literal["UA", "WA"] = "UA"
     grid_step: float = 0.01
     rounds: int | None = None
 
     def __post_init__(self) -> None:
-        if self.method not in {"average", "weighted", "znorm", "select"}:
-            raise ValueError(f"method must be 'average', 'weighted', 'znorm' or 'select', got {self.method!r}")
         if self.rounds is not None and self.rounds < 1:
             raise ValueError(f"rounds must be at least 1, got {self.rounds}")
-        if self.criterion not in {"UA", "WA"}:
-            raise ValueError(f"criterion must be 'UA' or 'WA', got {self.criterion!r}")
         if not 0.0 < self.grid_step <= 0.5:
             raise ValueError("grid_step must be in (0, 0.5]")
 
@@ -76,10 +76,13 @@ def weight_grid(members: int, step: float) -> list[tuple[float, ...]]:
     return grid
 
 
-@SCORE_FUSIONS.register("late", LateFusionConfig)
+@builds(LateFusionConfig, example=Example(("member", "member"), {"method": "weighted", "grid_step": 0.1}))
 class LateFusion(ScoreFusion):
-    def __init__(self, config: LateFusionConfig, *, kind: str) -> None:
-        super().__init__(config, kind=kind)
+    """Fitted state: ``weights`` (``weighted``, ``select``: one per member) or ``statistics``
+    (``znorm``: mean and std of each member's log scores)."""
+
+    def __init__(self, config: LateFusionConfig, *, task_type: Literal["categorical", "dimensional"]) -> None:
+        super().__init__(config, task_type=task_type)
         self.weights: tuple[float, ...] | None = None
         self.statistics: list[tuple[float, float]] | None = None
 
@@ -94,7 +97,7 @@ class LateFusion(ScoreFusion):
         if len(truth) == 0:
             raise ValueError(f"late fusion '{method}' needs dev outputs; this fold has no dev set")
         if method == "znorm":
-            if self.kind != "categorical":
+            if self.task_type != "categorical":
                 raise ValueError("znorm late fusion is defined for categorical scores")
             self.statistics = [(float(s.mean()), float(s.std() + _EPS)) for s in self._log_scores(members)]
             return self
@@ -105,7 +108,7 @@ class LateFusion(ScoreFusion):
         for weights in weight_grid(len(members), self.config.grid_step):
             self.weights = weights
             fused = self(members)
-            if self.kind == "categorical":
+            if self.task_type == "categorical":
                 value = _criterion(self.config.criterion, np.asarray(truth), fused.argmax(axis=1))
             else:
                 value = float(np.mean([concordance_correlation(truth[:, k], fused[:, k]) for k in range(truth.shape[1])]))
@@ -135,7 +138,7 @@ class LateFusion(ScoreFusion):
 
     def _selection_key(self, fused: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
         """(criterion, minus cross-entropy) for categorical posteriors; (mean CCC, 0) otherwise."""
-        if self.kind == "categorical":
+        if self.task_type == "categorical":
             likelihood = float(np.mean(np.log(np.clip(fused[np.arange(len(truth)), truth.astype(int)], _EPS, None))))
             return _criterion(self.config.criterion, truth, fused.argmax(axis=1)), likelihood
         return float(np.mean([concordance_correlation(truth[:, k], fused[:, k]) for k in range(truth.shape[1])])), 0.0
@@ -147,7 +150,7 @@ class LateFusion(ScoreFusion):
             if self.weights is None:
                 raise RuntimeError("late fusion 'select' is not fitted")
             return sum(w * s for w, s in zip(self.weights, members, strict=True))
-        if self.kind == "dimensional":
+        if self.task_type == "dimensional":
             weights = self.weights if method == "weighted" else tuple(1.0 / len(members) for _ in members)
             if weights is None:
                 raise RuntimeError("weighted late fusion is not fitted")
@@ -165,8 +168,33 @@ class LateFusion(ScoreFusion):
             fused = sum(w * s for w, s in zip(self.weights, logs, strict=True))
         return softmax(fused, axis=1)
 
-    def describe(self) -> dict:
-        return {"method": self.config.method, "weights": self.weights, "statistics": self.statistics}
+    def state(self) -> dict[str, np.ndarray]:
+        state = {}
+        if self.weights is not None:
+            state["weights"] = np.asarray(self.weights, dtype=np.float64)
+        if self.statistics is not None:
+            state["statistics"] = np.asarray(self.statistics, dtype=np.float64)
+        return state
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        unknown = sorted(set(state) - {"weights", "statistics"})
+        if unknown:
+            raise ValueError(f"late fusion has no fitted parameters {unknown}")
+        if "weights" in state:
+            self.weights = tuple(float(w) for w in np.asarray(state["weights"]).ravel())
+        if "statistics" in state:
+            self.statistics = [(float(m), float(s)) for m, s in np.asarray(state["statistics"]).reshape(-1, 2)]
+
+    def restrict(self, members: Sequence[int]) -> LateFusion:
+        """Weights renormalised over the given members; their own z-normalisation statistics."""
+        fusion = copy.copy(self)
+        if self.weights is not None:
+            weights = [self.weights[m] for m in members]
+            total = float(sum(weights))
+            fusion.weights = tuple(w / total for w in weights) if total > 0 else tuple(1.0 / len(weights) for _ in weights)
+        if self.statistics is not None:
+            fusion.statistics = [self.statistics[m] for m in members]
+        return fusion
 
 
 def _criterion(name: str, truth: np.ndarray, predicted_index: np.ndarray) -> float:

@@ -4,40 +4,28 @@ Nothing here imports Lightning. The HTTP server (``emofuse.inference.server``) n
 ``[serve]`` extra and is imported on its own.
 """
 
-from emofuse.inference.export import build_from_run
-from emofuse.inference.export import export_run
-from emofuse.inference.export import fuse_recognizers
-from emofuse.inference.recognizer import Prediction
-from emofuse.inference.recognizer import Recognizer
-from emofuse.inference.recognizer import RecognizerConfig
-from emofuse.inference.recognizer import RecognizerError
-from emofuse.inference.recognizer import SystemSpec
-from emofuse.inference.segment import Segment
-from emofuse.inference.segment import SegmentationConfig
-from emofuse.inference.segment import Timeline
-from emofuse.inference.segment import emotion_timeline
-from emofuse.inference.segment import plot_timeline
-from emofuse.inference.segment import split_segments
-from emofuse.inference.transcribe import ASRConfig
-from emofuse.inference.transcribe import Transcriber
-from emofuse.inference.transcribe import build_transcriber
+import lazy_loader
 
-__all__ = [
-    "ASRConfig",
-    "Prediction",
-    "Recognizer",
-    "RecognizerConfig",
-    "RecognizerError",
-    "Segment",
-    "SegmentationConfig",
-    "SystemSpec",
-    "Timeline",
-    "Transcriber",
-    "build_from_run",
-    "build_transcriber",
-    "emotion_timeline",
-    "export_run",
-    "fuse_recognizers",
-    "plot_timeline",
-    "split_segments",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "export": [
+        "build_from_run",
+        "export_run",
+        "fuse_recognizers",
+    ],
+    "prediction": [
+        "Prediction",
+    ],
+    "recognizer": [
+        "Recognizer",
+        "RecognizerConfig",
+        "RecognizerError",
+    ],
+    "segment": [
+        "Segment",
+        "SegmentationConfig",
+        "Timeline",
+        "emotion_timeline",
+        "plot_timeline",
+        "split_segments",
+    ],
+})

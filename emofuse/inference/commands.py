@@ -39,6 +39,7 @@ def predict(
 ) -> None:
     """Emotion of audio files: class posteriors, top emotion, V/A/D when the model has them, and
     the transcript used (given, from --transcripts, or from ASR). JSON lines or CSV."""
+    from emofuse.config import parse
     from emofuse.inference.batch import find_audio
     from emofuse.inference.batch import predict_files
     from emofuse.inference.batch import read_transcripts
@@ -56,7 +57,8 @@ def predict(
             raise ValueError(f"--text is the transcript of one file; {len(files)} files were given (use --transcripts)")
         texts = {files[0][0]: text} if text is not None else (read_transcripts(transcripts, files) if transcripts else {})
         recognizer = Recognizer.from_pretrained(model, asr=asr, num_threads=threads)
-        segments = SegmentationConfig(method=segmentation) if (timeline or plot) else None  # type: ignore[arg-type]
+        with_timeline = timeline or plot is not None
+        segments = parse(SegmentationConfig, {"method": segmentation}) if with_timeline else None
         if plot is not None:
             plot.mkdir(parents=True, exist_ok=True)
         records, failures = predict_files(recognizer, files, texts=texts, batch_size=batch_size, segmentation=segments,
@@ -80,16 +82,18 @@ def _render(records: list[dict], output_format: str) -> str:
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     import pandas as pd
 
+    from emofuse.predictions import posterior_column
+
     rows = []
     for record in records:
         flat = {k: v for k, v in record.items() if k not in {"posteriors", "members", "timeline", "systems"}}
-        flat.update({f"p_{c}": p for c, p in record.get("posteriors", {}).items()})
+        flat.update({posterior_column(c): p for c, p in record.get("posteriors", {}).items()})
         flat["systems"] = "+".join(record.get("systems", []))
         rows.append(flat)
         for segment in record.get("timeline", {}).get("segments", []):
             part = {"file": record["file"], "start": segment["start"], "end": segment["end"], "emotion": segment.get("emotion"),
                     "transcript": segment.get("transcript"), "transcript_source": segment.get("transcript_source")}
-            part.update({f"p_{c}": p for c, p in segment.get("posteriors", {}).items()})
+            part.update({posterior_column(c): p for c, p in segment.get("posteriors", {}).items()})
             rows.append(part)
     return pd.DataFrame(rows).to_csv(index=False)
 
@@ -104,8 +108,11 @@ def export(
     asr: AsrOption = None,
     name: Annotated[str | None, typer.Option("--name", help="Recogniser name (default: <experiment>-<system>).")] = None,
 ) -> None:
-    """Export a trained system of a run (with its members and fitted fusion weights) as a
-    self-describing recogniser directory: config.json + model.safetensors."""
+    """Export a fitted system of a run (with its members) as a recogniser directory.
+
+    The directory holds config.json and the systems exactly as the run saved them (one fold's
+    models: the fold is chosen on dev scores unless --fold names one).
+    """
     from emofuse.inference.export import export_run
     from emofuse.inference.recognizer import Recognizer
     from emofuse.inference.recognizer import RecognizerError

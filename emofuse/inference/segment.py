@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
+from emofuse.inference.prediction import Prediction
 from emofuse.inference.recognizer import AudioSource
-from emofuse.inference.recognizer import Prediction
 from emofuse.inference.recognizer import Recognizer
 
 #: Colours of the four classes in plots (others get matplotlib's cycle).
@@ -47,8 +47,6 @@ class SegmentationConfig:
     hop: float = 3.0
 
     def __post_init__(self) -> None:
-        if self.method not in {"vad", "fixed"}:
-            raise ValueError(f"method must be 'vad' or 'fixed', got {self.method!r}")
         if self.window <= 0 or self.hop <= 0 or self.max_segment <= 0:
             raise ValueError("window, hop and max_segment must be positive")
         if self.min_segment < 0.1 or self.min_segment > self.max_segment:

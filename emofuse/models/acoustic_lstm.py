@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +68,6 @@ class AcousticLSTM(EmotionModel):
         return self.dropout(self.dense(last))  # (batch, dense_size)
 
 
-@MODELS.register("acoustic_lstm", AcousticLSTMConfig)
+@builds(AcousticLSTMConfig, example=Example(("vector",), {"lstm_sizes": [8, 16], "dense_size": 8}))
 def build_acoustic_lstm(config: AcousticLSTMConfig, inputs: Sequence[InputSpec], output_size: int) -> AcousticLSTM:
     return AcousticLSTM(config, inputs, output_size)

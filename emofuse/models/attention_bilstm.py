@@ -15,13 +15,14 @@ from collections.abc import Sequence
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
 from emofuse.models.blocks.pooling import SelfAttentionPooling
 from emofuse.models.blocks.pooling import frame_mask
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +68,6 @@ class AttentionBiLSTM(EmotionModel):
         return self.dropout(torch.cat([last, attended], dim=-1))  # (batch, 4 * lstm)
 
 
-@MODELS.register("attention_bilstm", AttentionBiLSTMConfig)
+@builds(AttentionBiLSTMConfig, example=Example(("sequence",), {"lstm_size": 8, "attention_size": 8, "tdnn_context": 3}))
 def build_attention_bilstm(config: AttentionBiLSTMConfig, inputs: Sequence[InputSpec], output_size: int) -> AttentionBiLSTM:
     return AttentionBiLSTM(config, inputs, output_size)

@@ -11,26 +11,11 @@ that classification-block fusion builds on. ``values`` is a tensor (``(batch, di
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Literal
 
-import numpy as np
 import torch
 
-from emofuse.registry import Registry
-
 Input = tuple[torch.Tensor | list[str], torch.Tensor | None]
-
-
-@dataclasses.dataclass(frozen=True)
-class InputSpec:
-    """What a model is told about one input stream."""
-
-    name: str
-    modality: Literal["audio", "text"]
-    kind: Literal["vector", "sequence", "text", "waveform"]
-    dim: int = 0
 
 
 class EmotionModel(torch.nn.Module):
@@ -50,40 +35,6 @@ class EmotionModel(torch.nn.Module):
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": learning_rate}]
 
 
-class ClassicModel:
-    """Models fitted without gradient descent (scikit-learn) on utterance-level vectors.
-
-    ``fit`` may choose hyper-parameters on the dev set it is given (never on test) and returns
-    what it chose; ``predict_scores`` returns class posteriors ``(n, classes)`` or regression
-    outputs ``(n, targets)``; ``state`` returns the arrays that define the fitted model.
-    Targets are class indices (categorical) or ``(n, targets)`` ratings (dimensional).
-    """
-
-    def fit(self, train: np.ndarray, train_targets: np.ndarray, dev: np.ndarray | None,
-            dev_targets: np.ndarray | None, *, kind: str) -> dict:
-        raise NotImplementedError
-
-    def predict_scores(self, features: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def state(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-
-MODELS: Registry[EmotionModel | ClassicModel] = Registry("model")
-
-
 def mask_from_lengths(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     """``(batch,) -> (batch, max_length)`` boolean mask of valid positions."""
     return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def expect_kinds(model: str, specs: Sequence[InputSpec], kinds: Sequence[set[str]]) -> None:
-    """Fail early, with the model's name, when a system feeds it the wrong inputs."""
-    if len(specs) != len(kinds):
-        raise ValueError(f"model {model!r} takes {len(kinds)} input(s), the system gives {len(specs)}")
-    for spec, allowed in zip(specs, kinds, strict=True):
-        if spec.kind not in allowed:
-            raise ValueError(
-                f"model {model!r}: input {spec.name!r} is a {spec.kind}, expected {' or '.join(sorted(allowed))}"
-            )

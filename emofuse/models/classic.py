@@ -1,47 +1,44 @@
 """Classic baselines on utterance-level vectors (functionals): SVM and logistic regression.
 
-scikit-learn estimators behind the :class:`ClassicModel` contract. The regularisation ``C`` is
-chosen on the fold's dev set from ``c_grid`` (never on test), then the model is refitted on
-train. Inputs are standardised inside the pipeline with training statistics (or arrive
-speaker-standardised from the runner). Categorical outputs are class posteriors (Platt scaling
-on internal folds for SVMs); dimensional outputs come from SVR / ridge regression per target.
+Training uses scikit-learn (:mod:`emofuse.training.sklearn`); the fitted model is kept as plain
+arrays and predicted with numpy here, so that a run, an export and a recogniser compute the
+same numbers from the same arrays, without pickle and without scikit-learn at inference.
+
+- ``svm``: categorical outputs are Platt-calibrated posteriors of a one-vs-one SVC (linear or
+  RBF kernel), computed as scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does;
+  dimensional outputs come from one SVR per target.
+- ``logistic_regression``: multinomial logistic regression (categorical) or ridge regression
+  (dimensional).
+
+Inputs are standardised with the training statistics (``standardize``), stored with the model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.linear_model import LogisticRegression
-from sklearn.linear_model import Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
-from sklearn.svm import SVR
 
-from emofuse.evaluation.metrics import concordance_correlation
-from emofuse.evaluation.metrics import unweighted_average_recall
-from emofuse.models.base import MODELS
-from emofuse.models.base import ClassicModel
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
 class SVMConfig:
     """``kernel``: linear or rbf; ``c_grid``: values of C tried on dev (one value: no search)."""
 
-    kernel: str = "linear"
+    kernel: Literal["linear", "rbf"] = "linear"
     c_grid: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
     gamma: str = "scale"
     standardize: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.kernel not in {"linear", "rbf"}:
-            raise ValueError(f"kernel must be 'linear' or 'rbf', got {self.kernel!r}")
         if not self.c_grid or any(c <= 0 for c in self.c_grid):
             raise ValueError("c_grid must hold positive values")
 
@@ -59,102 +56,122 @@ class LogisticRegressionConfig:
             raise ValueError("c_grid must hold positive values")
 
 
-class SklearnModel(ClassicModel):
-    """A scikit-learn pipeline per task kind, with C chosen on dev."""
+class ClassicModel:
+    """A fitted classic model as arrays (see the module docstring); ``predict_scores`` maps
+    ``(n, dim)`` features to ``(n, outputs)`` posteriors or ratings.
 
-    def __init__(self, name: str, config: SVMConfig | LogisticRegressionConfig, output_size: int) -> None:
+    Array names: ``mean``/``scale`` (standardisation); categorical: ``classes`` (indices of the
+    classes seen in training), then ``coef``/``intercept`` (logistic regression) or
+    ``support_vectors``/``dual_coef``/``intercept``/``n_support``/``gamma``/``calibration``
+    (SVM); dimensional: the same per target with a ``target<k>.`` prefix.
+    """
+
+    def __init__(self, name: str, config: SVMConfig | LogisticRegressionConfig, output_size: int,
+                 task_type: Literal["categorical", "dimensional"] = "categorical") -> None:
         self.name = name
         self.config = config
         self.output_size = output_size
-        self.estimators: list = []
-        self.selected: dict[str, float] = {}
-        self.kind = "categorical"
-        self._calibration_folds = 5
+        self.task_type = task_type
+        self.arrays: dict[str, np.ndarray] = {}
 
-    def _estimator(self, c: float, kind: str):  # noqa: ANN202 (scikit-learn objects)
-        config = self.config
-        if self.name == "svm":
-            if kind == "categorical":  # posteriors by Platt scaling on internal folds
-                svc = SVC(kernel=config.kernel, C=c, gamma=config.gamma, random_state=config.seed)
-                core = CalibratedClassifierCV(svc, ensemble=False, cv=self._calibration_folds)
-            else:
-                core = SVR(kernel=config.kernel, C=c, gamma=config.gamma)
-        elif kind == "categorical":
-            core = LogisticRegression(C=c, max_iter=config.max_iter)
-        else:
-            core = Ridge(alpha=1.0 / c)
-        return make_pipeline(StandardScaler(), core) if config.standardize else make_pipeline(core)
-
-    def fit(self, train: np.ndarray, train_targets: np.ndarray, dev: np.ndarray | None, dev_targets: np.ndarray | None, *, kind: str) -> dict:
-        grid = self.config.c_grid
-        if len(grid) > 1 and (dev is None or len(dev) == 0):
-            raise ValueError(f"{self.name}: choosing C from c_grid needs a dev set; give one value or a protocol with dev")
-        best_c = grid[0]
-        if len(grid) > 1:
-            best_value = -np.inf
-            for c in grid:
-                self._fit_all(train, train_targets, c, kind)
-                value = self._dev_score(dev, dev_targets, kind)  # type: ignore[arg-type]
-                if value > best_value + 1e-12:
-                    best_c, best_value = c, value
-            self.selected = {"C": best_c, "dev_score": float(best_value)}
-        else:
-            self.selected = {"C": best_c}
-        self._fit_all(train, train_targets, best_c, kind)
-        return self.selected
-
-    def _fit_all(self, features: np.ndarray, targets: np.ndarray, c: float, kind: str) -> None:
-        if kind == "categorical":
-            counts = np.bincount(targets.astype(int))
-            smallest = int(counts[counts > 0].min())
-            self._calibration_folds = max(2, min(5, smallest))
-            self.estimators = [self._estimator(c, kind).fit(features, targets)]
-        else:
-            self.estimators = [self._estimator(c, kind).fit(features, targets[:, k]) for k in range(targets.shape[1])]
-        self.kind = kind
-
-    def _dev_score(self, dev: np.ndarray, targets: np.ndarray, kind: str) -> float:
-        scores = self.predict_scores(dev)
-        if kind == "categorical":
-            return unweighted_average_recall(list(targets), list(scores.argmax(axis=1)), labels=sorted(set(targets.tolist())))
-        return float(np.mean([concordance_correlation(targets[:, k], scores[:, k]) for k in range(targets.shape[1])]))
-
-    def predict_scores(self, features: np.ndarray) -> np.ndarray:
-        if not self.estimators:
-            raise RuntimeError(f"{self.name} is not fitted")
-        if self.kind == "categorical":
-            (estimator,) = self.estimators
-            probabilities = estimator.predict_proba(features)
-            # classes never seen in training get probability 0
-            full = np.zeros((len(features), self.output_size))
-            full[:, estimator.classes_.astype(int)] = probabilities
-            return full
-        return np.stack([e.predict(features) for e in self.estimators], axis=1)
+    @property
+    def kernel(self) -> str:
+        return getattr(self.config, "kernel", "linear")
 
     def state(self) -> dict[str, np.ndarray]:
-        """Arrays that define a linear model (for safetensors export)."""
-        if self.name == "svm" and (self.kind == "categorical" or self.config.kernel != "linear"):
-            raise NotImplementedError("calibrated or kernel SVMs are not stored as arrays; use logistic_regression to export")
-        state: dict[str, np.ndarray] = {}
-        for index, estimator in enumerate(self.estimators):
-            if self.config.standardize:
-                scaler = estimator[0]
-                state[f"{index}.mean"] = scaler.mean_
-                state[f"{index}.scale"] = scaler.scale_
-            core = estimator[-1]
-            if hasattr(core, "coef_"):
-                state[f"{index}.coef"] = np.atleast_2d(core.coef_)
-                state[f"{index}.intercept"] = np.atleast_1d(core.intercept_)
-        return state
+        if not self.arrays:
+            raise RuntimeError(f"{self.name} is not fitted")
+        return dict(self.arrays)
+
+    def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.arrays = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+
+    def predict_scores(self, features: np.ndarray) -> np.ndarray:
+        if not self.arrays:
+            raise RuntimeError(f"{self.name} is not fitted")
+        values = np.asarray(features, dtype=np.float64)
+        if "mean" in self.arrays:
+            values = (values - self.arrays["mean"]) / self.arrays["scale"]
+        if self.task_type == "dimensional":
+            columns = []
+            for k in range(self.output_size):
+                prefix = f"target{k}."
+                if f"{prefix}coef" in self.arrays:
+                    column = values @ self.arrays[f"{prefix}coef"].ravel() + self.arrays[f"{prefix}intercept"][0]
+                else:
+                    kernel = self._kernel(values, self.arrays[f"{prefix}support_vectors"], self.arrays[f"{prefix}gamma"])
+                    column = kernel @ self.arrays[f"{prefix}dual_coef"].ravel() + self.arrays[f"{prefix}intercept"][0]
+                columns.append(column)
+            return np.stack(columns, axis=1)
+        present = self.arrays["classes"].astype(np.int64)
+        if "coef" in self.arrays:
+            probabilities = self._logistic(values)
+        else:
+            probabilities = self._calibrated_svc(values, len(present))
+        full = np.zeros((len(values), self.output_size))  # classes never seen in training get 0
+        full[:, present] = probabilities
+        return full
+
+    def _kernel(self, values: np.ndarray, support: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        if self.kernel == "linear":
+            return values @ support.T
+        squared = (values**2).sum(1)[:, None] + (support**2).sum(1)[None, :] - 2.0 * values @ support.T
+        return np.exp(-float(gamma.ravel()[0]) * np.maximum(squared, 0.0))
+
+    def _logistic(self, values: np.ndarray) -> np.ndarray:
+        decision = values @ self.arrays["coef"].T + self.arrays["intercept"]  # (n, k) or (n, 1) for two classes
+        if decision.shape[1] == 1:
+            positive = 1.0 / (1.0 + np.exp(-decision[:, 0]))
+            return np.stack([1.0 - positive, positive], axis=1)
+        decision = decision - decision.max(axis=1, keepdims=True)
+        exp = np.exp(decision)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def _calibrated_svc(self, values: np.ndarray, classes: int) -> np.ndarray:
+        kernel = self._kernel(values, self.arrays["support_vectors"], self.arrays["gamma"])
+        dual, intercept = self.arrays["dual_coef"], self.arrays["intercept"]
+        starts = np.concatenate([[0], np.cumsum(self.arrays["n_support"].astype(np.int64))])
+        pairs = []
+        for i in range(classes):  # one-vs-one decisions, in libsvm's pair order
+            for j in range(i + 1, classes):
+                si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
+                pairs.append(kernel[:, si] @ dual[j - 1, si] + kernel[:, sj] @ dual[i, sj] + intercept[len(pairs)])
+        decision = np.stack(pairs, axis=1)
+        calibration = self.arrays["calibration"]  # (calibrators, 2): a, b of p = 1 / (1 + exp(a f + b))
+        if classes == 2:
+            positive = 1.0 / (1.0 + np.exp(calibration[0, 0] * decision[:, 0] + calibration[0, 1]))
+            return np.stack([1.0 - positive, positive], axis=1)
+        ovr = _ovr_decision(decision, classes)
+        probabilities = 1.0 / (1.0 + np.exp(calibration[:, 0][None, :] * ovr + calibration[:, 1][None, :]))
+        total = probabilities.sum(axis=1, keepdims=True)
+        uniform = np.full_like(probabilities, 1.0 / classes)
+        return np.divide(probabilities, total, out=uniform, where=total != 0)
 
 
-def _build(name: str):  # noqa: ANN202
-    def build(config, inputs: Sequence[InputSpec], output_size: int) -> SklearnModel:
-        expect_kinds(name, inputs, [{"vector"}] * len(inputs))
-        return SklearnModel(name, config, output_size)
+def _ovr_decision(decision: np.ndarray, classes: int) -> np.ndarray:
+    """One-vs-rest scores from one-vs-one decisions: votes plus confidences squashed to (-1/3, 1/3)
+    (scikit-learn's ``_ovr_decision_function``)."""
+    votes = np.zeros((len(decision), classes))
+    confidence = np.zeros((len(decision), classes))
+    k = 0
+    for i in range(classes):
+        for j in range(i + 1, classes):
+            confidence[:, i] += decision[:, k]
+            confidence[:, j] -= decision[:, k]
+            votes[decision[:, k] >= 0, i] += 1
+            votes[decision[:, k] < 0, j] += 1
+            k += 1
+    return votes + confidence / (3 * (np.abs(confidence) + 1))
 
-    return build
+
+@builds(SVMConfig, example=Example(("vector",), {"c_grid": [0.1, 1.0]}))
+def build_svm(config: SVMConfig, inputs: Sequence[InputSpec], output_size: int) -> ClassicModel:
+    expect_kinds("svm", inputs, [{"vector"}] * len(inputs))
+    return ClassicModel("svm", config, output_size)
 
 
-MODELS.register("svm", SVMConfig)(_build("svm"))
-MODELS.register("logistic_regression", LogisticRegressionConfig)(_build("logistic_regression"))
+@builds(LogisticRegressionConfig, example=Example(("vector", "text_vector"), {"c_grid": [0.1, 1.0]}))
+def build_logistic_regression(config: LogisticRegressionConfig, inputs: Sequence[InputSpec],
+                              output_size: int) -> ClassicModel:
+    expect_kinds("logistic_regression", inputs, [{"vector"}] * len(inputs))
+    return ClassicModel("logistic_regression", config, output_size)

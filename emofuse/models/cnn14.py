@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
 from emofuse.models.blocks.conv import CNN14Backbone
 from emofuse.models.blocks.conv import Condition
 from emofuse.models.blocks.crop import random_crop
 from emofuse.models.blocks.pooling import masked_max
 from emofuse.models.blocks.pooling import masked_mean
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,20 +41,16 @@ class CNN14Config:
     channels: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
     dropout: float = 0.2
     head_dropout: float = 0.5
-    pool_type: str = "max"
+    pool_type: Literal["max", "avg", "avg+max"] = "max"
     crop_seconds: float | None = 5.0
     frame_rate: float = 100.0
-    spec_augment: str = "none"
+    spec_augment: Literal["none", "conservative", "aggressive"] = "none"
 
     def __post_init__(self) -> None:
         if len(self.channels) < 2 or any(c < 1 for c in self.channels):
             raise ValueError("channels needs at least two positive block widths")
-        if self.pool_type not in {"max", "avg", "avg+max"}:
-            raise ValueError(f"pool_type must be 'max', 'avg' or 'avg+max', got {self.pool_type!r}")
         if self.crop_seconds is not None and self.crop_seconds <= 0:
             raise ValueError("crop_seconds must be positive (or null for no cropping)")
-        if self.spec_augment not in {"none", "conservative", "aggressive"}:
-            raise ValueError(f"spec_augment must be 'none', 'conservative' or 'aggressive', got {self.spec_augment!r}")
 
 
 class CNN14(EmotionModel):
@@ -86,6 +84,6 @@ class CNN14(EmotionModel):
         return self.dropout(torch.relu(self.fc(hidden)))  # (batch, channels)
 
 
-@MODELS.register("cnn14", CNN14Config)
+@builds(CNN14Config, example=Example(("sequence",), {"channels": [4, 8, 8, 8, 8, 8], "crop_seconds": None}))
 def build_cnn14(config: CNN14Config, inputs: Sequence[InputSpec], output_size: int) -> CNN14:
     return CNN14(config, inputs, output_size)

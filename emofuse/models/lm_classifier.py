@@ -35,14 +35,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 from emofuse.text.lm import DEFAULT_TEXT_MODEL
 from emofuse.text.lm import cls_positions
 from emofuse.text.lm import load_pretrained
@@ -65,30 +67,24 @@ class LMClassifierConfig:
 
     model: str = DEFAULT_TEXT_MODEL
     max_length: int = 128
-    pooling: str = "cls"
+    pooling: Literal["cls", "mean"] = "cls"
     layer: int = -1
     fine_tune: bool = True
     hidden_size: int = 0
-    activation: str = "relu"
+    activation: Literal["relu", "gelu", "tanh"] = "relu"
     dropout: float = 0.1
     l2: float = 0.0
-    output_activation: str = "none"
+    output_activation: Literal["none", "tanh"] = "none"
 
     def __post_init__(self) -> None:
-        if self.pooling not in {"cls", "mean"}:
-            raise ValueError(f"pooling must be 'cls' or 'mean', got {self.pooling!r}")
         if self.max_length < 2:
             raise ValueError(f"max_length must be at least 2, got {self.max_length}")
         if self.hidden_size < 0:
             raise ValueError(f"hidden_size must be 0 (no hidden layer) or positive, got {self.hidden_size}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.l2 < 0:
             raise ValueError(f"l2 must be non-negative, got {self.l2}")
-        if self.output_activation not in {"none", "tanh"}:
-            raise ValueError(f"output_activation must be 'none' or 'tanh', got {self.output_activation!r}")
 
 
 class LMClassifier(EmotionModel):
@@ -164,6 +160,6 @@ class LMClassifier(EmotionModel):
         return groups
 
 
-@MODELS.register("lm_classifier", LMClassifierConfig)
+@builds(LMClassifierConfig, example=Example(("text",), {"model": "{tiny_text_model}", "max_length": 16}))
 def build_lm_classifier(config: LMClassifierConfig, inputs: Sequence[InputSpec], output_size: int) -> LMClassifier:
     return LMClassifier(config, inputs, output_size)

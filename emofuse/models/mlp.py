@@ -8,25 +8,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
 class MLPConfig:
     hidden_sizes: tuple[int, ...] = (128,)
     dropout: float = 0.2
-    activation: str = "relu"
+    activation: Literal["relu", "gelu", "tanh", "prelu"] = "relu"
 
     def __post_init__(self) -> None:
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -53,6 +53,6 @@ class MLP(EmotionModel):
         return self.body(self.input_dropout(features))  # (batch, embedding_size)
 
 
-@MODELS.register("mlp", MLPConfig)
+@builds(MLPConfig, example=Example(("vector",), {"hidden_sizes": [16]}))
 def build_mlp(config: MLPConfig, inputs: Sequence[InputSpec], output_size: int) -> MLP:
     return MLP(config, inputs, output_size)

@@ -15,20 +15,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Literal
+from typing import get_args
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
 from emofuse.models.blocks.layers import LayerWeightedSum
 from emofuse.models.blocks.pooling import LogisticAttentionPooling
 from emofuse.models.blocks.pooling import MeanMaxPooling
 from emofuse.models.blocks.pooling import MeanPooling
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
-HEADS = ("mean", "mean_max", "attention", "mlp_mean")
+Head = Literal["mean", "mean_max", "attention", "mlp_mean"]
+HEADS: tuple[str, ...] = get_args(Head)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,14 +40,12 @@ class PoolingConfig:
     """``head``: mean | mean_max | attention | mlp_mean. ``hidden_sizes``: the frame-wise MLP of
     ``mlp_mean``. ``num_layers``: stacked encoder layers per frame (learned weighted sum)."""
 
-    head: str = "mean"
+    head: Head = "mean"
     hidden_sizes: tuple[int, ...] = (256,)
     dropout: float = 0.2
     num_layers: int = 1
 
     def __post_init__(self) -> None:
-        if self.head not in HEADS:
-            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.num_layers < 1 or any(h < 1 for h in self.hidden_sizes):
@@ -86,6 +88,6 @@ class PoolingHead(EmotionModel):
         return self.dropout(self.pooling(values, lengths))  # (batch, embedding_size)
 
 
-@MODELS.register("pooling", PoolingConfig)
+@builds(PoolingConfig, example=Example(("sequence",), {"head": "attention", "hidden_sizes": [16]}))
 def build_pooling(config: PoolingConfig, inputs: Sequence[InputSpec], output_size: int) -> PoolingHead:
     return PoolingHead(config, inputs, output_size)

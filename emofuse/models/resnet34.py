@@ -20,17 +20,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
 from emofuse.models.blocks.crop import random_crop
 from emofuse.models.blocks.pooling import StatisticsPooling
 from emofuse.models.blocks.resnet import ResNetBackbone
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +41,15 @@ log = logging.getLogger(__name__)
 class ResNet34Config:
     channels: int = 32
     layers: tuple[int, ...] = (3, 4, 6, 3)
-    activation: str = "prelu"
+    activation: Literal["prelu", "relu"] = "prelu"
     embedding_size: int = 512
     chunk_frames: tuple[int, ...] = (150, 200, 250, 300)
-    spec_augment: str = "none"
-    mode: str = "full"
+    spec_augment: Literal["none", "conservative", "aggressive"] = "none"
+    mode: Literal["full", "linear_probe"] = "full"
     pretrained: str | None = None
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.mode not in {"full", "linear_probe"}:
-            raise ValueError(f"mode must be 'full' or 'linear_probe', got {self.mode!r}")
-        if self.spec_augment not in {"none", "conservative", "aggressive"}:
-            raise ValueError(f"spec_augment must be 'none', 'conservative' or 'aggressive', got {self.spec_augment!r}")
-        if self.activation not in {"prelu", "relu"}:
-            raise ValueError(f"activation must be 'prelu' or 'relu', got {self.activation!r}")
         if len(self.layers) != 4 or any(n < 1 for n in self.layers) or self.channels < 1:
             raise ValueError("layers needs four positive block counts and channels must be positive")
         if any(t < 1 for t in self.chunk_frames) or self.embedding_size < 1:
@@ -115,6 +111,6 @@ class ResNet34(EmotionModel):
         return self.dropout(self.fc(self.pooling(frames, frame_lengths)))  # (batch, embedding_size)
 
 
-@MODELS.register("resnet34", ResNet34Config)
+@builds(ResNet34Config, example=Example(("sequence",), {"channels": 4, "layers": [1, 1, 1, 1], "embedding_size": 16, "chunk_frames": [32]}))
 def build_resnet34(config: ResNet34Config, inputs: Sequence[InputSpec], output_size: int) -> ResNet34:
     return ResNet34(config, inputs, output_size)

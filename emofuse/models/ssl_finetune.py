@@ -16,15 +16,16 @@ from collections.abc import Sequence
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
 from emofuse.models.blocks.crop import random_crop
 from emofuse.models.blocks.layers import LayerWeightedSum
-from emofuse.models.blocks.pooling import POOLINGS
+from emofuse.models.blocks.pooling import PoolingName
 from emofuse.models.blocks.pooling import build_pooling
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +38,7 @@ class SSLFinetuneConfig:
     layer: int | str = "weighted"
     freeze: bool = False
     freeze_feature_encoder: bool = True
-    pooling: str = "mean"
+    pooling: PoolingName = "mean"
     dropout: float = 0.1
     max_duration: float | None = 8.0
     sampling_rate: int = 16000
@@ -46,8 +47,6 @@ class SSLFinetuneConfig:
         from emofuse.audio.ssl import parse_layer
 
         parse_layer(self.layer, allowed=("weighted",))
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.max_duration is not None and self.max_duration <= 0:
@@ -109,6 +108,6 @@ class SSLFinetune(EmotionModel):
         return self.dropout(self.pooling(frames, frame_lengths))  # (batch, embedding_size)
 
 
-@MODELS.register("ssl_finetune", SSLFinetuneConfig)
+@builds(SSLFinetuneConfig, example=Example(("waveform",), {"model": "{tiny_ssl_model}", "max_duration": 2.0}))
 def build_ssl_finetune(config: SSLFinetuneConfig, inputs: Sequence[InputSpec], output_size: int) -> SSLFinetune:
     return SSLFinetune(config, inputs, output_size)

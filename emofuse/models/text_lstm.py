@@ -24,12 +24,13 @@ from collections.abc import Sequence
 
 import torch
 
-from emofuse.models.base import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
-from emofuse.models.base import InputSpec
-from emofuse.models.base import expect_kinds
-from emofuse.text.wordvectors import FILE_FORMATS
+from emofuse.models.inputs import InputSpec
+from emofuse.models.inputs import expect_kinds
+from emofuse.registry import Example
+from emofuse.registry import builds
+from emofuse.text.wordvectors import FileFormat
 from emofuse.text.wordvectors import hashed_embedding_weights
 from emofuse.text.wordvectors import load_word_vectors
 from emofuse.text.wordvectors import word_ids
@@ -52,7 +53,7 @@ class TextLSTMConfig:
     buckets: int = 50_000
     embedding_dim: int = 300
     vectors: str | None = None
-    vectors_format: str = "auto"
+    vectors_format: FileFormat = "auto"
     freeze_embedding: bool = False
     lowercase: bool = True
     max_tokens: int = 554
@@ -64,8 +65,6 @@ class TextLSTMConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.buckets < 2 or self.embedding_dim < 1 or self.max_tokens < 1:
             raise ValueError("buckets must be at least 2; embedding_dim and max_tokens positive")
-        if self.vectors_format not in FILE_FORMATS:
-            raise ValueError(f"vectors_format must be one of {', '.join(FILE_FORMATS)}, got {self.vectors_format!r}")
         if self.freeze_embedding and self.vectors is None:
             raise ValueError("freeze_embedding needs vectors to initialise the embedding from")
 
@@ -155,6 +154,6 @@ class TextLSTM(EmotionModel):
         return self.output(embedding)
 
 
-@MODELS.register("text_lstm", TextLSTMConfig)
+@builds(TextLSTMConfig, example=Example(("text",), {"sizes": [8], "dense_size": 8, "buckets": 512, "embedding_dim": 8, "max_tokens": 16}))
 def build_text_lstm(config: TextLSTMConfig, inputs: Sequence[InputSpec], output_size: int) -> TextLSTM:
     return TextLSTM(config, inputs, output_size)

@@ -1,21 +1,18 @@
 """Reports: the papers' tables and figures from saved run directories (``emofuse report``)."""
 
-from emofuse.reports.report import ReportOptions
-from emofuse.reports.report import build_report
-from emofuse.reports.report import render_html
-from emofuse.reports.report import render_markdown
-from emofuse.reports.run import CrossCorpusSet
-from emofuse.reports.run import Run
-from emofuse.reports.run import RunDirectoryError
-from emofuse.reports.run import load_run
+import lazy_loader
 
-__all__ = [
-    "CrossCorpusSet",
-    "ReportOptions",
-    "Run",
-    "RunDirectoryError",
-    "build_report",
-    "load_run",
-    "render_html",
-    "render_markdown",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "report": [
+        "ReportOptions",
+        "build_report",
+        "render_html",
+        "render_markdown",
+    ],
+    "run": [
+        "CrossCorpusSet",
+        "Run",
+        "RunDirectoryError",
+        "load_run",
+    ],
+})

@@ -267,3 +267,27 @@ def scaling_figure(curve: pd.DataFrame, path: str | pathlib.Path, *, ylabel: str
     axis.legend(loc="best", frameon=False)
     axis.set_title(title, fontsize=11)
     return _save(figure, path)
+
+
+def learning_curve_figure(history: pd.DataFrame, path: str | pathlib.Path, *, title: str) -> pathlib.Path:
+    """Training and dev loss (left) and the dev score (right) per epoch, from ``history.csv``."""
+    figure = _figure(8.0, 3.2)
+    losses, scores = figure.subplots(1, 2)
+    epochs = history["epoch"].to_numpy()
+    for column, label, color in (("train_loss", "training", _PALETTE[0]), ("dev_loss", "dev", _PALETTE[1])):
+        if column in history and history[column].notna().any():
+            losses.plot(epochs, history[column], marker="o", markersize=3, label=label, color=color)
+    losses.set_xlabel("epoch")
+    losses.set_ylabel("loss")
+    losses.legend(frameon=False)
+    if "dev_score" in history and history["dev_score"].notna().any():
+        scores.plot(epochs, history["dev_score"], marker="o", markersize=3, color=_PALETTE[2])
+        best = int(history["dev_score"].idxmax())
+        scores.axvline(epochs[best], color="#999999", linestyle="--", linewidth=1)
+        scores.set_ylabel("dev score (UA or mean CCC)")
+    else:
+        scores.text(0.5, 0.5, "no dev set", ha="center", va="center", transform=scores.transAxes)
+        scores.set_yticks([])
+    scores.set_xlabel("epoch")
+    figure.suptitle(title)
+    return _save(figure, path)

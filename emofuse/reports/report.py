@@ -18,10 +18,7 @@ and over all runs: the data-size curve (few-shot runs) and cross-corpus results.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import html
-import json
 import pathlib
 import re
 from collections.abc import Callable
@@ -35,106 +32,23 @@ from emofuse.evaluation import analyses
 from emofuse.evaluation.aggregate import HEADLINE
 from emofuse.evaluation.aggregate import summarize
 from emofuse.evaluation.stats import SIGNIFICANCE_SYMBOLS
-from emofuse.evaluation.stats import mean_and_std
 from emofuse.reports import figures
 from emofuse.reports import tables
+from emofuse.reports.comparisons import cross_corpus_section
+from emofuse.reports.comparisons import scaling_section
+from emofuse.reports.render import Block
+from emofuse.reports.render import Heading
+from emofuse.reports.render import Image
+from emofuse.reports.render import Paragraph
+from emofuse.reports.render import Table
+from emofuse.reports.render import render_html
+from emofuse.reports.render import render_markdown
 from emofuse.reports.run import Run
+from emofuse.reports.run import baseline_systems
+from emofuse.reports.run import headline_metric
 from emofuse.reports.run import load_run
 
 FORMATS = ("md", "html")
-
-
-# The document ----------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Heading:
-    text: str
-    level: int = 2
-
-
-@dataclasses.dataclass(frozen=True)
-class Paragraph:
-    text: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Table:
-    frame: pd.DataFrame
-    caption: str
-    number: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Image:
-    path: pathlib.Path  # relative to the report's directory
-    caption: str
-    number: int
-
-
-Block = Heading | Paragraph | Table | Image
-
-
-def render_markdown(blocks: Sequence[Block]) -> str:
-    """Markdown: headings, paragraphs, pipe tables with their caption above, figures below."""
-    lines: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            lines += ["#" * block.level + " " + block.text, ""]
-        elif isinstance(block, Paragraph):
-            lines += [block.text, ""]
-        elif isinstance(block, Table):
-            lines += [f"**Table {block.number}.** {block.caption}", ""]
-            header = [str(c) for c in block.frame.columns]
-            lines.append("| " + " | ".join(_cell(c) for c in header) + " |")
-            lines.append("|" + "|".join("---" for _ in header) + "|")
-            for row in block.frame.itertuples(index=False):
-                lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-            lines.append("")
-        else:
-            lines += [f"![{_plain(block.caption)}]({block.path.as_posix()})", "", f"*Figure {block.number}.* {block.caption}", ""]
-    return "\n".join(lines)
-
-
-def render_html(blocks: Sequence[Block], *, title: str, base: pathlib.Path) -> str:
-    """One HTML file with the figures inlined as base64 PNGs (self-contained)."""
-    body: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            body.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
-        elif isinstance(block, Paragraph):
-            body.append(f"<p>{_inline(block.text)}</p>")
-        elif isinstance(block, Table):
-            head = "".join(f"<th>{_inline(str(c))}</th>" for c in block.frame.columns)
-            rows = "".join("<tr>" + "".join(f"<td>{_inline(str(v))}</td>" for v in row) + "</tr>"
-                           for row in block.frame.itertuples(index=False))
-            body.append(f"<table><caption><b>Table {block.number}.</b> {_inline(block.caption)}</caption>"
-                        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-        else:
-            data = base64.b64encode((base / block.path).read_bytes()).decode("ascii")
-            body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(_plain(block.caption))}">'
-                        f"<figcaption><b>Figure {block.number}.</b> {_inline(block.caption)}</figcaption></figure>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:0.92em}caption{text-align:left;padding:0.3em 0}"
-             "th,td{border:1px solid #bbb;padding:0.25em 0.6em;text-align:left}th{background:#eee}"
-             "figure{margin:1.5em 0}img{max-width:100%}code{background:#f3f3f3;padding:0 0.2em}")
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
-
-
-def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _plain(text: str) -> str:
-    return re.sub(r"[*`]", "", text)
-
-
-def _inline(text: str) -> str:
-    text = html.escape(text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
-    return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", text)
 
 
 # Building --------------------------------------------------------------------------------
@@ -223,14 +137,14 @@ def build_report(
     builder = _Builder(output, options)
     title = options.title or ("Report: " + ", ".join(dict.fromkeys(r.name for r in loaded)))
     builder.heading(title, 1)
-    builder.paragraph("Runs: " + "; ".join(f"`{r.name}` ({r.path})" for r in loaded) + ". "
+    builder.paragraph("Runs: " + "; ".join(f"`{r.name}` (`{_relative(r.path, output)}`)" for r in loaded) + ". "
                       "Scores are on the test folds; mean ± standard deviation over folds × seeds unless a caption says otherwise.")
     main = [r for r in loaded if not r.few_shot]
     names = [r.name for r in main]
     for run in main:
         _run_sections(builder, run, duplicate=names.count(run.name) > 1)
-    _scaling_section(builder, loaded)
-    _cross_corpus_section(builder, loaded)
+    scaling_section(builder, loaded)
+    cross_corpus_section(builder, loaded)
     if format == "md":
         path = output / "report.md"
         path.write_text(render_markdown(builder.blocks), encoding="utf-8")
@@ -240,25 +154,14 @@ def build_report(
     return path
 
 
-def headline_metric(kind: str) -> str:
-    """UA for categorical tasks, mean CCC for dimensional ones."""
-    return "UA" if kind == "categorical" else "CCC_mean"
+def _relative(path: pathlib.Path, start: pathlib.Path) -> str:
+    """``path`` relative to the report's directory (reports never name absolute paths)."""
+    import os
 
-
-def baseline_systems(run: Run, systems: Sequence[str]) -> list[str]:
-    """Unimodal systems: a model over exactly one input, not built from other systems.
-
-    Where fusions name members, the unimodal members come first; at most one per significance
-    symbol is kept, in config order (``--baseline`` chooses others).
-    """
-    result = []
-    for system in systems:
-        spec = run.system_config(system)
-        if spec.get("model") and len(spec.get("inputs") or []) == 1 and not spec.get("members"):
-            result.append(system)
-    members = {m for s in systems for m in (run.system_config(s).get("members") or [])}
-    result = [s for s in result if s in members] + [s for s in result if s not in members]
-    return result[:len(SIGNIFICANCE_SYMBOLS)]
+    try:
+        return pathlib.Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+    except ValueError:  # another drive
+        return path.name
 
 
 # Per-run sections ------------------------------------------------------------------------
@@ -267,35 +170,33 @@ def baseline_systems(run: Run, systems: Sequence[str]) -> list[str]:
 def _run_sections(builder: _Builder, run: Run, *, duplicate: bool = False) -> None:
     slug = builder.slug(f"{run.name}_{run.path.name}" if duplicate else run.name)
     systems = run.systems
-    builder.heading(f"Run `{run.name}`" + (f" ({run.kind}, `{run.path.name}`)" if duplicate else ""))
-    description = run.config.get("description")
-    task = "categorical (" + ", ".join(tables.display_name(c) for c in run.labels) + ")" if run.kind == "categorical" \
+    builder.heading(f"Run `{run.name}`" + (f" ({run.task_type}, `{run.path.name}`)" if duplicate else ""))
+    description = run.config.description
+    task = "categorical (" + ", ".join(tables.display_name(c) for c in run.labels) + ")" if run.task_type == "categorical" \
         else "dimensional (" + ", ".join(run.targets) + ")"
     builder.paragraph((f"{description} " if description else "") + f"Task: {task}. Seeds: {', '.join(map(str, run.seeds))}. "
-                      f"Directory: `{run.path}`.")
+                      f"Directory: `{run.path.name}`.")
     builder.paragraph("Systems: " + "; ".join(f"`{s}` = {_system_text(run, s)}" for s in systems) + ".")
     _protocol_section(builder, run, slug)
     samples, unit = _samples(run)
     _results_section(builder, run, slug, samples, unit)
-    if run.kind == "categorical":
+    if run.task_type == "categorical":
         _class_sections(builder, run, slug)
     _strata_section(builder, run, slug)
     _dialogue_act_section(builder, run, slug)
-    if run.kind == "dimensional":
+    if run.task_type == "dimensional":
         _residual_line_section(builder, run, slug)
 
 
 def _system_text(run: Run, system: str) -> str:
     spec = run.system_config(system)
-    model = (spec.get("model") or {}).get("name")
-    fusion = (spec.get("fusion") or {}).get("name")
-    members = spec.get("members") or []
-    if fusion:
-        method = (spec.get("fusion") or {}).get("method")
-        return f"{fusion} fusion{f' ({method})' if method else ''} of {' + '.join(members)}"
-    if members:
-        return f"{model} over {' + '.join(members)}"
-    return f"{model} on {' + '.join(spec.get('inputs') or [])}" if model else "?"
+    if spec.fusion is not None:
+        method = getattr(spec.fusion.config, "method", None)
+        return f"{spec.fusion.name} fusion{f' ({method})' if method else ''} of {' + '.join(spec.members)}"
+    model = spec.model.name if spec.model is not None else "?"
+    if spec.members:
+        return f"{model} over {' + '.join(spec.members)}"
+    return f"{model} on {' + '.join(spec.inputs)}"
 
 
 def _protocol_section(builder: _Builder, run: Run, slug: str) -> None:
@@ -314,13 +215,13 @@ def _protocol_section(builder: _Builder, run: Run, slug: str) -> None:
                          "that also occurs in its training set" + (" — text-based scores may be optimistic (shared transcripts, e.g. IEMOCAP scripts)." if overlap > 0.05 else "."))
     else:
         facts.append("No validation.json: the folds were not validated.")
-    if run.skipped is not None and len(run.skipped):
-        facts.append(f"{len(run.skipped)} utterances were left out for lack of usable input (skipped.csv).")
-    facts.append(f"{len(run.manifest)} utterances in the manifest"
-                 + (f", {run.manifest['speaker'].nunique()} speakers" if "speaker" in run.manifest.columns else "") + ".")
+    if run.skipped:
+        facts.append(f"{run.skipped} utterances were left out for lack of usable input (skipped.csv).")
+    speakers = {u.speaker for u in run.manifest if u.speaker}
+    facts.append(f"{len(run.manifest)} utterances in the manifest" + (f", {len(speakers)} speakers" if speakers else "") + ".")
     builder.paragraph(" ".join(facts))
     if run.folds:
-        builder.table(tables.fold_table(run.folds, validation, run.manifest),
+        builder.table(tables.fold_table(run.folds, validation, run.utterances),
                       "Folds: utterances and speakers in train / dev / test, the test speakers, and the share of test "
                       "utterances whose transcript also occurs in training.", f"{slug}_folds")
 
@@ -337,11 +238,11 @@ def _results_section(builder: _Builder, run: Run, slug: str, samples: pd.DataFra
     alpha = builder.options.alpha
     systems = run.systems
     builder.heading("Results", 3)
-    summary = summarize(run.metrics, task_kind=run.kind, systems=systems)
+    summary = summarize(run.metrics, systems=systems)
     baselines = list(builder.options.baselines) if builder.options.baselines else baseline_systems(run, systems)
     baselines = [b for b in baselines if b in systems]
     compared = [s for s in systems if s not in baselines]
-    metric_groups = [HEADLINE["categorical"]] if run.kind == "categorical" else [
+    metric_groups = [HEADLINE["categorical"]] if run.task_type == "categorical" else [
         ["CCC_mean", *[f"CCC_{t}" for t in run.targets]], [*[f"PCC_{t}" for t in run.targets], *[f"MSE_{t}" for t in run.targets]]]
     marks_note = ""
     if baselines and compared:
@@ -353,18 +254,18 @@ def _results_section(builder: _Builder, run: Run, slug: str, samples: pd.DataFra
         marks = {}
         if baselines and compared:
             marks = {m: analyses.baseline_marks(samples, metric=m, systems=systems, baselines=baselines, alpha=alpha) for m in metrics}
-        caption = ("Test scores, mean ± std over folds × seeds" + (" (%)" if run.kind == "categorical" else "") + "."
+        caption = ("Test scores, mean ± std over folds × seeds" + (" (%)" if run.task_type == "categorical" else "") + "."
                    + marks_note + (" `paper`: the published value recorded in the recipe's references." if run.references else ""))
         builder.table(tables.results_table(summary, metrics=metrics, references=run.references, marks=marks), caption,
                       f"{slug}_results" + (f"_{index + 1}" if len(metric_groups) > 1 else ""))
     if len(systems) > 1:
-        metric = headline_metric(run.kind)
+        metric = headline_metric(run.task_type)
         pairs = analyses.pairwise_tests(samples, metric=metric, systems=systems)
         pairs.to_csv(builder.output / "tables" / f"{slug}_ttests.csv", index=False)
         builder.table(tables.pvalue_matrix(pairs, systems, alpha=alpha),
                       f"p-values of two-sided independent t-tests of {tables.metric_title(metric)} between systems "
                       f"(samples: {unit}); p < {alpha:g} in bold.", f"{slug}_pvalues")
-    if run.kind == "dimensional":
+    if run.task_type == "dimensional":
         builder.paragraph("CCC: concordance correlation; PCC: Pearson correlation; MSE on the normalised [-1, 1] scale.")
 
 
@@ -400,29 +301,29 @@ def _strata_section(builder: _Builder, run: Run, slug: str) -> None:
     key = builder.options.stratify
     title = "Scripted vs improvised" if key == "scripted" else f"Stratified by `{key}`"
     builder.heading(title, 3)
-    strata = analyses.strata_from_metadata(run.manifest, key)
+    strata = analyses.strata_from_metadata(run.utterances, key)
     tested = set(run.predictions["id"].astype(str))
     present = sorted({v for i, v in strata.items() if i in tested}, key=lambda s: (s != "scripted", s))
     if len(present) < 2:
         builder.paragraph(f"Not available: the manifest has no `{key}` metadata with two or more values on the test utterances.")
         return
-    labels, targets, systems = (run.labels, None, run.systems) if run.kind == "categorical" else (None, run.targets, run.systems)
+    labels, targets, systems = (run.labels, None, run.systems) if run.task_type == "categorical" else (None, run.targets, run.systems)
     scores = analyses.stratified_scores(run.predictions, strata, labels=labels, targets=targets)
     summary = analyses.mean_std_table(scores, by=("system", "stratum"))
     summary.to_csv(builder.output / "tables" / f"{slug}_strata_scores.csv", index=False)
     order = " / ".join(present)
-    metrics = ["UA"] if run.kind == "categorical" else ["CCC_mean", *[f"CCC_{t}" for t in run.targets]]
+    metrics = ["UA"] if run.task_type == "categorical" else ["CCC_mean", *[f"CCC_{t}" for t in run.targets]]
     builder.table(tables.strata_table(summary, metrics=metrics, strata=present, systems=systems),
-                  f"{' and '.join(tables.metric_title(m) for m in metrics[:1])}{' and CCC per dimension' if run.kind != 'categorical' else ''} "
+                  f"{' and '.join(tables.metric_title(m) for m in metrics[:1])}{' and CCC per dimension' if run.task_type != 'categorical' else ''} "
                   f"per stratum, reported as {order} (as Table 7 of Triantafyllopoulos et al.); predictions pooled over folds, "
                   "mean over seeds; the better stratum in bold.", f"{slug}_strata")
-    if run.kind == "categorical":
+    if run.task_type == "categorical":
         builder.table(tables.strata_table(summary, metrics=[f"F1_{c}" for c in labels], strata=present, systems=systems),
                       f"F1 per emotion (%) per stratum, reported as {order} (as Table 8 of Triantafyllopoulos et al.).", f"{slug}_strata_f1")
         builder.draw(f"{slug}_strata_f1", f"F1 per emotion for each stratum ({order}) and system (error bars: std over seeds).",
                      figures.strata_f1_figure, summary, systems=systems, labels=labels, strata=present,
                      title=f"{run.name}: F1 per emotion, {order}")
-        counts = tables.stratum_counts(run.manifest[run.manifest["id"].astype(str).isin(tested)], strata,
+        counts = tables.stratum_counts(run.utterances[run.utterances["id"].astype(str).isin(tested)], strata,
                                        labels=labels, strata_order=present)
         builder.table(counts, f"Test utterances per class and stratum ({order}).", f"{slug}_strata_counts")
 
@@ -430,7 +331,7 @@ def _strata_section(builder: _Builder, run: Run, slug: str) -> None:
 def _acts(builder: _Builder, run: Run) -> dict[str, str]:
     if builder.options.dialogue_acts is not None:
         return {str(k): str(v) for k, v in builder.options.dialogue_acts.items()}
-    return analyses.strata_from_metadata(run.manifest, "dialogue_act")
+    return analyses.strata_from_metadata(run.utterances, "dialogue_act")
 
 
 def _dialogue_act_section(builder: _Builder, run: Run, slug: str) -> None:
@@ -444,7 +345,7 @@ def _dialogue_act_section(builder: _Builder, run: Run, slug: str) -> None:
         return
     systems, alpha = run.systems, builder.options.alpha
     coverage = f"Dialogue acts cover {len(covered)} of {len(tested)} test utterances."
-    if run.kind == "categorical":
+    if run.task_type == "categorical":
         scores = analyses.stratified_scores(run.predictions, acts, labels=run.labels)
         summary = analyses.mean_std_table(scores, by=("system", "stratum"))
         rows = []
@@ -481,7 +382,7 @@ def _dialogue_act_section(builder: _Builder, run: Run, slug: str) -> None:
 
 def _selected_seeds(run: Run) -> dict[str, int]:
     """Per system, the seed with the best mean dev score (test score when there is no dev set)."""
-    metric = headline_metric(run.kind)
+    metric = headline_metric(run.task_type)
     source = run.dev_metrics if not run.dev_metrics.empty and metric in run.dev_metrics.columns else run.metrics
     seeds = analyses.best_seed(source, metric=metric)
     return {s: seeds.get(s, run.seeds[0]) for s in run.systems}
@@ -513,116 +414,3 @@ def _residual_line_section(builder: _Builder, run: Run, slug: str) -> None:
                  "of Triantafyllopoulos et al.); dashed: zero residual.",
                  figures.residual_lines_figure, lines, ranges, systems=systems, targets=run.targets,
                  colors=figures.system_colors(systems), title=f"{run.name}: residuals against gold (least-squares lines)")
-
-
-# Sections over runs ----------------------------------------------------------------------
-
-
-def _scaling_section(builder: _Builder, runs: Sequence[Run]) -> None:
-    few = [r for r in runs if r.few_shot]
-    if not few:
-        return
-    builder.heading("Data-size scaling")
-    groups: dict[str, list[Run]] = {}
-    for run in few:
-        groups.setdefault(_scaling_key(run, run.protocol.get("base") or {}), []).append(run)
-    for run in runs:
-        if not run.few_shot and _scaling_key(run, run.protocol) in groups:
-            groups[_scaling_key(run, run.protocol)].append(run)
-    for index, members in enumerate(groups.values()):
-        members = sorted(members, key=lambda r: r.train_size)
-        kind = members[0].kind
-        metric = headline_metric(kind)
-        rows = []
-        for run in members:
-            for record in analyses.seed_means(run.metrics, columns=[metric]).to_dict(orient="records"):
-                rows.append({"system": record["system"], "train_size": round(run.train_size, 1), metric: record[metric]})
-        curve = analyses.scaling_curve(pd.DataFrame(rows), metric=metric)
-        fit = analyses.scaling_fit(curve)
-        base = members[0].protocol.get("base") or members[0].protocol
-        name = f"scaling_{index + 1}"
-        builder.paragraph(f"Runs {', '.join(f'`{r.name}`' for r in members)}: few-shot subsets of protocol "
-                          f"`{base.get('name', '?')}` (n_per_class = "
-                          + ", ".join(str(r.protocol.get("n_per_class", "all")) for r in sorted(members, key=lambda r: r.train_size))
-                          + "); x is the mean number of training utterances per fold; dev and test sets are the same for every size.")
-        builder.table(tables.scaling_table(curve, fit, metric=metric),
-                      f"{tables.metric_title(metric)} against training-set size (mean ± std over seeds of the fold mean); "
-                      "`per doubling`: slope of the least-squares line of the score against log2(size).", name)
-        builder.draw(name, f"{tables.metric_title(metric)} against the number of training examples (log x-axis; error bars: "
-                     "std over seeds).", figures.scaling_figure, curve, ylabel=tables.metric_title(metric),
-                     colors=figures.system_colors(members[0].systems + [s for s in curve["system"] if s not in members[0].systems]),
-                     title="Score against number of training examples", scale=100.0 if tables.is_percent(metric) else 1.0)
-
-
-def _scaling_key(run: Run, protocol: Mapping[str, Any]) -> str:
-    return json.dumps({"data": run.config.get("data"), "task": (run.config.get("task") or {}).get("type"),
-                       "protocol": dict(protocol)}, sort_keys=True, default=str)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Column:
-    title: str
-    samples: pd.DataFrame  # system, seed, metrics: per seed, the mean over fold models
-    run: Run
-    cross: bool
-
-
-def _corpus_columns(runs: Sequence[Run]) -> list[_Column]:
-    """In-domain, cross-corpus-run and ``evaluate_on`` columns, titled ``train → test``."""
-    columns: list[_Column] = []
-    for run in runs:
-        if run.few_shot:
-            continue
-        train = ", ".join(run.corpora("train")) or run.name
-        test = ", ".join(run.corpora("test")) or run.name
-        names = [c for c in run.metrics.columns if c not in {"system", "seed", "fold", "n_test"}]
-        columns.append(_Column(f"{train} → {test}", analyses.seed_means(run.metrics, columns=names), run, run.cross_corpus))
-        for cross in run.cross:
-            scores = analyses.pooled_scores(cross.predictions, by=("system", "seed", "fold"),
-                                            labels=run.labels if run.kind == "categorical" else None,
-                                            targets=run.targets if run.kind == "dimensional" else None)
-            names = [c for c in scores.columns if c not in {"system", "seed", "fold", "n"}]
-            columns.append(_Column(f"{train} → {cross.corpus}", analyses.seed_means(scores, columns=names), run, True))
-    keys = [(c.run.kind, c.title) for c in columns]  # one table per task kind: titles must differ within a kind
-    return [dataclasses.replace(c, title=f"{c.title} (`{c.run.name}`)") if keys.count((c.run.kind, c.title)) > 1 else c
-            for c in columns]
-
-
-def _cross_corpus_section(builder: _Builder, runs: Sequence[Run]) -> None:
-    columns = _corpus_columns(runs)
-    kinds = sorted({c.run.kind for c in columns if c.cross})
-    if not kinds:
-        return
-    builder.heading("Cross-corpus results")
-    alpha = builder.options.alpha
-    for kind in kinds:
-        part = [c for c in columns if c.run.kind == kind]
-        systems = list(dict.fromkeys(s for c in part for s in c.run.systems))
-        baselines = list(builder.options.baselines) if builder.options.baselines else baseline_systems(part[0].run, systems)
-        legend = ", ".join(f"{symbol} against `{b}`" for b, symbol in zip(baselines, SIGNIFICANCE_SYMBOLS, strict=False))
-        metrics = ["UA"] if kind == "categorical" else [f"PCC_{t}" for t in part[0].run.targets]
-        for metric in metrics:
-            rows = []
-            for system in systems:
-                row = {"system": system}
-                for column in part:
-                    found = column.samples.loc[column.samples["system"] == system, metric] if metric in column.samples else []
-                    if len(found) == 0:
-                        row[column.title] = ""
-                        continue
-                    mean, std = mean_and_std(found.to_numpy(dtype=float))
-                    mark = ""
-                    if baselines and system not in baselines:
-                        mark = analyses.baseline_marks(column.samples, metric=metric, systems=[system], baselines=baselines,
-                                                       alpha=alpha)[system]
-                    row[column.title] = tables.score(mean, std, metric, count=len(found)) + mark
-                rows.append(row)
-            caption = (f"{tables.metric_title(metric)} in- and cross-corpus (columns: train → test corpus); mean ± std over "
-                       "seeds of the mean over fold models"
-                       + (" — PCC, as the corpora rate dimensions on different scales" if kind == "dimensional" else "") + "."
-                       + (f" Marks: two-sided independent t-test over seeds, p < {alpha:g}: {legend}." if legend else ""))
-            builder.table(pd.DataFrame(rows), caption, f"cross_corpus_{kind}_{metric}")
-    builder.paragraph("Each fold model of a run with `evaluate_on` is tested on the whole other corpus and the scores are "
-                      "averaged over fold models, as Triantafyllopoulos et al. test every IEMOCAP fold model on MSP-Podcast; "
-                      "a run whose test folds come from corpora its training folds never saw is a cross-corpus column "
-                      "of its own. In-domain columns are the runs' own test folds.")

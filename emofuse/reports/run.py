@@ -1,20 +1,12 @@
-"""Reading a run directory written by ``emofuse run`` into plain tables for the report.
+"""A run directory as the report reads it: typed config, manifest and folds, and the tables the
+analyses group (per-fold metrics and pooled test predictions).
 
-What is read (see :mod:`emofuse.training.runner` for the layout)::
+Everything is read through :class:`emofuse.rundir.RunDirectory`; an unfinished run gives the
+folds that are done. Cross-corpus results come from two sources:
 
-    config.yaml  manifest.csv  folds.json  validation.json  skipped.csv (optional)
-    results/metrics.csv  results/predictions.csv          (or, for an unfinished run, the
-    systems/<system>/seed_<s>/<fold>/{metrics.json, predictions.csv}  files of finished folds)
-    systems/<system>/seed_<s>/<fold>/predictions_<name>.csv   (``evaluate_on`` corpora)
-    manifest_<name>.csv                                         (optional, see below)
-
-Cross-corpus results come from two sources:
-
-* corpora the run's fold models were also tested on (``evaluate_on: {<name>: <data>}``): each
-  fold model's predictions on the whole corpus in ``predictions_<name>.csv`` (the columns of
-  ``predictions.csv``, ``split`` = ``test``). The corpus is named by ``manifest_<name>.csv``'s
-  ``corpus`` column when the runner writes that file, else by the ``evaluate_on`` entry's corpus
-  reader (or manifest file name);
+* corpora the run's fold models were also tested on (``evaluate_on``): each fold model's
+  predictions on the whole corpus. The corpus is named by its manifest's ``corpus`` column,
+  else by the ``evaluate_on`` entry's corpus reader (or manifest file name);
 * runs whose test utterances all come from corpora that none of their training utterances come
   from (by the manifest's ``corpus`` column), for example ``official_splits`` on a manifest that
   joins two corpora.
@@ -23,16 +15,26 @@ Cross-corpus results come from two sources:
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 import pathlib
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from emofuse.config import to_dict
+from emofuse.data.manifest import Manifest
+from emofuse.data.protocols import Fold
+from emofuse.evaluation.stats import SIGNIFICANCE_SYMBOLS
+from emofuse.evaluation.summary import metrics_tables
+from emofuse.experiment import ExperimentConfig
+from emofuse.experiment import SystemConfig
+from emofuse.rundir import MAIN
+from emofuse.rundir import RunDirectory
+from emofuse.rundir import RunDirectoryError
+from emofuse.rundir import predictions_table
 
-class RunDirectoryError(ValueError):
-    """A directory that is not (or not yet) a run directory the report can read."""
+__all__ = ["CrossCorpusSet", "Run", "RunDirectoryError", "baseline_systems", "headline_metric", "load_run"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,35 +48,38 @@ class CrossCorpusSet:
     name: str
     corpus: str
     predictions: pd.DataFrame
-    manifest: pd.DataFrame | None
+    manifest: Manifest | None
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One run directory as tables."""
+    """One run directory, read for the report."""
 
     path: pathlib.Path
-    config: dict[str, Any]
-    manifest: pd.DataFrame
-    folds: list[dict[str, Any]]
+    config: ExperimentConfig
+    task_type: str
+    outputs: tuple[str, ...]
+    manifest: Manifest
+    folds: list[Fold]
     validation: dict[str, Any]
     metrics: pd.DataFrame
     predictions: pd.DataFrame
-    skipped: pd.DataFrame | None
+    skipped: int
     cross: list[CrossCorpusSet]
     dev_metrics: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     @property
     def name(self) -> str:
-        return str(self.config.get("name") or self.path.name)
+        return self.config.name or self.path.name
 
-    @property
-    def kind(self) -> str:
-        return str((self.config.get("task") or {}).get("type", "categorical"))
+    @functools.cached_property
+    def utterances(self) -> pd.DataFrame:
+        """The manifest as a table (one row per utterance, metadata as columns)."""
+        return self.manifest.to_frame()
 
     @property
     def protocol(self) -> dict[str, Any]:
-        return dict(self.config.get("protocol") or {})
+        return to_dict(self.config.protocol)
 
     @property
     def seeds(self) -> list[int]:
@@ -83,47 +88,37 @@ class Run:
     @property
     def systems(self) -> list[str]:
         """Systems in the runner's order (members before the systems that fuse them)."""
-        found = list(dict.fromkeys(self.metrics["system"].astype(str))) if not self.metrics.empty else []
-        configured = [s for s in (self.config.get("systems") or {}) if s in found]
-        return configured + [s for s in found if s not in configured]
+        found = set(self.metrics["system"].astype(str)) if not self.metrics.empty else set()
+        return [s for s in self.config.system_order() if s in found]
 
     @property
     def targets(self) -> list[str]:
-        """Dimensional targets, in the order of the prediction columns."""
-        columns = [c[len("pred_"):] for c in self.predictions.columns if c.startswith("pred_")]
-        return columns or list((self.config.get("task") or {}).get("targets") or [])
+        """Dimensional targets, in output order."""
+        return list(self.outputs) if self.task_type == "dimensional" else []
 
     @property
     def labels(self) -> list[str]:
-        """Class codes in the task's order (the order of the ``p_<class>`` columns)."""
-        columns = [c[2:] for c in self.predictions.columns if c.startswith("p_")]
-        if columns:
-            return columns
-        if "truth" in self.predictions.columns:
-            return sorted(set(self.predictions["truth"].astype(str)) | set(self.predictions["prediction"].astype(str)))
-        return []
+        """Class codes in the task's order."""
+        return list(self.outputs) if self.task_type == "categorical" else []
 
     @property
     def references(self) -> dict[str, dict[str, float]]:
-        return {str(k): dict(v or {}) for k, v in (self.config.get("references") or {}).items()}
+        return {k: dict(v) for k, v in self.config.references.items()}
 
     @property
     def few_shot(self) -> bool:
-        return self.protocol.get("name") == "few_shot"
+        return self.config.protocol.name == "few_shot"
 
     @property
     def train_size(self) -> float:
         """Mean number of training utterances per fold."""
-        sizes = [len(f.get("train", [])) for f in self.folds]
+        sizes = [len(f.train) for f in self.folds]
         return sum(sizes) / len(sizes) if sizes else float("nan")
 
     def corpora(self, part: str) -> list[str]:
         """Corpora of the utterances in ``part`` (``train`` or ``test``) over all folds."""
-        if "corpus" not in self.manifest.columns:
-            return []
-        corpus = dict(zip(self.manifest["id"].astype(str), self.manifest["corpus"], strict=True))
-        ids = {i for f in self.folds for i in f.get(part, [])}
-        return sorted({str(corpus[i]) for i in ids if i in corpus and pd.notna(corpus[i])})
+        ids = {i for f in self.folds for i in getattr(f, part)}
+        return sorted({u.corpus for u in self.manifest if u.id in ids and u.corpus})
 
     @property
     def cross_corpus(self) -> bool:
@@ -131,101 +126,78 @@ class Run:
         train, test = set(self.corpora("train")), set(self.corpora("test"))
         return bool(train and test and not train & test)
 
-    def system_config(self, system: str) -> dict[str, Any]:
-        return dict((self.config.get("systems") or {}).get(system) or {})
+    def system_config(self, system: str) -> SystemConfig:
+        return self.config.systems[system]
+
+
+def headline_metric(kind: str) -> str:
+    """UA for categorical tasks, mean CCC for dimensional ones."""
+    return "UA" if kind == "categorical" else "CCC_mean"
+
+
+def baseline_systems(run: Run, systems: Sequence[str]) -> list[str]:
+    """Unimodal systems: a model over exactly one input, not built from other systems.
+
+    Where fusions name members, the unimodal members come first; at most one per significance
+    symbol is kept, in config order (``--baseline`` chooses others).
+    """
+    result = []
+    for system in systems:
+        spec = run.system_config(system)
+        if spec.model is not None and len(spec.inputs) == 1 and not spec.members:
+            result.append(system)
+    members = {m for s in systems for m in run.system_config(s).members}
+    result = [s for s in result if s in members] + [s for s in result if s not in members]
+    return result[:len(SIGNIFICANCE_SYMBOLS)]
 
 
 def load_run(path: str | pathlib.Path) -> Run:
     """Read a run directory; an unfinished run gives the folds that are done."""
-    path = pathlib.Path(path)
-    config_path = path / "config.yaml"
-    if not config_path.is_file():
-        raise RunDirectoryError(f"{path} is not a run directory (no config.yaml)")
-    config = yaml.safe_load(config_path.read_text()) or {}
-    manifest = _read_csv(path / "manifest.csv")
-    if manifest is None:
-        raise RunDirectoryError(f"{path}: manifest.csv is missing")
-    folds_path = path / "folds.json"
-    folds = json.loads(folds_path.read_text()).get("folds", []) if folds_path.is_file() else []
-    validation_path = path / "validation.json"
-    validation = json.loads(validation_path.read_text()) if validation_path.is_file() else {}
-    metrics = _read_csv(path / "results" / "metrics.csv")
-    predictions = _read_csv(path / "results" / "predictions.csv")
-    if metrics is None or predictions is None:
-        metrics, predictions = _collect_folds(path)
+    run = RunDirectory(path)
+    config = run.config()
+    task_type, outputs = run.task()
+    manifest = run.manifest()
+    systems = config.system_order()
+    metrics, _ = metrics_tables(run, systems)
     if metrics.empty:
-        raise RunDirectoryError(f"{path}: no finished folds (no results/metrics.csv and no systems/*/seed_*/*/metrics.json)")
-    cross = _cross_sets(path, config)
-    return Run(path, config, manifest, folds, validation, metrics, predictions, _read_csv(path / "skipped.csv"), cross,
-               _dev_metrics(path))
-
-
-def _read_csv(path: pathlib.Path) -> pd.DataFrame | None:
-    if not path.is_file():
-        return None
-    return pd.read_csv(path, dtype={"id": str, "speaker": str, "session": str, "fold": str})
-
-
-def _collect_folds(path: pathlib.Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Metrics and test predictions from the per-fold files (as the runner's ``collect`` does)."""
-    rows, frames = [], []
-    for metrics_path in sorted((path / "systems").glob("*/seed_*/*/metrics.json")):
-        record = json.loads(metrics_path.read_text())
-        key = {"system": record["system"], "seed": int(record["seed"]), "fold": str(record["fold"])}
-        rows.append({**key, "n_test": record.get("n_test"), **record.get("test", {})})
-        frame = _read_csv(metrics_path.parent / "predictions.csv")
-        if frame is not None:
-            frame = frame[frame["split"] == "test"].drop(columns="split")
-            for column, value in reversed(list(key.items())):
-                frame.insert(0, column, value)
-            frames.append(frame)
-    predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return pd.DataFrame(rows), predictions
-
-
-def _dev_metrics(path: pathlib.Path) -> pd.DataFrame:
-    """Dev-set scores of every finished fold (``metrics.json``'s ``dev`` entry), for model selection."""
-    rows = []
-    for metrics_path in sorted((path / "systems").glob("*/seed_*/*/metrics.json")):
-        record = json.loads(metrics_path.read_text())
+        raise RunDirectoryError(f"{run.path}: no finished folds yet")
+    predictions = predictions_table(run.predictions(systems=systems))
+    dev_rows = []
+    for fold in run.finished():
+        record = fold.metrics()
         if record.get("dev"):
-            rows.append({"system": record["system"], "seed": int(record["seed"]), "fold": str(record["fold"]), **record["dev"]})
-    return pd.DataFrame(rows)
+            dev_rows.append({**fold.key, **record["dev"]})
+    skipped_path = run.path / "skipped.csv"
+    skipped = len(pd.read_csv(skipped_path)) if skipped_path.is_file() else 0
+    return Run(run.path, config, task_type, outputs, manifest, run.folds(), run.validation(), metrics, predictions,
+               skipped, _cross_sets(run, config), pd.DataFrame(dev_rows))
 
 
-def _cross_sets(path: pathlib.Path, config: dict[str, Any]) -> list[CrossCorpusSet]:
+def _cross_sets(run: RunDirectory, config: ExperimentConfig) -> list[CrossCorpusSet]:
     """Predictions of the fold models on each ``evaluate_on`` corpus."""
-    names = list(config.get("evaluate_on") or {})
-    for found in sorted((path / "systems").glob("*/seed_*/*/predictions_*.csv")):
-        name = found.stem[len("predictions_"):]
-        if name not in names:
-            names.append(name)
+    names = list(config.evaluate_on)
+    for fold in run.finished():
+        names += [n for n in fold.corpora() if n not in names]
     sets = []
     for name in names:
-        frames = []
-        for file in sorted((path / "systems").glob(f"*/seed_*/*/predictions_{name}.csv")):
-            system, seed, fold = file.parts[-4], file.parts[-3], file.parts[-2]
-            frame = _read_csv(file)
-            if frame is None or frame.empty:
-                continue
-            if "split" in frame.columns:
-                frame = frame[frame["split"] == "test"].drop(columns="split")
-            frame.insert(0, "fold", fold)
-            frame.insert(0, "seed", int(seed.removeprefix("seed_")))
-            frame.insert(0, "system", system)
-            frames.append(frame)
-        if not frames:
+        predictions = predictions_table(run.predictions(name, systems=config.system_order()))
+        if predictions.empty:
             continue
-        manifest = _read_csv(path / f"manifest_{name}.csv")
-        sets.append(CrossCorpusSet(name, _corpus_name(name, config, manifest), pd.concat(frames, ignore_index=True), manifest))
+        manifest = run.manifest(name) if run.has_manifest(name) else None
+        sets.append(CrossCorpusSet(name, _corpus_name(name, config, manifest), predictions, manifest))
     return sets
 
 
-def _corpus_name(name: str, config: dict[str, Any], manifest: pd.DataFrame | None) -> str:
-    if manifest is not None and "corpus" in manifest.columns and manifest["corpus"].notna().any():
-        return ", ".join(sorted(set(manifest["corpus"].dropna().astype(str))))
-    data = (config.get("evaluate_on") or {}).get(name) or {}
-    corpus = data.get("corpus") or {}
-    if corpus.get("name"):
-        return str(corpus["name"])
-    return pathlib.Path(str(data["manifest"])).stem if data.get("manifest") else name
+def _corpus_name(name: str, config: ExperimentConfig, manifest: Manifest | None) -> str:
+    if name == MAIN:
+        return config.name
+    if manifest is not None:
+        corpora = sorted({u.corpus for u in manifest if u.corpus})
+        if corpora:
+            return ", ".join(corpora)
+    data = config.evaluate_on.get(name)
+    if data is not None and data.corpus is not None:
+        return data.corpus.name
+    if data is not None and data.manifest:
+        return pathlib.Path(data.manifest).stem
+    return name

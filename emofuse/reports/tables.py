@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from emofuse.data.labels import DISPLAY_NAMES
+from emofuse.data.protocols import Fold
 from emofuse.evaluation.aggregate import PERCENT
 from emofuse.evaluation.aggregate import format_score
 from emofuse.evaluation.analyses import DIALOGUE_ACT_NAMES
@@ -238,16 +239,16 @@ def confusion_table(matrix: pd.DataFrame, *, normalized: bool) -> pd.DataFrame:
     return table.reset_index(names="true \\ predicted")
 
 
-def fold_table(folds: Sequence[Mapping[str, Any]], validation: Mapping[str, Any], manifest: pd.DataFrame) -> pd.DataFrame:
+def fold_table(folds: Sequence[Fold], validation: Mapping[str, Any], manifest: pd.DataFrame) -> pd.DataFrame:
     """Per fold: utterances and speakers in train / dev / test, the test speakers, text overlap."""
     speaker = dict(zip(manifest["id"].astype(str), manifest.get("speaker", pd.Series([None] * len(manifest))), strict=True))
     checks = {str(c.get("fold")): c for c in validation.get("folds", [])}
     rows = []
     for fold in folds:
-        name = str(fold["name"])
+        name = fold.name
 
-        def speakers(part: str, fold: Mapping[str, Any] = fold) -> list[str]:
-            return sorted({str(speaker[i]) for i in fold.get(part, []) if i in speaker and pd.notna(speaker[i])})
+        def speakers(part: str, fold: Fold = fold) -> list[str]:
+            return sorted({str(speaker[i]) for i in getattr(fold, part) if i in speaker and pd.notna(speaker[i])})
 
         check = checks.get(name, {})
         test_speakers = speakers("test")
@@ -255,9 +256,9 @@ def fold_table(folds: Sequence[Mapping[str, Any]], validation: Mapping[str, Any]
         overlap = check.get("text_overlap")
         rows.append({
             "fold": name,
-            "train": str(len(fold.get("train", []))),
-            "dev": str(len(fold.get("dev", []))),
-            "test": str(len(fold.get("test", []))),
+            "train": str(len(fold.train)),
+            "dev": str(len(fold.dev)),
+            "test": str(len(fold.test)),
             "train speakers": str(len(speakers("train"))),
             "dev speakers": str(len(speakers("dev"))),
             "test speakers": shown or "–",

@@ -1,9 +1,19 @@
-"""Tasks: what is predicted, with which loss, scored how."""
+"""Tasks: what is predicted, with which loss, scored how (:class:`Task`)."""
 
-from emofuse.tasks.categorical import CategoricalTask
-from emofuse.tasks.dimensional import DimensionalTask
-from emofuse.tasks.dimensional import ccc_loss
+import lazy_loader
 
-Task = CategoricalTask | DimensionalTask
-
-__all__ = ["CategoricalTask", "DimensionalTask", "Task", "ccc_loss"]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "base": [
+        "Task",
+    ],
+    "build": [
+        "build_task",
+    ],
+    "categorical": [
+        "CategoricalTask",
+    ],
+    "dimensional": [
+        "DimensionalTask",
+        "ccc_loss",
+    ],
+})

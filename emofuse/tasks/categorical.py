@@ -2,89 +2,76 @@
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 
 from emofuse.data.manifest import Utterance
-from emofuse.evaluation.metrics import categorical_scores
+from emofuse.predictions import Predictions
 
 
 class CategoricalTask:
     """Classify utterances into ``classes`` (their ``label``).
 
     ``class_weighting: inverse_frequency`` weights the cross-entropy of class ``k`` by
-    ``N / (K * N_k)`` over the training set.
+    ``N / (K * N_k)`` over the training set; ``label_smoothing`` is passed to the cross-entropy.
     """
 
-    kind = "categorical"
+    type = "categorical"
     selection_metric = "UA"
 
-    def __init__(self, classes: Sequence[str], *, class_weighting: str = "inverse_frequency") -> None:
+    def __init__(self, classes: Sequence[str], *, class_weighting: str = "inverse_frequency",
+                 label_smoothing: float = 0.0) -> None:
         if len(classes) < 2:
             raise ValueError(f"a categorical task needs at least two classes, got {list(classes)}")
         if class_weighting not in {"inverse_frequency", "none"}:
             raise ValueError(f"class_weighting must be 'inverse_frequency' or 'none', got {class_weighting!r}")
-        self.classes = tuple(classes)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.outputs = tuple(classes)
         self.class_weighting = class_weighting
-        self._index = {c: i for i, c in enumerate(self.classes)}
-
-    @property
-    def output_size(self) -> int:
-        return len(self.classes)
-
-    @property
-    def output_names(self) -> list[str]:
-        return list(self.classes)
+        self.label_smoothing = label_smoothing
+        self._index = {c: i for i, c in enumerate(self.outputs)}
 
     def target(self, utterance: Utterance) -> int:
         if utterance.label not in self._index:
             raise ValueError(
-                f"utterance {utterance.id}: label {utterance.label!r} is not one of the task's classes {self.classes}"
+                f"utterance {utterance.id}: label {utterance.label!r} is not one of the task's classes {self.outputs}"
             )
         return self._index[utterance.label]
 
-    def targets(self, utterances: Sequence[Utterance]) -> torch.Tensor:
-        return torch.tensor([self.target(u) for u in utterances], dtype=torch.long)
+    def truth(self, utterances: Sequence[Utterance]) -> np.ndarray:
+        return np.array([self.target(u) for u in utterances], dtype=np.int64)
 
-    def loss_weights(self, train: Sequence[Utterance]) -> torch.Tensor:
-        """Per-class cross-entropy weights from the training set (ones without weighting)."""
+    def loss_weights(self, truth: np.ndarray) -> np.ndarray:
+        """Per-class cross-entropy weights from the training targets (class indices): ``N / (K N_k)``,
+        or ones without weighting.
+
+        >>> CategoricalTask(["a", "b"]).loss_weights(np.array([0, 0, 0, 1])).tolist()
+        [0.6666666865348816, 2.0]
+        """
         if self.class_weighting == "none":
-            return torch.ones(len(self.classes))
-        counts = collections.Counter(u.label for u in train)
-        missing = [c for c in self.classes if counts[c] == 0]
+            return np.ones(len(self.outputs), dtype=np.float32)
+        counts = np.bincount(np.asarray(truth, dtype=np.int64), minlength=len(self.outputs))
+        missing = [c for c, n in zip(self.outputs, counts, strict=True) if n == 0]
         if missing:
             raise ValueError(f"classes {missing} have no training examples in this fold")
-        total = sum(counts[c] for c in self.classes)
-        return torch.tensor([total / (len(self.classes) * counts[c]) for c in self.classes], dtype=torch.float32)
+        return (counts.sum() / (len(self.outputs) * counts)).astype(np.float32)
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(outputs, targets, weight=weights)
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(outputs.float(), targets, weight=weights,
+                                                 label_smoothing=self.label_smoothing)
 
-    def scores_from_outputs(self, outputs: torch.Tensor) -> np.ndarray:
+    def scores(self, outputs: np.ndarray) -> np.ndarray:
         """Class posteriors ``(batch, classes)``: softmax of the logits."""
-        return torch.softmax(outputs.float(), dim=-1).cpu().numpy()
+        outputs = np.asarray(outputs, dtype=np.float64)
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)
 
-    def decode(self, posteriors: np.ndarray) -> list[str]:
-        return [self.classes[i] for i in np.asarray(posteriors).argmax(axis=-1)]
-
-    def evaluate(self, truth: Sequence[str], posteriors: np.ndarray) -> dict[str, float]:
-        return categorical_scores(list(truth), self.decode(posteriors), labels=self.classes)
-
-    def truth(self, utterance: Utterance) -> str:
-        return str(utterance.label)
-
-    def prediction_frame(self, ids: Sequence[str], truth: Sequence[str], posteriors: np.ndarray) -> pd.DataFrame:
-        frame = pd.DataFrame({"id": list(ids), "truth": list(truth), "prediction": self.decode(posteriors)})
-        for index, name in enumerate(self.classes):
-            frame[f"p_{name}"] = posteriors[:, index]
-        return frame
-
-    def scores_from_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        return frame[[f"p_{c}" for c in self.classes]].to_numpy(dtype=np.float64)
-
-    def truth_from_frame(self, frame: pd.DataFrame) -> list[str]:
-        return frame["truth"].astype(str).tolist()
+    def predictions(self, ids: Sequence[str], outputs: np.ndarray, utterances: Sequence[Utterance] | None = None,
+                    split: Sequence[str] | None = None) -> Predictions:
+        truth = None if utterances is None else self.truth(utterances)
+        return Predictions("categorical", self.outputs, tuple(ids), outputs, truth=truth,
+                           split=None if split is None else tuple(split))

@@ -1,40 +1,29 @@
 """Text: pretrained language models, word vectors, simulated ASR errors, and the text models.
 
-Importing this package also registers the text models ``lm_classifier`` and ``text_lstm``.
-"""
+Importing this package also registers the text models ``lm_classifier`` and ``text_lstm``."""
 
-import emofuse.models.lm_classifier  # noqa: F401  (registers the lm_classifier model)
-import emofuse.models.text_lstm  # noqa: F401  (registers the text_lstm model)
-from emofuse.text.lm import DEFAULT_TEXT_MODEL
-from emofuse.text.lm import ModelLoadError
-from emofuse.text.lm import TextEmbedding
-from emofuse.text.lm import TextEmbeddingConfig
-from emofuse.text.lm import load_encoder
-from emofuse.text.lm import load_pretrained
-from emofuse.text.lm import resolve_model
-from emofuse.text.noise import add_simulated_asr
-from emofuse.text.noise import simulate_asr_errors
-from emofuse.text.wordvectors import WordVectors
-from emofuse.text.wordvectors import WordVectorsConfig
-from emofuse.text.wordvectors import WordVectorsError
-from emofuse.text.wordvectors import load_word_vectors
-from emofuse.text.wordvectors import word_ids
-from emofuse.text.wordvectors import words
+import lazy_loader
 
-__all__ = [
-    "DEFAULT_TEXT_MODEL",
-    "ModelLoadError",
-    "TextEmbedding",
-    "TextEmbeddingConfig",
-    "WordVectors",
-    "WordVectorsConfig",
-    "WordVectorsError",
-    "add_simulated_asr",
-    "load_encoder",
-    "load_pretrained",
-    "load_word_vectors",
-    "resolve_model",
-    "simulate_asr_errors",
-    "word_ids",
-    "words",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "lm": [
+        "DEFAULT_TEXT_MODEL",
+        "ModelLoadError",
+        "TextEmbedding",
+        "TextEmbeddingConfig",
+        "load_encoder",
+        "load_pretrained",
+        "resolve_model",
+    ],
+    "noise": [
+        "add_simulated_asr",
+        "simulate_asr_errors",
+    ],
+    "wordvectors": [
+        "WordVectors",
+        "WordVectorsConfig",
+        "WordVectorsError",
+        "load_word_vectors",
+        "word_ids",
+        "words",
+    ],
+})

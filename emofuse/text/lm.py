@@ -14,13 +14,14 @@ import logging
 import pathlib
 import threading
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 
-from emofuse.features import FEATURES
 from emofuse.features import FeatureError
 from emofuse.features import FeatureExtractor
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -144,20 +145,18 @@ class TextEmbeddingConfig:
     """
 
     model: str = DEFAULT_TEXT_MODEL
-    pooling: str = "mean"
+    pooling: Literal["mean", "cls", "tokens"] = "mean"
     layer: int = -1
     max_length: int = 128
     batch_size: int = 32
     normalize: bool = False
 
     def __post_init__(self) -> None:
-        if self.pooling not in {"mean", "cls", "tokens"}:
-            raise ValueError(f"pooling must be 'mean', 'cls' or 'tokens', got {self.pooling!r}")
         if self.max_length < 2:
             raise ValueError("max_length must be at least 2")
 
 
-@FEATURES.register("text_embedding", TextEmbeddingConfig)
+@builds(TextEmbeddingConfig)
 class TextEmbedding(FeatureExtractor):
     """Frozen LM embeddings: ``(dim,)`` per text, or ``(tokens, dim)`` with ``pooling: tokens``."""
 

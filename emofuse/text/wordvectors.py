@@ -23,16 +23,19 @@ import pathlib
 import re
 import zlib
 from collections.abc import Sequence
+from typing import Literal
+from typing import get_args
 
 import numpy as np
 
-from emofuse.features import FEATURES
 from emofuse.features import FeatureError
 from emofuse.features import FeatureExtractor
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
-FILE_FORMATS = ("auto", "word2vec", "word2vec_binary", "glove", "fasttext", "keyed_vectors")
+FileFormat = Literal["auto", "word2vec", "word2vec_binary", "glove", "fasttext", "keyed_vectors"]
+FILE_FORMATS: tuple[str, ...] = get_args(FileFormat)
 _TAG = re.compile(r"\[[^\]]*\]|<[^>]*>")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _FASTTEXT_MAGIC = 793712314
@@ -131,22 +134,20 @@ class WordVectorsConfig:
     """
 
     path: str
-    file_format: str = "auto"
+    file_format: FileFormat = "auto"
     lowercase: bool = False
     max_tokens: int = 554
     limit: int | None = None
     batch_size: int = 256
 
     def __post_init__(self) -> None:
-        if self.file_format not in FILE_FORMATS:
-            raise ValueError(f"file_format must be one of {', '.join(FILE_FORMATS)}, got {self.file_format!r}")
         if self.max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {self.max_tokens}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be positive, got {self.limit}")
 
 
-@FEATURES.register("word_vectors", WordVectorsConfig)
+@builds(WordVectorsConfig)
 class WordVectors(FeatureExtractor):
     """Static word vectors of each word of a text: ``(words, dim)``."""
 

@@ -1,8 +1,15 @@
-"""Training: the only package that imports Lightning."""
+"""Training: cross-validated runs of systems (the Lightning loop is imported only to train)."""
 
-from emofuse.training.runner import RunError
-from emofuse.training.runner import Runner
-from emofuse.training.runner import RunResult
-from emofuse.training.runner import run_experiment
+import lazy_loader
 
-__all__ = ["RunError", "RunResult", "Runner", "run_experiment"]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "evaluate": [
+        "EvaluationError",
+        "evaluate_run",
+    ],
+    "runner": [
+        "RunError",
+        "Runner",
+        "run_experiment",
+    ],
+})

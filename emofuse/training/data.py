@@ -18,9 +18,10 @@ import torch
 from torch.utils.data import Dataset
 from torch.utils.data import Sampler
 
-from emofuse.models.base import InputSpec
+from emofuse.models.batching import collate_input
+from emofuse.models.inputs import InputSpec
 
-Stream = Mapping[str, np.ndarray] | Mapping[str, str]
+InputValues = Mapping[str, np.ndarray] | Mapping[str, str]
 Transform = Callable[[np.ndarray, random.Random], np.ndarray]
 
 
@@ -34,20 +35,20 @@ class UtteranceDataset(Dataset):
     def __init__(
         self,
         ids: Sequence[str],
-        streams: Sequence[Stream],
+        inputs: Sequence[InputValues],
         targets: torch.Tensor | None = None,
         *,
         transforms: Sequence[Transform | None] | None = None,
         seed: int = 0,
     ) -> None:
         self.ids = list(ids)
-        self.streams = list(streams)
+        self.inputs = list(inputs)
         self.targets = targets
-        self.transforms = list(transforms) if transforms is not None else [None] * len(self.streams)
+        self.transforms = list(transforms) if transforms is not None else [None] * len(self.inputs)
         self.seed = seed
         self.epoch = 0
-        for stream in self.streams:
-            missing = [i for i in self.ids if i not in stream]
+        for values in self.inputs:
+            missing = [i for i in self.ids if i not in values]
             if missing:
                 raise KeyError(f"{len(missing)} utterances have no input values (first: {missing[0]})")
 
@@ -60,52 +61,35 @@ class UtteranceDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[list[object], torch.Tensor | None]:
         identifier = self.ids[index]
         rng = random.Random(hash((self.seed, self.epoch, index)))
-        values = []
-        for stream, transform in zip(self.streams, self.transforms, strict=True):
-            value = stream[identifier]
+        item = []
+        for values, transform in zip(self.inputs, self.transforms, strict=True):
+            value = values[identifier]
             if transform is not None and isinstance(value, np.ndarray):
                 value = transform(value, rng)
-            values.append(value)
+            item.append(value)
         target = self.targets[index] if self.targets is not None else None
-        return values, target
+        return item, target
 
     def length(self, index: int) -> int:
         """Frames of the longest sequence input of an item (for length bucketing)."""
         identifier = self.ids[index]
-        lengths = [len(s[identifier]) for s in self.streams if isinstance(s[identifier], np.ndarray) and s[identifier].ndim >= 2]
+        lengths = [len(v[identifier]) for v in self.inputs if isinstance(v[identifier], np.ndarray) and v[identifier].ndim >= 2]
         return max(lengths, default=1)
 
 
 class Collator:
-    """Stack vectors, zero-pad sequences and waveforms (with lengths), keep texts as lists."""
+    """Batches of ``([value per input], target)`` items: one model input per system input
+    (:func:`emofuse.models.batching.collate_input`) and the stacked targets."""
 
     def __init__(self, specs: Sequence[InputSpec]) -> None:
         self.kinds = [spec.kind for spec in specs]
 
-    def __call__(
-        self, batch: Sequence[tuple[list[object], torch.Tensor | None]]
-    ) -> tuple[list[tuple[object, torch.Tensor | None]], torch.Tensor | None]:
+    def __call__(self, batch: Sequence[tuple[list[object], torch.Tensor | None]]) -> tuple[list, torch.Tensor | None]:
         columns = list(zip(*[item[0] for item in batch], strict=True))
-        inputs: list[tuple[object, torch.Tensor | None]] = []
-        for kind, column in zip(self.kinds, columns, strict=True):
-            if kind == "text":
-                inputs.append((list(column), None))
-            elif kind == "vector":
-                inputs.append((torch.from_numpy(np.stack(column)).float(), None))
-            else:
-                inputs.append(pad(column))
+        inputs = [collate_input(kind, column) for kind, column in zip(self.kinds, columns, strict=True)]
         targets = [item[1] for item in batch]
         stacked = None if targets[0] is None else torch.stack(targets)  # type: ignore[arg-type]
         return inputs, stacked
-
-
-def pad(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-pad along the first axis: ``[(t_i, ...)] -> (batch, max t, ...), (batch,)``."""
-    lengths = torch.tensor([len(v) for v in arrays], dtype=torch.long)
-    padded = np.zeros((len(arrays), int(lengths.max()), *np.asarray(arrays[0]).shape[1:]), dtype=np.float32)
-    for row, value in enumerate(arrays):
-        padded[row, : len(value)] = value
-    return torch.from_numpy(padded), lengths
 
 
 class BucketBatchSampler(Sampler[list[int]]):
@@ -143,41 +127,10 @@ class BucketBatchSampler(Sampler[list[int]]):
         )
 
 
-def input_spec(name: str, modality: str, stream: Stream, *, waveform: bool = False) -> InputSpec:
-    """The spec of a stream, read off its first value."""
-    first = next(iter(stream.values()))
-    if isinstance(first, str):
-        return InputSpec(name, "text", "text", 0)
-    array = np.asarray(first)
-    if waveform:
-        return InputSpec(name, "audio", "waveform", 1)
-    kind = "vector" if array.ndim == 1 else "sequence"
-    return InputSpec(name, modality, kind, int(array.shape[-1]))  # type: ignore[arg-type]
-
-
-def fit_rows(stream: Mapping[str, np.ndarray], ids: Sequence[str], *, max_rows: int = 2_000_000) -> torch.Tensor:
+def fit_rows(values: Mapping[str, np.ndarray], ids: Sequence[str], *, max_rows: int = 2_000_000) -> torch.Tensor:
     """Rows for standardisation statistics: vectors, or frames of sequences (subsampled)."""
-    arrays = [np.asarray(stream[i]) for i in ids]
+    arrays = [np.asarray(values[i]) for i in ids]
     rows = np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0)
     if len(rows) > max_rows:
         rows = rows[np.random.default_rng(0).choice(len(rows), max_rows, replace=False)]
     return torch.from_numpy(rows)
-
-
-def speaker_standardize(
-    stream: Mapping[str, np.ndarray], speakers: Mapping[str, str | None]
-) -> dict[str, np.ndarray]:
-    """Standardise each speaker's features with that speaker's own statistics (no labels used).
-
-    Utterances without a speaker are standardised with the statistics of all of them.
-    """
-    groups: dict[str | None, list[str]] = {}
-    for identifier in stream:
-        groups.setdefault(speakers.get(identifier), []).append(identifier)
-    result = {}
-    for members in groups.values():
-        rows = np.concatenate([np.asarray(stream[i]).reshape(-1, np.asarray(stream[i]).shape[-1]) for i in members])
-        mean, std = rows.mean(axis=0), rows.std(axis=0) + 1e-5
-        for identifier in members:
-            result[identifier] = ((np.asarray(stream[identifier]) - mean) / std).astype(np.float32)
-    return result

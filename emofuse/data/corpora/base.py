@@ -8,13 +8,12 @@ from collections.abc import Callable
 
 import soundfile
 
+from emofuse.components import CORPORA
 from emofuse.data.manifest import Manifest
-from emofuse.registry import Registry
 
 log = logging.getLogger(__name__)
 
 #: name -> (config dataclass, ``prepare(config) -> Manifest``)
-CORPORA: Registry[Manifest] = Registry("corpus")
 
 
 class CorpusError(ValueError):

@@ -25,7 +25,6 @@ from typing import Any
 
 from emofuse.data.corpora._rows import csv_rows
 from emofuse.data.corpora._rows import parse_gender
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import audio_facts
 from emofuse.data.corpora.base import is_junk
@@ -36,6 +35,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.labels import register_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +203,8 @@ def prepare_cremad(
     return Manifest(utterances)
 
 
-@CORPORA.register("cremad", CremadConfig)
-def _prepare(config: CremadConfig) -> Manifest:
+@builds(CremadConfig)
+def read_cremad(config: CremadConfig) -> Manifest:
     return prepare_cremad(
         config.path,
         label_map=config.label_map,

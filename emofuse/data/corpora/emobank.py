@@ -20,10 +20,10 @@ import re
 
 from emofuse.data.corpora._rows import csv_rows
 from emofuse.data.corpora._rows import parse_rating
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,6 @@ def prepare_emobank(path: str | pathlib.Path) -> Manifest:
     return Manifest(utterances)
 
 
-@CORPORA.register("emobank", EmobankConfig)
-def _prepare(config: EmobankConfig) -> Manifest:
+@builds(EmobankConfig)
+def read_emobank(config: EmobankConfig) -> Manifest:
     return prepare_emobank(config.path)

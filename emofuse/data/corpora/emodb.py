@@ -20,7 +20,6 @@ import pathlib
 import re
 
 from emofuse.data.corpora._rows import csv_rows
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import audio_facts
 from emofuse.data.corpora.base import is_junk
@@ -31,6 +30,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.labels import register_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,6 @@ def prepare_emodb(path: str | pathlib.Path, *, label_map: str = "emodb_seven_cla
     return Manifest(utterances)
 
 
-@CORPORA.register("emodb", EmodbConfig)
-def _prepare(config: EmodbConfig) -> Manifest:
+@builds(EmodbConfig)
+def read_emodb(config: EmodbConfig) -> Manifest:
     return prepare_emodb(config.path, label_map=config.label_map)

@@ -26,7 +26,6 @@ from typing import Any
 
 from emofuse.data.corpora._rows import csv_rows
 from emofuse.data.corpora._rows import read_text
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import audio_facts
 from emofuse.data.labels import LabelError
@@ -38,6 +37,7 @@ from emofuse.data.manifest import FIELDS
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import ManifestError
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,6 @@ def prepare_manifest(
     return Manifest(utterances)
 
 
-@CORPORA.register("manifest", ManifestConfig)
-def _prepare(config: ManifestConfig) -> Manifest:
+@builds(ManifestConfig)
+def read_manifest(config: ManifestConfig) -> Manifest:
     return prepare_manifest(config.path, label_map=config.label_map, scale=config.scale)

@@ -23,7 +23,6 @@ from typing import Literal
 
 from emofuse.data.corpora._rows import csv_rows
 from emofuse.data.corpora._rows import read_text
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import require_directory
 from emofuse.data.labels import FOUR_CLASSES
@@ -32,6 +31,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.labels import register_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,8 @@ def prepare_goemotions(
     return Manifest(utterances)
 
 
-@CORPORA.register("goemotions", GoEmotionsConfig)
-def _prepare(config: GoEmotionsConfig) -> Manifest:
+@builds(GoEmotionsConfig)
+def read_goemotions(config: GoEmotionsConfig) -> Manifest:
     return prepare_goemotions(
         config.path,
         taxonomy=config.taxonomy,

@@ -22,7 +22,6 @@ import logging
 import pathlib
 import re
 
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import audio_facts
 from emofuse.data.corpora.base import is_junk
@@ -32,6 +31,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.labels import normalize_rating
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +223,8 @@ def prepare_iemocap(
     return Manifest(utterances)
 
 
-@CORPORA.register("iemocap", IemocapConfig)
-def _prepare(config: IemocapConfig) -> Manifest:
+@builds(IemocapConfig)
+def read_iemocap(config: IemocapConfig) -> Manifest:
     return prepare_iemocap(
         config.path,
         label_map=config.label_map,

@@ -24,7 +24,6 @@ import pathlib
 import re
 
 from emofuse.data.corpora._rows import csv_rows
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import require_directory
 from emofuse.data.labels import FOUR_CLASSES
@@ -33,6 +32,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.labels import register_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,6 @@ def prepare_meld(path: str | pathlib.Path, *, label_map: str = "meld_seven_class
     return Manifest(utterances)
 
 
-@CORPORA.register("meld", MeldConfig)
-def _prepare(config: MeldConfig) -> Manifest:
+@builds(MeldConfig)
+def read_meld(config: MeldConfig) -> Manifest:
     return prepare_meld(config.path, label_map=config.label_map)

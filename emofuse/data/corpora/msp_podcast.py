@@ -23,7 +23,6 @@ from emofuse.data.corpora._rows import csv_rows
 from emofuse.data.corpora._rows import parse_gender
 from emofuse.data.corpora._rows import parse_rating
 from emofuse.data.corpora._rows import read_text
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import audio_facts
 from emofuse.data.corpora.base import is_junk
@@ -34,6 +33,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.labels import register_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,6 @@ def prepare_msp_podcast(
     return Manifest(utterances)
 
 
-@CORPORA.register("msp_podcast", MspPodcastConfig)
-def _prepare(config: MspPodcastConfig) -> Manifest:
+@builds(MspPodcastConfig)
+def read_msp_podcast(config: MspPodcastConfig) -> Manifest:
     return prepare_msp_podcast(config.path, label_map=config.label_map, require_audio=config.require_audio)

@@ -13,11 +13,12 @@ import collections
 import dataclasses
 import random
 
+from emofuse.components import CORPORA
 from emofuse.config import Component
 from emofuse.config import component_field
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.manifest import Manifest
+from emofuse.registry import builds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +67,8 @@ def pair_texts(audio: Manifest, texts: Manifest, *, seed: int = 0, text_split: s
     return Manifest(paired)
 
 
-@CORPORA.register("paired", PairedConfig)
-def _prepare(config: PairedConfig) -> Manifest:
+@builds(PairedConfig)
+def read_paired(config: PairedConfig) -> Manifest:
     audio = CORPORA.build(config.audio.name, config.audio.config)
     texts = CORPORA.build(config.text.name, config.text.config)
     audio_classes = {u.label for u in audio} - {None}

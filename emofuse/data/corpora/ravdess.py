@@ -20,7 +20,6 @@ import logging
 import pathlib
 import re
 
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import audio_facts
 from emofuse.data.corpora.base import is_junk
@@ -31,6 +30,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.labels import register_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,6 @@ def prepare_ravdess(
     return Manifest(utterances)
 
 
-@CORPORA.register("ravdess", RavdessConfig)
-def _prepare(config: RavdessConfig) -> Manifest:
+@builds(RavdessConfig)
+def read_ravdess(config: RavdessConfig) -> Manifest:
     return prepare_ravdess(config.path, label_map=config.label_map, include_song=config.include_song)

@@ -24,7 +24,6 @@ import pathlib
 import re
 
 from emofuse.data.corpora._rows import read_text
-from emofuse.data.corpora.base import CORPORA
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import is_junk
 from emofuse.data.corpora.base import require_directory
@@ -33,6 +32,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.labels import register_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,6 @@ def prepare_semeval(
     return Manifest(utterances)
 
 
-@CORPORA.register("semeval", SemevalConfig)
-def _prepare(config: SemevalConfig) -> Manifest:
+@builds(SemevalConfig)
+def read_semeval(config: SemevalConfig) -> Manifest:
     return prepare_semeval(config.path, label_map=config.label_map, clean_text=config.clean_text)

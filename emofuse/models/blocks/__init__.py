@@ -1,39 +1,33 @@
 """Building blocks shared by several models: pooling, crops, layer sums, conv and ResNet stacks."""
 
-from emofuse.models.blocks.conv import CNN14Backbone
-from emofuse.models.blocks.conv import ConvBlock
-from emofuse.models.blocks.crop import downsampled_lengths
-from emofuse.models.blocks.crop import random_crop
-from emofuse.models.blocks.layers import LayerWeightedSum
-from emofuse.models.blocks.pooling import LogisticAttentionPooling
-from emofuse.models.blocks.pooling import MeanMaxPooling
-from emofuse.models.blocks.pooling import MeanPooling
-from emofuse.models.blocks.pooling import SelfAttentionPooling
-from emofuse.models.blocks.pooling import StatisticsPooling
-from emofuse.models.blocks.pooling import build_pooling
-from emofuse.models.blocks.pooling import frame_mask
-from emofuse.models.blocks.pooling import masked_max
-from emofuse.models.blocks.pooling import masked_mean
-from emofuse.models.blocks.pooling import masked_std
-from emofuse.models.blocks.resnet import BasicBlock
-from emofuse.models.blocks.resnet import ResNetBackbone
+import lazy_loader
 
-__all__ = [
-    "BasicBlock",
-    "CNN14Backbone",
-    "ConvBlock",
-    "LayerWeightedSum",
-    "LogisticAttentionPooling",
-    "MeanMaxPooling",
-    "MeanPooling",
-    "ResNetBackbone",
-    "SelfAttentionPooling",
-    "StatisticsPooling",
-    "build_pooling",
-    "downsampled_lengths",
-    "frame_mask",
-    "masked_max",
-    "masked_mean",
-    "masked_std",
-    "random_crop",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "conv": [
+        "CNN14Backbone",
+        "ConvBlock",
+    ],
+    "crop": [
+        "downsampled_lengths",
+        "random_crop",
+    ],
+    "layers": [
+        "LayerWeightedSum",
+    ],
+    "pooling": [
+        "LogisticAttentionPooling",
+        "MeanMaxPooling",
+        "MeanPooling",
+        "SelfAttentionPooling",
+        "StatisticsPooling",
+        "build_pooling",
+        "frame_mask",
+        "masked_max",
+        "masked_mean",
+        "masked_std",
+    ],
+    "resnet": [
+        "BasicBlock",
+        "ResNetBackbone",
+    ],
+})

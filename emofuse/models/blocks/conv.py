@@ -5,6 +5,9 @@ optional ``condition(index, features)`` callback applied after each block's pool
 its dropout, so that a fusion model can add a per-block projection of a text embedding
 (MFCNN14: ``Y = MaxPool(ReLU(BN(Conv(ReLU(BN(Conv(X))))))) + W E + b``) without copying the
 network; ``block_channels`` gives the channel count each projection must produce.
+
+Padded frames are set to zero before every convolution, so an utterance's output does not
+depend on how long the other utterances of its batch are (as if it were alone).
 """
 
 from __future__ import annotations
@@ -14,9 +17,22 @@ from collections.abc import Sequence
 
 import torch
 
-from emofuse.models.blocks.crop import downsampled_lengths
-
 Condition = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+def time_mask(lengths: torch.Tensor | None, frames: int, *, axis: int, dims: int) -> torch.Tensor | None:
+    """A ``{0, 1}`` mask of valid frames that broadcasts over a ``dims``-dimensional tensor whose
+    time axis is ``axis`` (``None`` without lengths)."""
+    if lengths is None:
+        return None
+    valid = (torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]).float()  # (batch, frames)
+    shape = [valid.shape[0]] + [1] * (dims - 1)
+    shape[axis] = frames
+    return valid.view(shape)
+
+
+def _apply(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return values if mask is None else values * mask.to(values.dtype)
 
 
 class ConvBlock(torch.nn.Module):
@@ -39,18 +55,27 @@ class ConvBlock(torch.nn.Module):
         for conv in (self.conv1, self.conv2):
             torch.nn.init.xavier_uniform_(conv.weight)
 
-    def forward(self, values: torch.Tensor) -> torch.Tensor:
-        values = torch.relu(self.bn1(self.conv1(values)))
-        values = torch.relu(self.bn2(self.conv2(values)))
+    def forward(self, values: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features and the valid frames after pooling (``lengths`` counts frames of ``values``,
+        whose padding must be zero)."""
+        mask = time_mask(lengths, values.shape[2], axis=2, dims=4)
+        values = _apply(torch.relu(self.bn1(self.conv1(values))), mask)
+        values = _apply(torch.relu(self.bn2(self.conv2(values))), mask)
         # an axis already down to one bin (few Mel bins, very short input) is not pooled further
         size = (min(self.pool_size[0], values.shape[2]), min(self.pool_size[1], values.shape[3]))
         if size == (1, 1):
-            return values
+            return values, lengths
         if self.pool_type == "max":
-            return torch.nn.functional.max_pool2d(values, size)
-        if self.pool_type == "avg":
-            return torch.nn.functional.avg_pool2d(values, size)
-        return torch.nn.functional.avg_pool2d(values, size) + torch.nn.functional.max_pool2d(values, size)
+            pooled = torch.nn.functional.max_pool2d(values, size)
+        elif self.pool_type == "avg":
+            pooled = torch.nn.functional.avg_pool2d(values, size)
+        else:
+            pooled = torch.nn.functional.avg_pool2d(values, size) + torch.nn.functional.max_pool2d(values, size)
+        if lengths is None:
+            return pooled, None
+        # a pooling window that reaches into the padding is not a valid frame (alone, it would not exist)
+        lengths = torch.div(lengths, size[0], rounding_mode="floor").clamp(min=1, max=pooled.shape[2])
+        return _apply(pooled, time_mask(lengths, pooled.shape[2], axis=2, dims=4)), lengths
 
 
 class CNN14Backbone(torch.nn.Module):
@@ -86,12 +111,14 @@ class CNN14Backbone(torch.nn.Module):
         frames = values.shape[1]
         if frames < self.time_factor:  # too short to pool five times: pad with zeros
             values = torch.nn.functional.pad(values, (0, 0, 0, self.time_factor - frames))
+        if lengths is not None:
+            lengths = lengths.to(values.device).clamp(min=1, max=values.shape[1])
         values = self.input_norm(values.transpose(1, 2).unsqueeze(-1)).squeeze(-1).transpose(1, 2)
-        hidden = values.unsqueeze(1)
+        hidden = _apply(values, time_mask(lengths, values.shape[1], axis=1, dims=3)).unsqueeze(1)
         for index, block in enumerate(self.blocks):
-            hidden = block(hidden)  # (batch, channels_i, frames_i, mels_i)
+            hidden, lengths = block(hidden, lengths)  # (batch, channels_i, frames_i, mels_i)
             if condition is not None:
-                hidden = condition(index, hidden)
+                hidden = _apply(condition(index, hidden), time_mask(lengths, hidden.shape[2], axis=2, dims=4))
             hidden = self.dropout(hidden)
         hidden = hidden.mean(dim=3).transpose(1, 2)  # (batch, frames / 32, channels)
-        return hidden, downsampled_lengths(lengths, self.time_factor, hidden.shape[1])
+        return hidden, lengths

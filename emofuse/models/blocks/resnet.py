@@ -4,6 +4,9 @@
 Parameter names follow the common speaker-model layout (``conv1``, ``bn1``,
 ``layer1.0.conv1``, ..., ``layer4.2.shortcut.0``) so that external weights load by name (see
 :func:`emofuse.audio.speaker.load_speaker_weights`).
+
+Padded frames are set to zero before every convolution, so an utterance's output does not
+depend on how long the other utterances of its batch are.
 """
 
 from __future__ import annotations
@@ -11,6 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+
+from emofuse.models.blocks.conv import _apply
+from emofuse.models.blocks.conv import time_mask
+
+
+def _strided(lengths: torch.Tensor | None, stride: int) -> torch.Tensor | None:
+    """Frames after a 3x3 convolution with padding 1 and ``stride``: ``ceil(n / stride)``."""
+    if lengths is None or stride == 1:
+        return lengths
+    return torch.div(lengths + stride - 1, stride, rounding_mode="floor")
 
 
 def _activation(name: str, channels: int) -> torch.nn.Module:
@@ -35,16 +48,20 @@ class BasicBlock(torch.nn.Module):
         self.conv2 = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn2 = torch.nn.BatchNorm2d(channels)
         self.act2 = _activation(activation, channels)
+        self.stride = stride
         self.shortcut = torch.nn.Sequential()
         if stride != 1 or in_channels != channels:
             self.shortcut = torch.nn.Sequential(
                 torch.nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), torch.nn.BatchNorm2d(channels)
             )
 
-    def forward(self, values: torch.Tensor) -> torch.Tensor:
+    def forward(self, values: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``values`` (batch, channels, mels, frames) with zero padding beyond ``lengths``."""
+        lengths = _strided(lengths, self.stride)
         hidden = self.act1(self.bn1(self.conv1(values)))
-        hidden = self.bn2(self.conv2(hidden))
-        return self.act2(hidden + self.shortcut(values))
+        mask = time_mask(lengths, hidden.shape[3], axis=3, dims=4)
+        hidden = self.bn2(self.conv2(_apply(hidden, mask)))
+        return _apply(self.act2(hidden + self.shortcut(values)), mask), lengths
 
 
 class ResNetBackbone(torch.nn.Module):
@@ -76,13 +93,14 @@ class ResNetBackbone(torch.nn.Module):
 
     def forward(self, values: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         # (batch, frames, mels) -> (batch, 1, mels, frames): frequency x time images
-        hidden = self.act1(self.bn1(self.conv1(values.transpose(1, 2).unsqueeze(1))))
-        hidden = self.layer4(self.layer3(self.layer2(self.layer1(hidden))))  # (batch, C, mels/8, frames/8)
+        if lengths is not None:
+            lengths = lengths.to(values.device).clamp(min=1, max=values.shape[1])
+        images = values.transpose(1, 2).unsqueeze(1)
+        hidden = self.act1(self.bn1(self.conv1(_apply(images, time_mask(lengths, images.shape[3], axis=3, dims=4)))))
+        hidden = _apply(hidden, time_mask(lengths, hidden.shape[3], axis=3, dims=4))
+        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+            for block in stage:
+                hidden, lengths = block(hidden, lengths)  # (batch, C, mels / s, frames / s)
         batch, channels, mels, frames = hidden.shape
         hidden = hidden.reshape(batch, channels * mels, frames).transpose(1, 2)  # (batch, frames/8, C * mels/8)
-        if lengths is None:
-            return hidden, None
-        reduced = lengths.to(hidden.device)
-        for _ in range(3):  # each stride-2 3x3 convolution with padding 1: ceil(n / 2)
-            reduced = torch.div(reduced + 1, 2, rounding_mode="floor")
-        return hidden, reduced.clamp(min=1, max=frames)
+        return hidden, None if lengths is None else lengths.clamp(min=1, max=frames)

@@ -1,0 +1,296 @@
+"""The Lightning loop: train a :class:`~emofuse.systems.neural.NeuralSystem` on one fold.
+
+:func:`fit_neural` fits the input standardisers on the training utterances, trains with the
+task's loss, the configured optimiser and schedule, checkpoints every epoch (``last.ckpt``, to
+resume an interrupted fold) and the best dev epoch (``best.ckpt``), and finally loads the
+selected weights into the system. The only module that imports Lightning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pathlib
+import tempfile
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from emofuse.experiment import TrainingConfig
+from emofuse.models.standardize import Standardizer
+from emofuse.models.standardize import SystemModel
+from emofuse.predictions import Predictions
+from emofuse.systems.base import InvalidSystemError
+from emofuse.systems.base import SystemData
+from emofuse.systems.neural import NeuralSystem
+from emofuse.tasks import Task
+from emofuse.training.data import BucketBatchSampler
+from emofuse.training.data import Collator
+from emofuse.training.data import UtteranceDataset
+from emofuse.training.data import fit_rows
+from emofuse.training.seeding import seed_everything
+
+log = logging.getLogger(__name__)
+
+
+class EmotionModule(L.LightningModule):
+    """Trains a :class:`SystemModel` with the task's loss; logs ``dev_score`` (UA or mean CCC)."""
+
+    def __init__(self, system: SystemModel, task: Task, training: TrainingConfig, loss_weights: torch.Tensor) -> None:
+        super().__init__()
+        self.system = system
+        self.task = task
+        self.training_config = training
+        self.register_buffer("loss_weights", loss_weights.float())
+        self.epochs_completed = 0
+        self._dev_outputs: list[torch.Tensor] = []
+        self._dev_targets: list[torch.Tensor] = []
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["epochs_completed"] = self.epochs_completed
+
+    def forward(self, inputs: list) -> torch.Tensor:
+        return self.system(inputs)
+
+    def on_train_epoch_start(self) -> None:
+        self.epochs_completed = self.current_epoch + 1  # by the time this epoch's checkpoint is saved
+        set_epoch = getattr(self.system.model, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(self.current_epoch)
+
+    def training_step(self, batch: tuple, batch_index: int) -> torch.Tensor:
+        inputs, targets = batch
+        outputs = self(inputs)
+        loss = self.task.loss(outputs, targets, self.loss_weights)
+        self.log("train_loss", loss, prog_bar=False, on_epoch=True, on_step=False, batch_size=len(targets), sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: tuple, batch_index: int) -> None:
+        inputs, targets = batch
+        outputs = self(inputs)
+        self.log("dev_loss", self.task.loss(outputs, targets, self.loss_weights), on_epoch=True, batch_size=len(targets),
+                 sync_dist=True)
+        self._dev_outputs.append(outputs.detach().float())
+        self._dev_targets.append(targets.detach())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._dev_outputs:
+            return
+        outputs, targets = torch.cat(self._dev_outputs), torch.cat(self._dev_targets)
+        self._dev_outputs.clear()
+        self._dev_targets.clear()
+        if self.trainer.world_size > 1:  # score on every process's share
+            outputs = self.all_gather(outputs).flatten(0, 1)
+            targets = self.all_gather(targets).flatten(0, 1)
+        scores = self.task.scores(outputs.cpu().numpy())
+        predictions = Predictions(self.task.type, self.task.outputs, [str(k) for k in range(len(scores))], scores,
+                                  truth=targets.cpu().numpy())
+        value = predictions.evaluate()[self.task.selection_metric]
+        self.log("dev_score", float(np.nan_to_num(value, nan=-1.0)), prog_bar=True, sync_dist=True)  # same on every rank
+
+    def configure_optimizers(self) -> dict:
+        config = self.training_config
+        groups = self.system.model.parameter_groups(config.learning_rate)
+        if config.encoder_learning_rate is not None:
+            for group in groups:
+                if group.get("pretrained"):
+                    group["lr"] = config.encoder_learning_rate
+        for group in groups:
+            group.pop("pretrained", None)
+        if config.optimizer == "adam":
+            optimizer = torch.optim.Adam(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
+        elif config.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
+        elif config.optimizer == "nadam":
+            optimizer = torch.optim.NAdam(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
+        elif config.optimizer == "rmsprop":
+            optimizer = torch.optim.RMSprop(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
+        else:
+            optimizer = torch.optim.SGD(groups, lr=config.learning_rate, momentum=config.momentum,
+                                        nesterov=config.nesterov, weight_decay=config.weight_decay)
+        scheduler = self._scheduler(optimizer)
+        if scheduler is None:
+            return {"optimizer": optimizer}
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer) -> dict | None:
+        config = self.training_config
+        if config.scheduler == "none":
+            return None
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        if config.scheduler == "linear_warmup":
+            warmup = max(1, int(total * config.warmup_fraction))
+
+            def factor(step: int) -> float:  # linear warm-up, then linear decay to zero
+                if step < warmup:
+                    return (step + 1) / warmup
+                return max(0.0, (total - step) / max(1, total - warmup))
+
+            return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "interval": "step"}
+        if config.scheduler == "cosine":
+            return {"scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total), "interval": "step"}
+        if config.scheduler == "one_cycle":
+            peaks = [group["lr"] for group in optimizer.param_groups]
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total,
+                                                            pct_start=config.warmup_fraction)
+            return {"scheduler": scheduler, "interval": "step"}
+
+        def halving(epoch: int) -> float:  # constant for step_start epochs, then x gamma every step_size
+            if epoch < config.step_start:
+                return 1.0
+            return config.gamma ** ((epoch - config.step_start) // config.step_size + 1)
+
+        return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, halving), "interval": "epoch"}
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's start-up chatter and the warnings that small CPU runs always trigger."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        for message in (".*does not have many workers.*", ".*number of training batches.*", ".*LeafSpec.*",
+                        ".*litlogger.*", ".*no `val_dataloader`.*", ".*module\\(s\\) in eval mode.*",
+                        ".*Checkpoint directory .* exists and is not empty.*"):
+            warnings.filterwarnings("ignore", message=message)
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+class RandomState(L.Callback):
+    """Keeps Python's, numpy's and torch's random number generator states in every checkpoint
+    and restores them on resume, so that a resumed fold draws the same batches, dropout masks
+    and crops as an uninterrupted one (and ends with bit-identical weights on CPU)."""
+
+    def state_dict(self) -> dict[str, Any]:  # plain types and tensors: checkpoints load with weights_only
+        import random
+
+        version, internal, gauss = random.getstate()
+        name, keys, position, has_gauss, cached = np.random.get_state()
+        return {"python": [version, list(internal), gauss],
+                "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)],
+                "torch": torch.get_rng_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        import random
+
+        version, internal, gauss = state_dict["python"]
+        random.setstate((version, tuple(internal), gauss))
+        name, keys, position, has_gauss, cached = state_dict["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+        torch.set_rng_state(state_dict["torch"])
+
+
+def _loader(system: NeuralSystem, data: SystemData, training: TrainingConfig, *, seed: int, shuffle: bool,
+            repeat: int = 1) -> DataLoader:
+    specs = system.spec.inputs
+    ids = list(data.ids) * repeat
+    targets = None if data.truth is None else torch.from_numpy(np.tile(np.asarray(data.truth), (repeat,) + (1,) * (np.ndim(data.truth) - 1)))
+    dataset = UtteranceDataset(ids, [data.inputs[i.name] for i in specs], targets, seed=seed)
+    collate = Collator(specs)
+    if shuffle and training.length_bucketing:
+        sampler = BucketBatchSampler([dataset.length(i) for i in range(len(dataset))], batch_size=training.batch_size, seed=seed)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=training.num_workers)
+    # a last training batch of one item would break batch norm: drop it
+    drop_last = shuffle and len(ids) % training.batch_size == 1 and len(ids) > 1
+    return DataLoader(dataset, batch_size=training.batch_size, shuffle=shuffle, collate_fn=collate,
+                      num_workers=training.num_workers, drop_last=drop_last)
+
+
+def fit_standardizers(system: NeuralSystem, train: SystemData) -> None:
+    """Fit each input's standardiser (where the system has one) on the training utterances."""
+    for spec, standardizer in zip(system.spec.inputs, system.module.standardizers, strict=True):
+        if isinstance(standardizer, Standardizer):
+            standardizer.fit(fit_rows(train.inputs[spec.name], train.ids))
+
+
+def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, *, task: Task, training: TrainingConfig,
+               seed: int | None = 0, directory: pathlib.Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """Train ``system`` in place (see the module docstring); returns ``epochs_trained`` and, with
+    dev selection, ``best_dev_score``. ``seed`` seeds every generator first (``None``: the caller
+    did, before building the system). Re-calling it with the same ``directory`` resumes from the
+    last checkpoint there."""
+    if train.truth is None:
+        raise InvalidSystemError("training needs the targets")
+    has_dev = dev is not None and len(dev) > 0
+    if training.selection == "best_dev" and not has_dev:
+        raise InvalidSystemError("selection best_dev needs a dev set (use selection: last, or a protocol with a dev split)")
+    if seed is not None:
+        seed_everything(seed)
+    else:  # the caller seeded everything; crops and batch order follow the same seed
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+    fit_standardizers(system, train)
+    module = EmotionModule(system.module, task, training, torch.from_numpy(task.loss_weights(np.asarray(train.truth))))
+    train_loader = _loader(system, train, training, seed=seed, shuffle=True, repeat=training.repeat)
+    dev_loader = _loader(system, dev, training, seed=seed, shuffle=False) if has_dev else None  # type: ignore[arg-type]
+    scratch = None
+    if directory is None:
+        scratch = tempfile.TemporaryDirectory(prefix="emofuse-fit-")
+        directory = pathlib.Path(scratch.name)
+    checkpoints = directory / "checkpoints"
+    callbacks: list[L.Callback] = [  # last.ckpt after every epoch (for resuming), best.ckpt on dev
+        RandomState(),
+        L.pytorch.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="last", monitor=None, save_top_k=1,
+                                            enable_version_counter=False),
+    ]
+    if training.selection == "best_dev":
+        callbacks.append(L.pytorch.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="dev_score",
+                                                             mode="max", save_top_k=1, enable_version_counter=False))
+    if training.early_stopping_patience is not None and training.selection == "best_dev":
+        callbacks.append(L.pytorch.callbacks.EarlyStopping(monitor="dev_score", mode="max",
+                                                           patience=training.early_stopping_patience))
+    try:
+        with quiet_lightning():
+            trainer = L.Trainer(
+                max_epochs=training.max_epochs,
+                accelerator=training.accelerator,
+                devices=training.devices,
+                num_nodes=training.num_nodes,
+                strategy=training.strategy,
+                precision=training.precision,
+                gradient_clip_val=training.gradient_clip,
+                callbacks=callbacks,
+                logger=L.pytorch.loggers.CSVLogger(directory, name="logs"),  # logs/version_N per attempt
+                enable_progress_bar=progress,
+                enable_model_summary=False,
+                num_sanity_val_steps=0,
+                default_root_dir=directory,
+                limit_val_batches=1.0 if dev_loader is not None else 0,
+            )
+            last = checkpoints / "last.ckpt"
+            trainer.fit(module, train_loader, dev_loader, ckpt_path=str(last) if last.exists() else None)
+        # weights from the checkpoint files, which every strategy (including ddp_spawn) writes
+        selected = checkpoints / ("best.ckpt" if training.selection == "best_dev" else "last.ckpt")
+        if not selected.exists():
+            selected = checkpoints / "last.ckpt"
+        checkpoint = torch.load(selected, map_location="cpu", weights_only=True)
+        module.load_state_dict(checkpoint["state_dict"])
+        last_checkpoint = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=True)
+        fitted: dict[str, Any] = {"epochs_trained": int(last_checkpoint.get("epochs_completed", 0))}
+        best = _best_score(checkpoint)
+        if best is not None:
+            fitted["best_dev_score"] = best
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    system.module = module.system.cpu().eval()
+    return fitted
+
+
+def _best_score(checkpoint: dict) -> float | None:
+    """The best dev score recorded by the monitoring ModelCheckpoint in a Lightning checkpoint."""
+    for key, state in checkpoint.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and "dev_score" in key and state.get("best_model_score") is not None:
+            return float(state["best_model_score"])
+    return None

@@ -1,0 +1,46 @@
+"""Experiment configs: variants, overrides and the errors that name the key path."""
+
+import pytest
+
+from emofuse.config import ConfigError
+from emofuse.experiment import load_experiment
+
+
+def minimal(**changes):
+    data = {"name": "x", "data": {"manifest": "m.csv"}, "systems": {"a": {"inputs": ["text"], "model": {"name": "mlp"}}}}
+    data.update(changes)
+    return data
+
+
+def test_variants():
+    data = minimal(variants={"small": ["systems.a.model.hidden_sizes=[4]", "seeds=[1, 2]"]})
+    assert load_experiment(data).seeds == (0,)
+    small = load_experiment(data, variant="small", overrides=["seeds=[3]"])
+    assert small.systems["a"].model.config.hidden_sizes == (4,) and small.seeds == (3,)
+    with pytest.raises(ConfigError, match="unknown variant 'big'; this experiment defines: small"):
+        load_experiment(data, variant="big")
+
+
+def test_config_errors_name_the_key_path():
+    with pytest.raises(ConfigError, match="systems.audio.model.hiden: unknown key"):
+        load_experiment(minimal(systems={"audio": {"inputs": ["waveform"], "model": {"name": "mlp", "hiden": 3}}}))
+    with pytest.raises(ConfigError, match="input 'nope' is neither a feature stream"):
+        load_experiment(minimal(systems={"audio": {"inputs": ["nope"], "model": {"name": "mlp"}}}))
+    with pytest.raises(ConfigError, match="member 'ghost' is not a system"):
+        load_experiment(minimal(systems={"a": {"inputs": ["text"], "model": "mlp"}, "f": {"members": ["a", "ghost"], "fusion": "late"}}))
+    with pytest.raises(ConfigError, match=r"systems.a.model.name: unknown model 'mpl'; available: .*mlp"):
+        load_experiment(minimal(systems={"a": {"inputs": ["text"], "model": "mpl"}}))
+    with pytest.raises(ConfigError, match="data.transcript: 'noisy' is not one of 'reference', 'asr', 'simulated'"):
+        load_experiment(minimal(data={"manifest": "m.csv", "transcript": "noisy"}))
+    with pytest.raises(ConfigError, match="systems.a.training.optimizer: 'adamax' is not one of"):
+        load_experiment(minimal(systems={"a": {"inputs": ["text"], "model": "mlp", "training": {"optimizer": "adamax"}}}))
+    with pytest.raises(ConfigError, match="unknown ASR 'kaldi'"):
+        load_experiment(minimal(data={"manifest": "m.csv", "transcript": "asr", "asr": "kaldi"}))
+
+
+def test_closure_and_order():
+    config = load_experiment(minimal(systems={
+        "a": {"inputs": ["text"], "model": "mlp"}, "b": {"inputs": ["text"], "model": "mlp"},
+        "f": {"members": ["b", "a"], "fusion": "late"}, "c": {"inputs": ["text"], "model": "mlp"}}))
+    assert config.system_order() == ["a", "b", "f", "c"]
+    assert config.closure(["f"]) == ["a", "b", "f"] and config.closure(["c"]) == ["c"]

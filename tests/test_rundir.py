@@ -1,0 +1,96 @@
+"""The run directory: markers, config changes, typed reads, and deleting only emofuse's files."""
+
+import json
+
+import numpy as np
+import pytest
+
+from emofuse.experiment import load_experiment
+from emofuse.predictions import Predictions
+from emofuse.rundir import RunDirectory
+from emofuse.rundir import RunDirectoryError
+
+
+def config(seed=0):
+    return load_experiment({"name": "x", "data": {"manifest": "m.csv"}, "seeds": [seed],
+                            "systems": {"a": {"inputs": ["text"], "model": "mlp"}}})
+
+
+def test_a_run_is_marked_and_reads_back_typed(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.create(config())
+    assert run.is_run and run.config().name == "x"
+    run.set_task("categorical", ["neu", "ang"])
+    predictions = Predictions("categorical", ("neu", "ang"), ("u1", "u2"), np.array([[0.9, 0.1], [0.3, 0.7]]),
+                              truth=np.array([0, 0]), split=("dev", "test"))
+    fold = run.fold("a", 0, "f1")
+    fold.write_predictions(predictions)
+    back = fold.predictions()
+    assert back.ids == predictions.ids and back.split == predictions.split
+    np.testing.assert_array_equal(back.truth, predictions.truth)
+    np.testing.assert_allclose(back.scores, predictions.scores)
+    fold.write_metrics({"test": back.select("test").evaluate()})
+    fold.mark_done()
+    assert [f.key for f in run.finished()] == [{"system": "a", "seed": 0, "fold": "f1"}]
+    with pytest.raises(RunDirectoryError, match="predicts categorical"):
+        run.set_task("categorical", ["neu", "hap"])
+
+
+def test_a_changed_config_needs_restart(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.create(config(seed=0))
+    run.set_task("categorical", ["neu", "ang"])
+    run.fold("a", 0, "f1").mark_done()
+    with pytest.raises(RunDirectoryError, match="different config"):
+        run.create(config(seed=1))
+    run.create(config(seed=1), restart=True)
+    assert not list(run.finished()) and run.config().seeds == (1,)
+
+
+def test_a_directory_that_is_not_a_run_is_never_written_or_deleted(tmp_path):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("precious")
+    run = RunDirectory(thesis)
+    with pytest.raises(RunDirectoryError, match="is not an emofuse run"):
+        run.create(config(), restart=True)
+    with pytest.raises(RunDirectoryError, match="nothing is deleted"):
+        run.delete()
+    assert (thesis / "chapter1.tex").read_text() == "precious"
+
+
+def test_restart_deletes_only_what_emofuse_wrote(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.create(config())
+    run.set_task("categorical", ["neu", "ang"])
+    fold = run.fold("a", 0, "f1")
+    fold.write_metrics({"test": {}})
+    fold.mark_done()
+    (fold.path / "notes.txt").write_text("mine")
+    (run.path / "analysis.ipynb").write_text("{}")
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("keep")
+    (run.path / "link.txt").symlink_to(outside)
+    kept = run.delete()
+    assert sorted(p.name for p in kept) == ["analysis.ipynb", "link.txt", "notes.txt"]
+    assert not (run.path / "emofuse-run.json").exists() and not (fold.path / "metrics.json").exists()
+    assert outside.read_text() == "keep" and (fold.path / "notes.txt").exists()
+
+
+def test_files_get_the_users_permissions_and_do_not_follow_symlinks(tmp_path):
+    import os
+
+    from emofuse.files import atomic_write_text
+
+    previous = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "out.json", json.dumps({"a": 1}))
+        assert path.stat().st_mode & 0o777 == 0o644
+        target = tmp_path / "target.txt"
+        target.write_text("original")
+        (tmp_path / "link.txt").symlink_to(target)
+        atomic_write_text(tmp_path / "link.txt", "new")
+        assert target.read_text() == "original" and (tmp_path / "link.txt").read_text() == "new"
+        assert not (tmp_path / "link.txt").is_symlink()
+    finally:
+        os.umask(previous)

@@ -167,9 +167,14 @@ def extract_features(
     cache = FeatureCache(cache_dir or default_cache_dir(), extractor.name, extractor.component)
     failures: dict[str, str] = {}
     computed: dict[str, np.ndarray] = {}  # extracted in this process: kept, not read back
+    values: dict[str, np.ndarray] = {}
     if extractor.modality == "audio":
         keys = {u.id: audio_key(u) for u in manifest}
-        todo = [u for u in manifest if keys[u.id] not in cache]
+        for u in manifest:  # cache hits, each checked (see emofuse.cache)
+            cached = cache.load(keys[u.id])
+            if cached is not None:
+                values[u.id] = cached
+        todo = [u for u in manifest if u.id not in values]
         if todo:
             _run_audio(extractor, cache, todo, keys, failures, computed, num_workers=num_workers, progress=progress)
     else:
@@ -181,18 +186,26 @@ def extract_features(
             else:
                 texts[u.id] = text
         keys = {i: text_key(t) for i, t in texts.items()}
-        todo_texts = sorted({t for i, t in texts.items() if keys[i] not in cache})
+        for identifier in texts:
+            cached = cache.load(keys[identifier])
+            if cached is not None:
+                values[identifier] = cached
+        todo_texts = sorted({t for i, t in texts.items() if i not in values})
         if todo_texts:
             _run_text(extractor, cache, todo_texts, progress=progress)
-    values = {}
+    if cache.rejected:
+        first = next(iter(cache.rejected.items()))
+        log.warning("%s: %d cached entries were invalid and are computed again (first: %s)",
+                    extractor.name, len(cache.rejected), first[1])
     for u in manifest:
-        if u.id in failures:
+        if u.id in failures or u.id in values:
             continue
         array = computed[u.id] if u.id in computed else cache.load(keys[u.id])
         if array is None:
             failures[u.id] = "cache entry missing after extraction"
             continue
         values[u.id] = array
+    values = {u.id: values[u.id] for u in manifest if u.id in values}  # in manifest order
     if failures:
         listing = "\n".join(f"  {i}: {m}" for i, m in list(failures.items())[:20])
         more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""

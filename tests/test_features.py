@@ -62,3 +62,46 @@ def test_text_embeddings_with_a_tiny_model(tmp_path, tiny_bert):
     tokens = build_extractor(Component("text_embedding", TextEmbeddingConfig(model=str(tiny_bert), pooling="tokens", layer=-2)))
     sequences = extract_features(tokens, manifest.subset(["a", "b"]), cache_dir=tmp_path, progress=False)
     assert sequences["a"].shape == (4, 32)  # [CLS] great news [SEP]
+
+
+def test_invalid_cache_entries_are_recomputed_with_a_warning(tmp_path, synthetic_corpus, caplog):
+    import numpy as np
+
+    from emofuse.cache import FeatureCache
+    from emofuse.features import audio_key
+
+    manifest = Manifest.load(synthetic_corpus)
+    extractor = build_extractor(Component("logmel_stats", LogMelStatsConfig(n_mels=8)))
+    fresh = extract_features(extractor, manifest, cache_dir=tmp_path / "cache", progress=False)
+    cache = FeatureCache(tmp_path / "cache", extractor.name, extractor.component)
+    first, second, third, fourth = (manifest[k] for k in range(4))
+    np.save(cache.path(audio_key(first)), np.full(32, np.nan, dtype=np.float32))  # NaN
+    np.save(cache.path(audio_key(second)), np.zeros((3, 32), dtype=np.float32))  # wrong shape
+    np.save(cache.path(audio_key(third)), np.zeros(32, dtype=np.float64))  # wrong dtype
+    cache.path(audio_key(fourth)).write_bytes(b"not an array")  # unreadable
+    with caplog.at_level("WARNING"):
+        again = extract_features(extractor, manifest, cache_dir=tmp_path / "cache", progress=False)
+    assert "4 cached entries were invalid and are computed again" in caplog.text
+    for utterance in (first, second, third, fourth):
+        np.testing.assert_array_equal(again[utterance.id], fresh[utterance.id])
+    assert list(again.values) == list(manifest.ids)
+
+
+def test_a_cache_directory_holding_another_config_is_not_trusted(tmp_path, synthetic_corpus, caplog):
+    import json
+
+    import numpy as np
+
+    from emofuse.cache import FeatureCache
+
+    manifest = Manifest.load(synthetic_corpus)
+    extractor = build_extractor(Component("logmel_stats", LogMelStatsConfig(n_mels=8)))
+    fresh = extract_features(extractor, manifest, cache_dir=tmp_path / "cache", progress=False)
+    cache = FeatureCache(tmp_path / "cache", extractor.name, extractor.component)
+    description = json.loads((cache.directory / "config.json").read_text())
+    description["config"]["n_mels"] = 99  # another config's entries under this hash
+    (cache.directory / "config.json").write_text(json.dumps(description))
+    with caplog.at_level("WARNING"):
+        again = extract_features(extractor, manifest, cache_dir=tmp_path / "cache", progress=False)
+    assert "does not hold the config its name hashes" in caplog.text
+    np.testing.assert_array_equal(again[manifest[0].id], fresh[manifest[0].id])

@@ -140,7 +140,7 @@ def main() -> None:
 
     output = pathlib.Path(arguments.output)
     output.mkdir(parents=True, exist_ok=True)
-    manifest = prepare_iemocap(shared("fixtures", "IEMOCAP_mini")).filter(lambda u: u.label is not None and bool(u.text))
+    manifest = prepare_iemocap(shared("fixtures", "IEMOCAP_mini"), out_of_scale="clip").filter(lambda u: u.label is not None and bool(u.text))
     texts = transcripts(manifest, pathlib.Path(arguments.cache_dir))
     ids = manifest.ids
     wer = {c: word_error_rate([texts["reference"][i] for i in ids], [texts[c][i] for i in ids]) for c in CONDITIONS}

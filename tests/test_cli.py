@@ -11,7 +11,7 @@ runner = CliRunner()
 def test_prepare_and_info(tmp_path, iemocap_mini):
     manifest = tmp_path / "iemocap.csv"
     result = runner.invoke(app, ["prepare", "iemocap", str(iemocap_mini), "-o", str(manifest),
-                                 "--set", "label_map=iemocap_full"])
+                                 "--set", "label_map=iemocap_full", "--set", "out_of_scale=clip"])
     assert result.exit_code == 0, result.output
     assert "wrote 200 utterances" in result.output
     result = runner.invoke(app, ["info", str(manifest)])

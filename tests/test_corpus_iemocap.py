@@ -10,7 +10,7 @@ from emofuse.data.corpora.iemocap import parse_turn
 
 
 def test_reproduces_expected_counts(iemocap_mini, expected_counts):
-    manifest = prepare_iemocap(iemocap_mini)
+    manifest = prepare_iemocap(iemocap_mini, out_of_scale="clip")
     assert len(manifest) == expected_counts["utterances"]
     assert collections.Counter(u.emotion for u in manifest) == expected_counts["labels"]
     four = manifest.filter(lambda u: u.label is not None)
@@ -23,7 +23,7 @@ def test_reproduces_expected_counts(iemocap_mini, expected_counts):
 
 
 def test_fields(iemocap_mini):
-    manifest = prepare_iemocap(iemocap_mini, dialogue_acts=shared_path("fixtures", "dialogue_acts.csv"))
+    manifest = prepare_iemocap(iemocap_mini, out_of_scale="clip", dialogue_acts=shared_path("fixtures", "dialogue_acts.csv"))
     utterance = manifest["Ses01F_impro01_M000"]
     assert utterance.speaker == "Ses01M" and utterance.gender == "M" and utterance.session == "1"
     assert utterance.text == "I miss him so much, the house feels empty now."
@@ -33,7 +33,7 @@ def test_fields(iemocap_mini):
     assert all(not u.id.endswith("XX0") for u in manifest)
     assert all("._" not in (u.audio or "") for u in manifest)
     assert manifest["Ses01F_script01_1_F000"].metadata["script"] == "script01"
-    full = prepare_iemocap(iemocap_mini, label_map="iemocap_full")
+    full = prepare_iemocap(iemocap_mini, label_map="iemocap_full", out_of_scale="clip")
     assert {u.label for u in full} - {None} == {"neu", "hap", "exc", "sad", "ang", "fru", "sur", "oth"}
 
 
@@ -72,9 +72,19 @@ def test_missing_audio(iemocap_mini, tmp_path):
     (root / "Session2" / "sentences" / "wav" / "Ses02F_impro02" / "Ses02F_impro02_F000.wav").unlink()
     with pytest.raises(CorpusError, match="audio of turn Ses02F_impro02_F000 not found"):
         prepare_iemocap(root)
-    assert prepare_iemocap(root, require_audio=False)["Ses02F_impro02_F000"].audio is None
+    assert prepare_iemocap(root, require_audio=False, out_of_scale="clip")["Ses02F_impro02_F000"].audio is None
 
 
 def test_not_a_release(tmp_path):
     with pytest.raises(CorpusError, match="no Session"):
         prepare_iemocap(tmp_path)
+
+
+def test_out_of_scale_ratings_are_an_error_unless_clipping_is_asked_for(iemocap_mini):
+    evaluation = iemocap_mini / "Session5" / "dialog" / "EmoEvaluation" / "Ses05F_impro01.txt"
+    with pytest.raises(CorpusError, match=rf"{evaluation}:10: turn Ses05F_impro01_M000: arousal 5.5 is outside the 1-5 scale"):
+        prepare_iemocap(iemocap_mini)
+    clipped = prepare_iemocap(iemocap_mini, out_of_scale="clip")["Ses05F_impro01_M000"]
+    assert clipped.arousal == 1.0 and clipped.arousal_raw == 5.5  # the value as given is kept
+    assert clipped.metadata["rating_clipped"] == "arousal 5.5 -> 5"
+    assert sum("rating_clipped" in u.metadata for u in prepare_iemocap(iemocap_mini, out_of_scale="clip")) == 1

@@ -7,7 +7,10 @@ time span, turn name, majority label code, [V, A, D]), the transcripts in
 - The speaker is the session plus the first letter of the turn name's last field
   (``Ses01F_impro01_M003`` -> ``Ses01M``); the letter after ``Ses01`` names who wore the
   motion-capture markers, not the speaker.
-- Valence, arousal (activation) and dominance are on a 1-5 scale, clipped to it and normalised.
+- Valence, arousal (activation) and dominance are on a 1-5 scale and normalised to [-1, 1]. The
+  release has a few averaged ratings outside it (5.5): they are an error naming the file, line and
+  value, unless ``out_of_scale: clip`` asks to clip them (as the papers do); clipped ratings keep
+  their value in ``*_raw`` and are listed in the utterance's ``rating_clipped`` metadata.
 - Transcript lines that are not labelled turns (``..._MXX0``, ``M: Yeah.``) and macOS ``._*``
   files are ignored.
 - Metadata: ``scripted`` (bool), ``dialog``, ``script`` (``script01``; the same script is
@@ -21,6 +24,7 @@ import dataclasses
 import logging
 import pathlib
 import re
+from typing import Literal
 
 from emofuse.data.corpora.base import CorpusError
 from emofuse.data.corpora.base import audio_facts
@@ -50,12 +54,14 @@ class IemocapConfig:
 
     ``dialogue_acts`` is an optional EMOTyDA-format CSV (``TURN,UTTERANCE,DA,EMOTION``).
     ``require_audio`` makes a labelled turn without its wav an error instead of a warning.
+    ``out_of_scale``: a rating outside 1-5 is an ``error``, or is ``clip``-ped (and recorded).
     """
 
     path: str
     label_map: str = "iemocap_four_class"
     dialogue_acts: str | None = None
     require_audio: bool = True
+    out_of_scale: Literal["error", "clip"] = "error"
 
 
 def parse_turn(turn: str) -> dict[str, str]:
@@ -147,6 +153,7 @@ def prepare_iemocap(
     label_map: str = "iemocap_four_class",
     dialogue_acts: str | pathlib.Path | None = None,
     require_audio: bool = True,
+    out_of_scale: Literal["error", "clip"] = "error",
 ) -> Manifest:
     """Read an IEMOCAP release into a manifest of every labelled turn.
 
@@ -190,6 +197,15 @@ def prepare_iemocap(
                     log.warning("%s: no audio for %s", evaluation, turn)
                 valence, arousal, dominance = row["vad"]
                 metadata = {"scripted": facts["scripted"], "dialog": facts["dialog"], "script": facts["script"]}
+                outside = [(n, v) for n, v in zip(("valence", "arousal", "dominance"), row["vad"], strict=True)
+                           if not 1.0 <= v <= 5.0]
+                if outside and out_of_scale == "error":
+                    name, value = outside[0]
+                    raise CorpusError(f"turn {turn}: {name} {value:g} is outside the 1-5 scale; correct the file, or read "
+                                      "the corpus with out_of_scale: clip (emofuse prepare ... --set out_of_scale=clip) "
+                                      "to clip it and record that in the manifest", file=evaluation, line=row["line"])
+                if outside:
+                    metadata["rating_clipped"] = "; ".join(f"{n} {v:g} -> {min(max(v, 1.0), 5.0):g}" for n, v in outside)
                 if turn in acts:
                     metadata["dialogue_act"] = acts[turn]
                 utterances.append(
@@ -208,9 +224,9 @@ def prepare_iemocap(
                         valence=normalize_rating(valence, low=1, high=5, clip=True),
                         arousal=normalize_rating(arousal, low=1, high=5, clip=True),
                         dominance=normalize_rating(dominance, low=1, high=5, clip=True),
-                        valence_raw=min(max(valence, 1.0), 5.0),
-                        arousal_raw=min(max(arousal, 1.0), 5.0),
-                        dominance_raw=min(max(dominance, 1.0), 5.0),
+                        valence_raw=valence,
+                        arousal_raw=arousal,
+                        dominance_raw=dominance,
                         metadata=metadata,
                     )
                 )
@@ -230,4 +246,5 @@ def read_iemocap(config: IemocapConfig) -> Manifest:
         label_map=config.label_map,
         dialogue_acts=config.dialogue_acts,
         require_audio=config.require_audio,
+        out_of_scale=config.out_of_scale,
     )

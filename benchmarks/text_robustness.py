@@ -80,7 +80,7 @@ def frozen(manifest, texts, folds) -> dict[str, dict[str, float]]:
 
     from emofuse.config import Component
     from emofuse.features import build_extractor
-    from emofuse.text.lm import TextEmbeddingConfig
+    from emofuse.pretrained import TextEmbeddingConfig
 
     extractor = build_extractor(Component("text_embedding", TextEmbeddingConfig(pooling="mean", normalize=True)))
     every = sorted({t for condition in texts.values() for t in condition.values() if t.strip()})

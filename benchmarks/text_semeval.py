@@ -43,7 +43,7 @@ PUBLISHED = {"all-neutral": 0.483, "BERT-base (IEmoNet)": 0.681, "XLNet-base (IE
 
 def train(arguments: argparse.Namespace) -> None:
     from emofuse.data.corpora.semeval import prepare_semeval
-    from emofuse.text.lm import DEFAULT_TEXT_MODEL
+    from emofuse.pretrained import DEFAULT_TEXT_MODEL
     from emofuse.training import run_experiment
 
     pool = prepare_semeval(shared("data", "text", "semeval2017_4a"))

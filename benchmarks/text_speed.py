@@ -45,8 +45,8 @@ def main() -> None:
     from emofuse.models.base import MODELS
     from emofuse.models.inputs import InputSpec
     from emofuse.models.lm_classifier import LMClassifierConfig
+    from emofuse.pretrained import TextEmbeddingConfig
     from emofuse.text.lm import TextEmbedding
-    from emofuse.text.lm import TextEmbeddingConfig
 
     load_before = os.getloadavg()
     texts = [u.text for u in prepare_semeval(shared("data", "text", "semeval2017_4a"))]

@@ -44,7 +44,12 @@ FEATURES: Registry = Registry("front-end", {
     "resemblyzer": "emofuse.audio.speaker:Resemblyzer",
     "text_embedding": "emofuse.text.lm:TextEmbedding",
     "word_vectors": "emofuse.text.wordvectors:WordVectors",
-}, group="emofuse.features")
+}, group="emofuse.features", configs={
+    # front-ends whose modules import torch: their configs are checked without it
+    "ssl": "emofuse.pretrained:SSLConfig",
+    "resemblyzer": "emofuse.pretrained:ResemblyzerConfig",
+    "text_embedding": "emofuse.pretrained:TextEmbeddingConfig",
+})
 
 MODELS: Registry = Registry("model", {
     "mlp": "emofuse.models.mlp:build_mlp",
@@ -64,7 +69,25 @@ MODELS: Registry = Registry("model", {
     "sfcnn14": "emofuse.fusion.conditioning:build_sfcnn14",
     "mfcnn14": "emofuse.fusion.conditioning:build_mfcnn14",
     "classification_block": "emofuse.fusion.block:build_classification_block",
-}, group="emofuse.models")
+}, group="emofuse.models", configs={
+    # the config classes, importable without torch: configs are checked before model code loads
+    "mlp": "emofuse.models.configs:MLPConfig",
+    "svm": "emofuse.models.configs:SVMConfig",
+    "logistic_regression": "emofuse.models.configs:LogisticRegressionConfig",
+    "attention_bilstm": "emofuse.models.configs:AttentionBiLSTMConfig",
+    "cnn14": "emofuse.models.configs:CNN14Config",
+    "resnet34": "emofuse.models.configs:ResNet34Config",
+    "pooling": "emofuse.models.configs:PoolingConfig",
+    "acoustic_lstm": "emofuse.models.configs:AcousticLSTMConfig",
+    "ssl_finetune": "emofuse.models.configs:SSLFinetuneConfig",
+    "lm_classifier": "emofuse.models.configs:LMClassifierConfig",
+    "text_lstm": "emofuse.models.configs:TextLSTMConfig",
+    "concat": "emofuse.models.configs:ConcatFusionConfig",
+    "attention_alignment": "emofuse.models.configs:AttentionAlignmentConfig",
+    "sfcnn14": "emofuse.models.configs:ConditionedCNN14Config",
+    "mfcnn14": "emofuse.models.configs:ConditionedCNN14Config",
+    "classification_block": "emofuse.models.configs:ClassificationBlockConfig",
+})
 
 SCORE_FUSIONS: Registry = Registry("score fusion", {
     "late": "emofuse.fusion.late:LateFusion",

@@ -56,7 +56,7 @@ def component_field(registry: Registry, default: str | None | object = _REQUIRED
         return dataclasses.field(default=None, metadata=metadata, **kwargs)
 
     def factory() -> Component:
-        return Component(str(default), registry.get(str(default)).config_class())
+        return Component(str(default), registry.config_class(str(default))())
 
     return dataclasses.field(default_factory=factory, metadata=metadata, **kwargs)
 
@@ -210,11 +210,11 @@ def _parse_component(registry: Registry, data: Any, path: str) -> Component:
         raise ConfigError(f"{path}: expected a mapping with a 'name' key choosing a {registry.kind}")
     name = data["name"]
     try:
-        entry = registry.get(name)
+        config_class = registry.config_class(name)
     except RegistryError as error:
         raise ConfigError(f"{path}.name: {error}") from None
     rest = {k: v for k, v in data.items() if k != "name"}
-    return Component(name, _parse_dataclass(entry.config_class, rest, path))
+    return Component(name, _parse_dataclass(config_class, rest, path))
 
 
 def _parse_value(hint: Any, value: Any, path: str, metadata: Mapping[str, Any]) -> Any:

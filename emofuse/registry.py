@@ -4,7 +4,9 @@ Every swappable component (front-ends, models, fusion strategies, protocols, cor
 ASR) is registered under a name in :mod:`emofuse.components`, as the import path of its
 builder. The builder (a class or a function) carries its config dataclass as
 ``config_class`` (set with :func:`builds`). Nothing is imported until a name is used, so
-listing names, parsing a CLI or reading a manifest imports no model code; third-party packages
+listing names, parsing a CLI or reading a manifest imports no model code. Where the builder's
+module is heavy (torch), the registry also names its config class in a light module
+(``configs``), so configs are checked key by key before any model code loads; third-party packages
 add components through entry points (group ``emofuse.<registry>``, e.g. ``emofuse.models``).
 Nothing is looked up with ``eval``.
 """
@@ -96,10 +98,15 @@ class Registry(Generic[T]):
     ['cube', 'square']
     """
 
-    def __init__(self, kind: str, paths: Mapping[str, str] | None = None, *, group: str | None = None) -> None:
+    def __init__(self, kind: str, paths: Mapping[str, str] | None = None, *, group: str | None = None,
+                 configs: Mapping[str, str] | None = None) -> None:
         self.kind = kind
         self.group = group
         self._paths: dict[str, str] = dict(paths or {})
+        self._configs: dict[str, str] = dict(configs or {})
+        unknown = set(self._configs) - set(self._paths)
+        if unknown:
+            raise ValueError(f"config classes named for unregistered {kind}s: {sorted(unknown)}")
         self._objects: dict[str, Any] = {}
         self._entries: dict[str, Entry[T]] = {}
         self._plugins_loaded = group is None
@@ -145,9 +152,20 @@ class Registry(Generic[T]):
         config_class = getattr(builder, "config_class", None)
         if config_class is None or not dataclasses.is_dataclass(config_class):
             raise RegistryError(f"{self.kind} {name!r}: its builder has no config_class (decorate it with @builds)")
+        if name in self._configs and config_class is not self.config_class(name):
+            raise RegistryError(f"{self.kind} {name!r}: its builder is built from {config_class.__name__}, "
+                                f"not the registered {self._configs[name]}")
         entry = Entry(name, config_class, builder)
         self._entries[name] = entry
         return entry
+
+    def config_class(self, name: str) -> type:
+        """The config dataclass of ``name``, from its light module when one is registered (no
+        builder import), else from the builder."""
+        path = self._configs.get(name)
+        if path is None:
+            return self.get(name).config_class
+        return _import(path, f"{self.kind} {name!r}")
 
     def build(self, name: str, config: Any, *args: Any, **kwargs: Any) -> T:
         entry = self.get(name)

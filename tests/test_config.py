@@ -115,6 +115,48 @@ def test_registry_imports_a_component_on_first_use_only(monkeypatch):
     assert "lazy_component" in sys.modules
 
 
+def test_a_light_config_class_must_be_the_one_the_builder_uses(tmp_path, monkeypatch):
+    (tmp_path / "light_shape.py").write_text(
+        "import dataclasses\n@dataclasses.dataclass(frozen=True)\nclass ShapeConfig:\n    sides: int = 3\n")
+    (tmp_path / "heavy_shape.py").write_text(
+        "import dataclasses\nfrom emofuse.registry import builds\nfrom light_shape import ShapeConfig\n"
+        "@dataclasses.dataclass(frozen=True)\nclass OtherConfig:\n    sides: int = 3\n"
+        "@builds(ShapeConfig)\ndef build(config):\n    return config.sides\n"
+        "@builds(OtherConfig)\ndef build_other(config):\n    return config.sides\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry("shape", {"good": "heavy_shape:build", "bad": "heavy_shape:build_other"},
+                        configs={"good": "light_shape:ShapeConfig", "bad": "light_shape:ShapeConfig"})
+    assert registry.config_class("good").__name__ == "ShapeConfig" and "heavy_shape" not in __import__("sys").modules
+    assert registry.build("good", registry.config_class("good")(sides=5)) == 5
+    with pytest.raises(RegistryError, match="built from OtherConfig, not the registered light_shape:ShapeConfig"):
+        registry.get("bad")
+    with pytest.raises(ValueError, match="unregistered"):
+        Registry("shape", {}, configs={"ghost": "light_shape:ShapeConfig"})
+
+
+def test_model_and_front_end_keys_are_checked_before_torch_loads(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    config = tmp_path / "typo.yaml"
+    config.write_text(textwrap.dedent("""
+        name: typo
+        data: {corpus: {name: manifest, path: manifest.csv}}
+        features:
+          wav2vec: {name: ssl, layer: last}
+          minilm: {name: text_embedding}
+        systems:
+          head: {inputs: [wav2vec, minilm], model: {name: concat, branches: [pooling, {name: mlp, hiden_sizes: [8]}]}}
+    """))
+    code = ("import sys\nfrom emofuse.experiment import load_experiment\n"
+            f"try:\n    load_experiment({str(config)!r})\nexcept Exception as error:\n    print(error)\n"
+            "print('torch loaded:', 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "branches[1].hiden_sizes: unknown key" in out
+    assert "torch loaded: False" in out
+
+
 def test_every_registered_component_imports_and_has_a_config():
     from emofuse import components
 

@@ -11,7 +11,7 @@ from emofuse.data.manifest import Utterance
 from emofuse.features import FeatureError
 from emofuse.features import build_extractor
 from emofuse.features import extract_features
-from emofuse.text.lm import TextEmbeddingConfig
+from emofuse.pretrained import TextEmbeddingConfig
 
 
 def test_logmel_shapes_and_normalisation():

@@ -7,9 +7,9 @@ import torch
 from emofuse.config import Component
 from emofuse.features import FeatureError
 from emofuse.features import build_extractor
-from emofuse.text.lm import DEFAULT_TEXT_MODEL
+from emofuse.pretrained import DEFAULT_TEXT_MODEL
+from emofuse.pretrained import TextEmbeddingConfig
 from emofuse.text.lm import ModelLoadError
-from emofuse.text.lm import TextEmbeddingConfig
 from emofuse.text.lm import cls_positions
 from emofuse.text.lm import load_encoder
 from emofuse.text.lm import load_pretrained

@@ -11,46 +11,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
 import pathlib
 import warnings
-from typing import Literal
 
 import numpy as np
 import torch
 
 from emofuse.features import FeatureError
 from emofuse.features import FeatureExtractor
+from emofuse.pretrained import ResemblyzerConfig
 from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class ResemblyzerConfig:
-    """``output``: ``utterance`` (256,) or ``partials`` (windows, 256). ``preprocess`` applies
-    resemblyzer's volume normalisation and long-silence trimming (its own VAD) first. ``rate``
-    partial windows per second, ``min_coverage`` of the last window. ``weights``: another
-    checkpoint of the same encoder (default: the packaged one)."""
-
-    output: Literal["utterance", "partials"] = "utterance"
-    preprocess: bool = True
-    rate: float = 1.3
-    min_coverage: float = 0.75
-    weights: str | None = None
-    sampling_rate: int = 16000
-    max_duration: float | None = None
-
-    def __post_init__(self) -> None:
-        if not 0.625 <= self.rate <= 100:
-            raise ValueError(f"rate must be in [0.625, 100] partial windows per second, got {self.rate}")
-        if not 0.0 < self.min_coverage <= 1.0:
-            raise ValueError(f"min_coverage must be in (0, 1], got {self.min_coverage}")
-        if self.sampling_rate != 16000:
-            raise ValueError("the resemblyzer encoder works at 16 kHz (sampling_rate: 16000)")
 
 
 @functools.lru_cache(maxsize=2)

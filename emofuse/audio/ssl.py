@@ -14,39 +14,20 @@ only to models trained with one (``feat_extract_norm == "layer"``), as transform
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
 import pathlib
-from typing import Literal
 
 import numpy as np
 import torch
 
 from emofuse.features import FeatureExtractor
+from emofuse.pretrained import SSLConfig
+from emofuse.pretrained import parse_layer
 from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SSL_MODEL = "facebook/wav2vec2-base"
-LAYER_NAMES = {"last": -1, "second_to_last": -2}
-
-
-def parse_layer(layer: int | str, *, allowed: tuple[str, ...] = ("all",)) -> int | str:
-    """An index for ``last`` / ``second_to_last`` / an integer; other names if ``allowed``."""
-    if isinstance(layer, int):
-        return layer
-    if layer in LAYER_NAMES:
-        return LAYER_NAMES[layer]
-    if layer in allowed:
-        return layer
-    try:
-        return int(layer)
-    except ValueError:
-        choices = ", ".join([*LAYER_NAMES, *allowed, "an integer index"])
-        raise ValueError(f"layer must be one of {choices}; got {layer!r}") from None
-
 
 class SSLEncoder(torch.nn.Module):
     """A transformers speech encoder returning every hidden layer with frame lengths."""
@@ -136,25 +117,6 @@ def select_layer(hidden: torch.Tensor, layer: int | str) -> torch.Tensor:
     if not -layers <= int(layer) < layers:
         raise ValueError(f"layer {layer} is out of range for an encoder with {layers} hidden layers")
     return hidden[:, int(layer)]
-
-
-@dataclasses.dataclass(frozen=True)
-class SSLConfig:
-    """Frozen self-supervised features. ``layer``: ``last``, ``second_to_last``, an index into
-    the hidden states (0: the input projection), or ``all`` (concatenated; the ``pooling``
-    model's ``num_layers`` learns their weighted sum). ``pooling``: ``none`` keeps frames,
-    ``mean`` averages them into one vector. ``max_duration`` crops long audio (seconds)."""
-
-    model: str = DEFAULT_SSL_MODEL
-    layer: int | str = "last"
-    pooling: Literal["none", "mean"] = "none"
-    max_duration: float | None = 20.0
-    sampling_rate: int = 16000
-
-    def __post_init__(self) -> None:
-        parse_layer(self.layer)
-        if self.max_duration is not None and self.max_duration <= 0:
-            raise ValueError("max_duration must be positive (or null)")
 
 
 @functools.lru_cache(maxsize=2)

@@ -12,33 +12,18 @@ each came from.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import mask_from_lengths
+from emofuse.models.configs import AttentionAlignmentConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class AttentionAlignmentConfig:
-    """``hidden_size`` per LSTM direction; ``attention_size`` of the additive attention."""
-
-    hidden_size: int = 128
-    attention_size: int = 128
-    dropout: float = 0.3
-    pooling: Literal["max", "mean"] = "max"
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 def run_lstm(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

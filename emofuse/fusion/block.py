@@ -12,33 +12,17 @@ its inputs are the members' inputs, in member order.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.configs import ClassificationBlockConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.standardize import SystemModel
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class ClassificationBlockConfig:
-    """``hidden_sizes`` of the feed-forward block; ``unfreeze_after``: epoch from which the members
-    are fine-tuned too (``None``: frozen throughout)."""
-
-    hidden_sizes: tuple[int, ...] = (128,)
-    dropout: float = 0.2
-    unfreeze_after: int | None = None
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.unfreeze_after is not None and self.unfreeze_after < 0:
-            raise ValueError("unfreeze_after must be a non-negative epoch")
 
 
 class ClassificationBlock(EmotionModel):

@@ -9,38 +9,17 @@ dimensional tasks).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import torch
 
 from emofuse.components import MODELS
-from emofuse.config import Component
-from emofuse.config import component_list_field
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.configs import ConcatFusionConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class ConcatFusionConfig:
-    """``branches``: one model per branch; ``inputs_per_branch``: how many of the system's
-    inputs each branch takes, in order (default: one each)."""
-
-    branches: tuple[Component, ...] = component_list_field(MODELS)
-    inputs_per_branch: tuple[int, ...] | None = None
-    hidden_size: int = 64
-    dropout: float = 0.4
-
-    def __post_init__(self) -> None:
-        if len(self.branches) < 2:
-            raise ValueError("concat fusion needs at least two branches")
-        if self.inputs_per_branch is not None and (len(self.inputs_per_branch) != len(self.branches) or min(self.inputs_per_branch) < 1):
-            raise ValueError("inputs_per_branch needs one positive count per branch")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 class ConcatFusion(EmotionModel):

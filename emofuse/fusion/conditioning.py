@@ -12,7 +12,6 @@ Inputs, in order: log-Mel frames ``(batch, frames, mels)`` and a text embedding 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import torch
@@ -20,18 +19,11 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.cnn14 import CNN14
-from emofuse.models.cnn14 import CNN14Config
+from emofuse.models.configs import ConditionedCNN14Config
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class ConditionedCNN14Config:
-    """``acoustic``: the CNN14 configuration (channels, dropout, crops, SpecAugment)."""
-
-    acoustic: CNN14Config = dataclasses.field(default_factory=CNN14Config)
 
 
 class ConditionedCNN14(EmotionModel):

@@ -5,19 +5,26 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "acoustic_lstm": [
         "AcousticLSTM",
-        "AcousticLSTMConfig",
     ],
     "attention_bilstm": [
         "AttentionBiLSTM",
-        "AttentionBiLSTMConfig",
     ],
     "base": [
         "EmotionModel",
     ],
     "classic": [
-        "LogisticRegressionConfig",
-        "SVMConfig",
         "ClassicModel",
+    ],
+    "configs": [
+        "AcousticLSTMConfig",
+        "AttentionBiLSTMConfig",
+        "CNN14Config",
+        "LogisticRegressionConfig",
+        "MLPConfig",
+        "PoolingConfig",
+        "ResNet34Config",
+        "SSLFinetuneConfig",
+        "SVMConfig",
     ],
     "inputs": [
         "InputSpec",
@@ -25,23 +32,18 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     ],
     "cnn14": [
         "CNN14",
-        "CNN14Config",
     ],
     "mlp": [
         "MLP",
-        "MLPConfig",
     ],
     "pooling": [
-        "PoolingConfig",
         "PoolingHead",
     ],
     "resnet34": [
         "ResNet34",
-        "ResNet34Config",
     ],
     "ssl_finetune": [
         "SSLFinetune",
-        "SSLFinetuneConfig",
     ],
     "standardize": [
         "Standardizer",

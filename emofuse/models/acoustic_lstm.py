@@ -8,30 +8,17 @@ small"); the 64-d dense output is the embedding that their fused model concatena
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.configs import AcousticLSTMConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class AcousticLSTMConfig:
-    lstm_sizes: tuple[int, ...] = (68, 256, 256)
-    dense_size: int = 64
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not self.lstm_sizes or any(s < 1 for s in self.lstm_sizes) or self.dense_size < 1:
-            raise ValueError("lstm_sizes (at least one) and dense_size must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 class AcousticLSTM(EmotionModel):

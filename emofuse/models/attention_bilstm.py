@@ -10,7 +10,6 @@ embedding, then dropout and the output layer.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import torch
@@ -19,25 +18,11 @@ from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.blocks.pooling import SelfAttentionPooling
 from emofuse.models.blocks.pooling import frame_mask
+from emofuse.models.configs import AttentionBiLSTMConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class AttentionBiLSTMConfig:
-    tdnn_context: int = 16
-    lstm_size: int = 64
-    lstm_layers: int = 2
-    attention_size: int = 128
-    dropout: float = 0.2
-
-    def __post_init__(self) -> None:
-        if min(self.tdnn_context, self.lstm_size, self.lstm_layers, self.attention_size) < 1:
-            raise ValueError("tdnn_context, lstm_size, lstm_layers and attention_size must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 class AttentionBiLSTM(EmotionModel):

@@ -15,45 +15,18 @@ Inputs are standardised with the training statistics (``standardize``), stored w
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 
+from emofuse.models.configs import LogisticRegressionConfig
+from emofuse.models.configs import SVMConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class SVMConfig:
-    """``kernel``: linear or rbf; ``c_grid``: values of C tried on dev (one value: no search)."""
-
-    kernel: Literal["linear", "rbf"] = "linear"
-    c_grid: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-    gamma: str = "scale"
-    standardize: bool = True
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.c_grid or any(c <= 0 for c in self.c_grid):
-            raise ValueError("c_grid must hold positive values")
-
-
-@dataclasses.dataclass(frozen=True)
-class LogisticRegressionConfig:
-    """Multinomial logistic regression (ridge regression for dimensional tasks)."""
-
-    c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
-    standardize: bool = True
-    max_iter: int = 2000
-
-    def __post_init__(self) -> None:
-        if not self.c_grid or any(c <= 0 for c in self.c_grid):
-            raise ValueError("c_grid must hold positive values")
 
 
 class ClassicModel:

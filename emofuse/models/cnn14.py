@@ -12,9 +12,7 @@ per-block ``condition`` hook and ``block_channels`` let SFCNN14 / MFCNN14 add te
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 
@@ -25,32 +23,11 @@ from emofuse.models.blocks.conv import Condition
 from emofuse.models.blocks.crop import random_crop
 from emofuse.models.blocks.pooling import masked_max
 from emofuse.models.blocks.pooling import masked_mean
+from emofuse.models.configs import CNN14Config
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class CNN14Config:
-    """``channels`` of the six blocks (PANNs: 64 ... 2048; narrower for small data or CPUs),
-    ``dropout`` after each block, ``head_dropout`` around the linear layers (PANNs: 0.5),
-    ``pool_type`` max (the paper) or avg (PANNs' code), training crops of ``crop_seconds`` at
-    ``frame_rate`` frames per second, and optional SpecAugment (none | conservative | aggressive)."""
-
-    channels: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
-    dropout: float = 0.2
-    head_dropout: float = 0.5
-    pool_type: Literal["max", "avg", "avg+max"] = "max"
-    crop_seconds: float | None = 5.0
-    frame_rate: float = 100.0
-    spec_augment: Literal["none", "conservative", "aggressive"] = "none"
-
-    def __post_init__(self) -> None:
-        if len(self.channels) < 2 or any(c < 1 for c in self.channels):
-            raise ValueError("channels needs at least two positive block widths")
-        if self.crop_seconds is not None and self.crop_seconds <= 0:
-            raise ValueError("crop_seconds must be positive (or null for no cropping)")
 
 
 class CNN14(EmotionModel):

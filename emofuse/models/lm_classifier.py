@@ -33,58 +33,22 @@ stays the task's.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.configs import LMClassifierConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-from emofuse.text.lm import DEFAULT_TEXT_MODEL
 from emofuse.text.lm import cls_positions
 from emofuse.text.lm import load_pretrained
 from emofuse.text.lm import pool
 
 _ACTIVATIONS = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "tanh": torch.nn.Tanh}
-
-
-@dataclasses.dataclass(frozen=True)
-class LMClassifierConfig:
-    """A language model and its head.
-
-    ``hidden_size: 0`` puts the output layer directly on the pooled encoder output (Padi et
-    al.'s 768 x 4 layer); a positive size adds one fully connected layer with ``activation``
-    (IEmoNet: 768). ``dropout`` acts on the input of the output layer; ``l2`` is the L2
-    penalty on the hidden layer's weights. ``layer`` picks the hidden state that is pooled
-    (``-1`` the last, ``-2`` the second to last). ``output_activation: tanh`` bounds regression
-    outputs to [-1, 1], the range of normalised ratings.
-    """
-
-    model: str = DEFAULT_TEXT_MODEL
-    max_length: int = 128
-    pooling: Literal["cls", "mean"] = "cls"
-    layer: int = -1
-    fine_tune: bool = True
-    hidden_size: int = 0
-    activation: Literal["relu", "gelu", "tanh"] = "relu"
-    dropout: float = 0.1
-    l2: float = 0.0
-    output_activation: Literal["none", "tanh"] = "none"
-
-    def __post_init__(self) -> None:
-        if self.max_length < 2:
-            raise ValueError(f"max_length must be at least 2, got {self.max_length}")
-        if self.hidden_size < 0:
-            raise ValueError(f"hidden_size must be 0 (no hidden layer) or positive, got {self.hidden_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.l2 < 0:
-            raise ValueError(f"l2 must be non-negative, got {self.l2}")
 
 
 class LMClassifier(EmotionModel):

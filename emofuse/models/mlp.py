@@ -6,30 +6,17 @@ embeddings. With ``hidden_sizes: []`` it is a linear (softmax-regression) head.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.configs import MLPConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class MLPConfig:
-    hidden_sizes: tuple[int, ...] = (128,)
-    dropout: float = 0.2
-    activation: Literal["relu", "gelu", "tanh", "prelu"] = "relu"
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
 
 _ACTIVATIONS = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "tanh": torch.nn.Tanh, "prelu": torch.nn.PReLU}
 

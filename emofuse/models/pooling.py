@@ -13,10 +13,7 @@ with ``layer: all``) and learns their weighted sum first.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Literal
-from typing import get_args
 
 import torch
 
@@ -26,32 +23,11 @@ from emofuse.models.blocks.layers import LayerWeightedSum
 from emofuse.models.blocks.pooling import LogisticAttentionPooling
 from emofuse.models.blocks.pooling import MeanMaxPooling
 from emofuse.models.blocks.pooling import MeanPooling
+from emofuse.models.configs import PoolingConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-Head = Literal["mean", "mean_max", "attention", "mlp_mean"]
-HEADS: tuple[str, ...] = get_args(Head)
-
-
-@dataclasses.dataclass(frozen=True)
-class PoolingConfig:
-    """``head``: mean | mean_max | attention | mlp_mean. ``hidden_sizes``: the frame-wise MLP of
-    ``mlp_mean``. ``num_layers``: stacked encoder layers per frame (learned weighted sum)."""
-
-    head: Head = "mean"
-    hidden_sizes: tuple[int, ...] = (256,)
-    dropout: float = 0.2
-    num_layers: int = 1
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.num_layers < 1 or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError("num_layers and hidden_sizes must be positive")
-        if self.head == "mlp_mean" and not self.hidden_sizes:
-            raise ValueError("head mlp_mean needs at least one hidden size")
 
 
 class PoolingHead(EmotionModel):

@@ -17,10 +17,8 @@ so that ``training.encoder_learning_rate`` (1e-3) applies to it.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 
@@ -29,33 +27,13 @@ from emofuse.models.base import Input
 from emofuse.models.blocks.crop import random_crop
 from emofuse.models.blocks.pooling import StatisticsPooling
 from emofuse.models.blocks.resnet import ResNetBackbone
+from emofuse.models.configs import ResNet34Config
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class ResNet34Config:
-    channels: int = 32
-    layers: tuple[int, ...] = (3, 4, 6, 3)
-    activation: Literal["prelu", "relu"] = "prelu"
-    embedding_size: int = 512
-    chunk_frames: tuple[int, ...] = (150, 200, 250, 300)
-    spec_augment: Literal["none", "conservative", "aggressive"] = "none"
-    mode: Literal["full", "linear_probe"] = "full"
-    pretrained: str | None = None
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if len(self.layers) != 4 or any(n < 1 for n in self.layers) or self.channels < 1:
-            raise ValueError("layers needs four positive block counts and channels must be positive")
-        if any(t < 1 for t in self.chunk_frames) or self.embedding_size < 1:
-            raise ValueError("chunk_frames and embedding_size must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 class ResNet34(EmotionModel):

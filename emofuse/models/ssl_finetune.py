@@ -11,7 +11,6 @@ its frozen convolutional feature encoder) is a ``pretrained`` parameter group, s
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import torch
@@ -20,37 +19,13 @@ from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.blocks.crop import random_crop
 from emofuse.models.blocks.layers import LayerWeightedSum
-from emofuse.models.blocks.pooling import PoolingName
 from emofuse.models.blocks.pooling import build_pooling
+from emofuse.models.configs import SSLFinetuneConfig
+from emofuse.models.configs import parse_layer
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-@dataclasses.dataclass(frozen=True)
-class SSLFinetuneConfig:
-    """``model``: hub id or local directory. ``layer``: last | second_to_last | weighted | an
-    index. ``freeze``: keep the encoder frozen. ``pooling``: mean | mean_max | attention |
-    statistics. ``max_duration`` in seconds (null: whole utterances)."""
-
-    model: str = "facebook/wav2vec2-base"
-    layer: int | str = "weighted"
-    freeze: bool = False
-    freeze_feature_encoder: bool = True
-    pooling: PoolingName = "mean"
-    dropout: float = 0.1
-    max_duration: float | None = 8.0
-    sampling_rate: int = 16000
-
-    def __post_init__(self) -> None:
-        from emofuse.audio.ssl import parse_layer
-
-        parse_layer(self.layer, allowed=("weighted",))
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.max_duration is not None and self.max_duration <= 0:
-            raise ValueError("max_duration must be positive (or null)")
 
 
 class SSLFinetune(EmotionModel):
@@ -58,7 +33,6 @@ class SSLFinetune(EmotionModel):
         super().__init__()
         expect_kinds("ssl_finetune", inputs, [{"waveform"}])
         from emofuse.audio.ssl import SSLEncoder
-        from emofuse.audio.ssl import parse_layer
 
         self.config = config
         self.encoder = SSLEncoder.from_pretrained(config.model)

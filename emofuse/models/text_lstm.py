@@ -19,54 +19,21 @@ alone, for fusion models that concatenate it with an acoustic branch.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.configs import TextLSTMConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-from emofuse.text.wordvectors import FileFormat
 from emofuse.text.wordvectors import hashed_embedding_weights
 from emofuse.text.wordvectors import load_word_vectors
 from emofuse.text.wordvectors import word_ids
 from emofuse.text.wordvectors import words
-
-
-@dataclasses.dataclass(frozen=True)
-class TextLSTMConfig:
-    """The branch's sizes, and the trainable embedding used for raw ``text`` inputs.
-
-    ``first_size: 0`` makes the first LSTM as wide as its input. For raw text: ``buckets``
-    hashed word ids (row 0 is padding), ``embedding_dim`` (taken from ``vectors`` when given),
-    at most ``max_tokens`` words, ``freeze_embedding`` to keep initial vectors fixed.
-    """
-
-    first_size: int = 0
-    sizes: tuple[int, ...] = (256, 256)
-    dense_size: int = 64
-    dropout: float = 0.4
-    buckets: int = 50_000
-    embedding_dim: int = 300
-    vectors: str | None = None
-    vectors_format: FileFormat = "auto"
-    freeze_embedding: bool = False
-    lowercase: bool = True
-    max_tokens: int = 554
-
-    def __post_init__(self) -> None:
-        if self.first_size < 0 or any(size < 1 for size in self.sizes) or self.dense_size < 1:
-            raise ValueError("first_size must be 0 (the input size) or positive; sizes and dense_size positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.buckets < 2 or self.embedding_dim < 1 or self.max_tokens < 1:
-            raise ValueError("buckets must be at least 2; embedding_dim and max_tokens positive")
-        if self.freeze_embedding and self.vectors is None:
-            raise ValueError("freeze_embedding needs vectors to initialise the embedding from")
 
 
 class HashedEmbedding(torch.nn.Module):

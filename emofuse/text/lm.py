@@ -7,25 +7,23 @@ resolves to the packaged copy, so the same code path serves both.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.util
 import logging
 import pathlib
 import threading
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import torch
 
 from emofuse.features import FeatureError
 from emofuse.features import FeatureExtractor
+from emofuse.pretrained import TextEmbeddingConfig
 from emofuse.registry import builds
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2", "minilm"}
 _LOCK = threading.Lock()
 
@@ -133,27 +131,6 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str, *, cls_index: t
             return hidden[:, 0]
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), cls_index]
     raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class TextEmbeddingConfig:
-    """Frozen embeddings of a pretrained LM.
-
-    ``pooling``: ``mean`` over tokens, ``cls`` (the first token), or ``tokens`` for the token
-    sequence ``(tokens, dim)`` used by alignment models. ``layer`` indexes the hidden states
-    (``-1`` last, ``-2`` second to last as in Boigne et al.).
-    """
-
-    model: str = DEFAULT_TEXT_MODEL
-    pooling: Literal["mean", "cls", "tokens"] = "mean"
-    layer: int = -1
-    max_length: int = 128
-    batch_size: int = 32
-    normalize: bool = False
-
-    def __post_init__(self) -> None:
-        if self.max_length < 2:
-            raise ValueError("max_length must be at least 2")
 
 
 @builds(TextEmbeddingConfig)

@@ -8,12 +8,10 @@ speaker models (Padi et al.) and the structured self-attention of IEmoNet's SER 
 
 from __future__ import annotations
 
-from typing import Literal
-from typing import get_args
-
 import torch
 
 from emofuse.models.base import mask_from_lengths
+from emofuse.models.configs import POOLINGS
 
 
 def frame_mask(values: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -129,8 +127,6 @@ class SelfAttentionPooling(torch.nn.Module):
         return torch.einsum("bt,btd->bd", self.weights(values, lengths), values)
 
 
-PoolingName = Literal["mean", "mean_max", "attention", "statistics"]
-POOLINGS: tuple[str, ...] = get_args(PoolingName)
 
 
 def build_pooling(name: str, dim: int) -> torch.nn.Module:

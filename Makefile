@@ -12,13 +12,15 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch is pinned through constraints.txt: a plain `torch` requirement would pull CUDA wheels.
+# editable_mode=compat puts the checkout on sys.path, so that `import emofuse` finds the package
+# even when run from the parent of a clone named emofuse/ (not the clone as a namespace package).
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e .
+	$(BIN)/pip install --quiet -c constraints.txt --config-settings editable_mode=compat -e .
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[$(TEST_EXTRAS)]'
+	$(BIN)/pip install --quiet -c constraints.txt --config-settings editable_mode=compat -e '.[$(TEST_EXTRAS)]'
 
 demo: install
 	$(BIN)/emofuse demo

@@ -17,13 +17,13 @@ import json
 import logging
 import os
 import pathlib
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from emofuse.config import config_hash
 from emofuse.config import to_dict
+from emofuse.files import atomic_path
 from emofuse.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -112,10 +112,6 @@ class FeatureCache:
         if key[:2] not in self._made:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(key[:2])
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{key}.", suffix=".npy", delete=False) as tmp:
-            np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
-            tmp_path = pathlib.Path(tmp.name)
-        try:
-            os.replace(tmp_path, path)
-        finally:
-            tmp_path.unlink(missing_ok=True)
+        with atomic_path(path, suffix=".npy") as tmp_path:
+            with tmp_path.open("wb") as file:
+                np.save(file, np.ascontiguousarray(array), allow_pickle=False)

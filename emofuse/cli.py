@@ -120,12 +120,16 @@ def run(
         _fail(error)
     from emofuse.text.lm import ModelLoadError
     from emofuse.training import RunError
+    from emofuse.training import RunInterrupted
     from emofuse.training import run_experiment
 
     try:
         directory = output or pathlib.Path("runs") / experiment.name
         result = run_experiment(experiment, directory, progress=progress, restart=restart, systems=system, folds=fold,
                                 jobs=jobs)
+    except RunInterrupted as interrupted:
+        typer.secho(str(interrupted), fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(code=interrupted.exit_code) from None
     except (ValueError, KeyError, OSError, RunError, ModelLoadError) as error:
         _fail(error)
     _print_summary(result.directory)

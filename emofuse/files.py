@@ -9,10 +9,12 @@ half-written file, and the result gets the permissions any new file of the user 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pathlib
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -22,22 +24,31 @@ def _umask() -> int:
     return mask
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[pathlib.Path]:
+    """A temporary path beside ``path`` for a writer that needs a file name (pandas, numpy,
+    matplotlib); on success it gets ``0666 & ~umask`` and replaces ``path`` (a symlink there is
+    replaced, never followed); on error it is removed and ``path`` is untouched."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=suffix, delete=False) as tmp:
+        tmp_path = pathlib.Path(tmp.name)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> pathlib.Path:
     """Write ``data`` to ``path`` atomically, with ``0666 & ~umask`` permissions.
 
     A symlink at ``path`` is replaced by the file, never followed (its target is untouched).
     """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-        tmp_path = pathlib.Path(tmp.name)
-    try:
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-    return path
+    with atomic_path(path) as tmp_path:
+        tmp_path.write_bytes(data)
+    return pathlib.Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> pathlib.Path:

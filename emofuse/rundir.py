@@ -13,6 +13,8 @@
         history.csv  learning_curve.png               per-epoch losses and dev scores (neural systems)
         checkpoints/  logs/                           while training
         done.json                                     written last: the fold is finished
+    refit/<system>/seed_<s>/all/                      ``emofuse export --refit``: the system trained on all
+                                                      labelled data (same files, no predictions)
     results/  metrics.csv  predictions.csv  summary.json  summary.md  cross_metrics.csv
     evaluations/<name>/                               ``emofuse evaluate``: the same layout again
 
@@ -60,6 +62,9 @@ CONFIG = "config.yaml"
 FOLDS = "folds.json"
 VALIDATION = "validation.json"
 SYSTEMS = "systems"
+#: Systems refitted on all labelled data (``emofuse export --refit``), as ``refit/<system>/seed_<n>/all``.
+REFIT = "refit"
+ALL_DATA = "all"
 RESULTS = "results"
 EVALUATIONS = "evaluations"
 PREDICTIONS = "predictions.csv"
@@ -108,12 +113,12 @@ class Marker:
 class FoldDirectory:
     """One (system, seed, fold) of a run."""
 
-    def __init__(self, run: RunDirectory, system: str, seed: int, fold: str) -> None:
+    def __init__(self, run: RunDirectory, system: str, seed: int, fold: str, *, root: str = SYSTEMS) -> None:
         self.run = run
         self.system = system
         self.seed = seed
         self.fold = fold
-        self.path = run.path / SYSTEMS / system / f"seed_{seed}" / fold
+        self.path = run.path / root / system / f"seed_{seed}" / fold
 
     def __repr__(self) -> str:
         return f"FoldDirectory({self.system!r}, seed {self.seed}, {self.fold!r})"
@@ -338,6 +343,11 @@ class RunDirectory:
     def fold(self, system: str, seed: int, fold: str) -> FoldDirectory:
         return FoldDirectory(self, system, seed, fold)
 
+    def refit(self, system: str, seed: int) -> FoldDirectory:
+        """Where ``system`` refitted on all labelled data with ``seed`` lives (see
+        :mod:`emofuse.training.refit`); it is never one of the run's folds."""
+        return FoldDirectory(self, system, seed, ALL_DATA, root=REFIT)
+
     def finished(self, system: str | None = None, seed: int | None = None) -> Iterator[FoldDirectory]:
         """Every finished (system, seed, fold), in system, seed and protocol fold order."""
         order = {name: k for k, name in enumerate(self.fold_names())}
@@ -419,7 +429,7 @@ def _owned(relative: tuple[str, ...], name: str) -> bool:
         return matches(_RESULT_FILES) or name.startswith(".")
     if relative[0] == EVALUATIONS and len(relative) >= 2:
         return _owned(relative[2:], name)
-    if relative[0] == SYSTEMS and len(relative) >= 4 and relative[2].startswith("seed_"):
+    if relative[0] in (SYSTEMS, REFIT) and len(relative) >= 4 and relative[2].startswith("seed_"):
         inner = relative[4:]
         if not inner:
             return matches(_FOLD_FILES)

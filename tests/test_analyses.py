@@ -146,18 +146,64 @@ def test_mean_std_table_and_seed_means():
 def test_pairwise_tests_and_baseline_marks():
     samples = pd.DataFrame({
         "system": ["audio"] * 3 + ["text"] * 3 + ["fusion"] * 3,
+        "seed": [0, 1, 2] * 3,
         "UA": [0.50, 0.52, 0.51, 0.70, 0.74, 0.66, 0.71, 0.73, 0.72],
     })
-    pairs = analyses.pairwise_tests(samples, metric="UA", systems=["audio", "text", "fusion"])
+    systems = ["audio", "text", "fusion"]
+    pairs = analyses.pairwise_tests(samples, metric="UA", systems=systems, test="independent_t")
     assert list(zip(pairs["system_a"], pairs["system_b"], strict=True)) == [("audio", "text"), ("audio", "fusion"), ("text", "fusion")]
     expected = scipy.stats.ttest_ind([0.50, 0.52, 0.51], [0.71, 0.73, 0.72]).pvalue
     assert pairs.iloc[1]["p_value"] == pytest.approx(expected)
     assert pairs.iloc[1]["mean_b"] == pytest.approx(0.72)
-    marks = analyses.baseline_marks(samples, metric="UA", systems=["audio", "text", "fusion"], baselines=["audio", "text"])
+    marks = analyses.baseline_marks(samples, metric="UA", systems=systems, baselines=["audio", "text"], test="independent_t")
     # fusion differs from audio (p < .001) but not from text (means .70 and .72, p > .05)
     assert marks == {"audio": "", "text": "", "fusion": "*"}
-    marks = analyses.baseline_marks(samples, metric="UA", systems=["fusion"], baselines=["text", "audio"])
+    marks = analyses.baseline_marks(samples, metric="UA", systems=["fusion"], baselines=["text", "audio"], test="independent_t")
     assert marks == {"fusion": "†"}
+
+
+def test_paired_test_pairs_scores_by_seed_and_fold():
+    # the rows are shuffled: pairing must follow (seed, fold), not the row order
+    samples = pd.DataFrame({
+        "system": ["a", "a", "a", "a", "b", "b", "b", "b"],
+        "seed": [0, 0, 1, 1, 1, 0, 1, 0],
+        "fold": [0, 1, 0, 1, 1, 0, 0, 1],
+        "UA": [0.50, 0.60, 0.55, 0.65, 0.69, 0.52, 0.58, 0.63],
+    })
+    pairs = analyses.pairwise_tests(samples, metric="UA", systems=["a", "b"])
+    # differences b - a by (seed, fold): (0,0) .02, (0,1) .03, (1,0) .03, (1,1) .04
+    d = np.array([0.02, 0.03, 0.03, 0.04])
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(d.size))
+    p = 2 * scipy.stats.t.sf(abs(t), d.size - 1)
+    assert pairs.iloc[0]["statistic"] == pytest.approx(-t)
+    assert pairs.iloc[0]["p_value"] == pytest.approx(p)
+    # unpaired, the same scores are far from significant: pairing is what makes the difference
+    unpaired = analyses.pairwise_tests(samples, metric="UA", systems=["a", "b"], test="independent_t")
+    assert unpaired.iloc[0]["p_value"] > 0.3 > 0.05 > p
+
+
+def test_wilcoxon_is_the_exact_signed_rank_distribution():
+    import itertools
+
+    a = [0.50, 0.61, 0.55, 0.70, 0.66, 0.58]
+    b = [0.53, 0.60, 0.59, 0.75, 0.72, 0.60]
+    d = np.array(b) - np.array(a)
+    ranks = scipy.stats.rankdata(np.abs(d))
+    w_plus = ranks[d > 0].sum()
+    w = min(w_plus, ranks.sum() - w_plus)
+    # enumerate every sign assignment: the exact null distribution of the smaller rank sum
+    sums = [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in itertools.product([0, 1], repeat=d.size)]
+    extreme = sum(min(s, ranks.sum() - s) <= w for s in sums)
+    result = stats.wilcoxon_test(a, b)
+    assert result.statistic == pytest.approx(w)
+    assert result.p_value == pytest.approx(extreme / len(sums))
+
+
+def test_compare_rejects_unknown_tests_and_unequal_pairs():
+    with pytest.raises(ValueError, match="test must be one of"):
+        stats.compare([1.0, 2.0], [1.0, 2.0], test="anova")
+    with pytest.raises(ValueError, match="differ in length"):
+        stats.paired_ttest([1.0, 2.0, 3.0], [1.0, 2.0])
 
 
 def test_confusion_matrices_average_counts_over_seeds():
@@ -227,15 +273,6 @@ def test_scaling_curve_and_fit():
     fit = analyses.scaling_fit(curve).iloc[0]
     assert fit["per_doubling"] == pytest.approx(0.05)  # +5 points UA per doubling
     assert fit["intercept"] == pytest.approx(0.41 - 4 * 0.05)
-
-
-@pytest.mark.parametrize("name", ["emofuse.evaluation.stats", "emofuse.evaluation.analyses", "emofuse.reports.tables"])
-def test_docstring_examples(name):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0, f"{result.failed} docstring examples failed in {name}"
 
 
 def test_ttests_treat_rounding_noise_as_constant():

@@ -96,6 +96,56 @@ def test_default_export_is_the_fused_system_of_the_best_dev_fold(tiny_run, tmp_p
     assert fused.spec.members == ("audio", "text")
 
 
+def test_refit_trains_on_all_labelled_data_with_what_cross_validation_chose(tiny_run, tmp_path):
+    import statistics
+
+    from emofuse.audio.io import read_utterance
+    from emofuse.features import build_extractor
+
+    run = RunDirectory(tiny_run)
+    folds = run.fold_names()
+    best_epochs = [run.fold("audio", 0, f).metrics()["fitted"]["best_epoch"] for f in folds]
+    fold_weights = [run.fold("fused", 0, f).load_system().state_dict()["weights"] for f in folds]
+    recognizer = Recognizer.from_pretrained(export_run(tiny_run, tmp_path / "refit", refit=True), asr="none")
+    provenance = recognizer.config.provenance
+    manifest = run.manifest()
+    assert provenance["model"] == "refit" and "fold" not in provenance
+    assert f"all {len(manifest)} labelled utterances" in provenance["trained_on"]
+    assert set(provenance["chosen"]) == {"audio", "text", "fused"}
+    assert "fold_test" not in recognizer.config.metrics  # nothing held out: only the protocol's estimate
+    # epochs: the median of the folds' best dev epochs, and the last epoch kept
+    audio = run.refit("audio", 0).metrics()
+    assert audio["fitted"]["epochs_trained"] == max(1, int(statistics.median(best_epochs) + 0.5))
+    assert audio["trained_on"] == len(manifest)
+    # the standardiser saw every utterance: its mean is the mean over the whole corpus
+    extractor = build_extractor(run.config().features["logmel"])
+    features = np.stack([extractor.extract(read_utterance(u), 16000) for u in manifest])
+    mean = next(v for k, v in recognizer.systems["audio"].state_dict().items() if k.endswith("standardizers.0.mean"))
+    np.testing.assert_allclose(mean, features.mean(axis=0), rtol=1e-4, atol=1e-5)
+    # fusion weights: the average of the folds'
+    np.testing.assert_allclose(recognizer.systems["fused"].state_dict()["weights"], np.mean(fold_weights, axis=0))
+    # C of the logistic regression: the value chosen in most folds, fitted once on everything
+    chosen_c = [run.fold("logreg", 0, f).metrics()["fitted"]["C"] for f in folds]
+    export_run(tiny_run, tmp_path / "logreg", system="logreg", refit=True)
+    refitted = run.refit("logreg", 0).load_system()
+    assert len(refitted.model.config.c_grid) == 1 and refitted.model.config.c_grid[0] in chosen_c
+    # a finished refit is reused, and --restart-style deletion removes it with the run's files
+    again = Recognizer.from_pretrained(export_run(tiny_run, tmp_path / "again", refit=True), asr="none")
+    for key, value in recognizer.systems["audio"].state_dict().items():
+        np.testing.assert_array_equal(again.systems["audio"].state_dict()[key], value)
+    with pytest.raises(RecognizerError, match="fold or refit"):
+        export_run(tiny_run, tmp_path / "both", refit=True, fold="session_1")
+
+
+def test_refit_needs_every_fold_finished(tiny_run, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_run, partial)
+    done = partial / "systems" / "audio" / "seed_0" / "session_2" / "done.json"
+    done.unlink()
+    with pytest.raises(RecognizerError, match=r"folds \['session_2'\] have not finished"):
+        export_run(partial, tmp_path / "out", system="audio", refit=True)
+
+
 def test_artifact_is_self_describing_portable_and_pickle_free(tiny_run, tmp_path):
     directory = export_run(tiny_run, tmp_path / "model", system="fused", fold="session_2", asr="none")
     files = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
@@ -118,8 +168,8 @@ def test_artifact_is_self_describing_portable_and_pickle_free(tiny_run, tmp_path
     moved = tmp_path / "moved"
     shutil.copytree(directory, moved)
     shutil.rmtree(directory)
-    first = Recognizer.from_pretrained(moved)
-    second = Recognizer.from_pretrained(first.save_pretrained(tmp_path / "again"))
+    first = Recognizer.from_pretrained(moved, speech_check=False)  # tones, not speech
+    second = Recognizer.from_pretrained(first.save_pretrained(tmp_path / "again"), speech_check=False)
     clip = Manifest.load(tiny_run / "manifest.csv")[0]
     a, b = first(clip.audio, text=clip.text), second(clip.audio, text=clip.text)
     assert a.posteriors == pytest.approx(b.posteriors) and a.systems == ("audio", "text")
@@ -140,7 +190,7 @@ def test_fuse_recognizers_matches_the_runs_fusion(tiny_run, tmp_path):
 
 
 def test_dimensional_export_gives_valence_arousal_dominance(dimensional_run, tmp_path):
-    recognizer = Recognizer.from_pretrained(export_run(dimensional_run, tmp_path / "dims"))
+    recognizer = Recognizer.from_pretrained(export_run(dimensional_run, tmp_path / "dims"), speech_check=False)
     assert recognizer.classes == () and recognizer.targets == ("valence", "arousal", "dominance")
     assert "best dev CCC_mean" in recognizer.config.provenance["selection"]
     rows = _test_rows(dimensional_run, "svr", recognizer.config.provenance["fold"])

@@ -13,6 +13,7 @@ from conftest import shared_path
 
 from emofuse.data.manifest import Manifest
 from emofuse.data.protocols import Fold
+from emofuse.evaluation import stats
 from emofuse.evaluation.metrics import categorical_scores
 from emofuse.evaluation.summary import summarize_run
 from emofuse.experiment import load_experiment
@@ -179,8 +180,12 @@ def test_categorical_report_tables_match_the_analyses(tmp_path):
     assert results.loc["late_fusion", "UA (%) paper"] == "76.07"
     assert results.loc["text", "UA (%) paper"] == "70.3"
     assert results.loc["audio", "UA (%) paper"] == ""
-    # the fusion (85 % accurate) is far from audio (55 %) over 3 seeds: marked * (and † against text at 70 %)
-    assert results.loc["late_fusion", "UA (%)"].endswith("*†")
+    # the marks follow paired t-tests of the per-seed means (paired by seed), recomputed here
+    seed_means = metrics.groupby(["system", "seed"])["UA"].mean().unstack("seed")
+    expected = "".join(symbol for symbol, baseline in (("*", "audio"), ("†", "text"))
+                       if stats.paired_ttest(seed_means.loc["late_fusion"], seed_means.loc[baseline]).p_value < 0.05)
+    assert expected.startswith("*")  # the fusion (85 % accurate) is far from audio (55 %) in every seed
+    assert results.loc["late_fusion", "UA (%)"].split(" ± ")[1].lstrip("0123456789.") == expected
     assert not results.loc["audio", "UA (%)"].endswith(("*", "†"))
     assert "* against `audio`, † against `text`" in text
     folds = _find_table(text, "Folds").set_index("fold")
@@ -250,7 +255,8 @@ def test_html_report_is_self_contained(tmp_path):
     assert (tmp_path / "out" / "figures" / "scaling_1.png").is_file()
     assert "figures/" not in html.split("<body>", 1)[1].split("<img", 1)[0]
     assert "<table>" in html and "<strong>" in html
-    assert "samples: folds (only one seed)" in html
+    folds = pd.read_csv(run / "results" / "metrics.csv")["fold"].nunique()
+    assert f"samples: {folds} folds of the one seed" in html
     with pytest.raises(ValueError):
         build_report([run], tmp_path / "other", format="pdf")
 

@@ -233,3 +233,33 @@ def test_unknown_systems_and_bad_jobs_are_refused(tmp_path, synthetic_corpus, ti
         Runner(config, tmp_path / "run", jobs=0)
     assert Runner(config, tmp_path / "run", systems=["fused"]).systems == ["audio", "text", "fused"]
     assert np.array_equal(Runner(config, tmp_path / "run", systems=["text"]).systems, ["text"])
+
+
+@pytest.mark.parametrize(("signal_name", "exit_code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_corpus, tiny_bert, signal_name, exit_code):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config = {"name": "signals", "data": {"manifest": str(synthetic_corpus)},
+              "protocol": {"name": "leave_one_session_out", "dev_fraction": 0.25},
+              "features": {"logmel": {"name": "logmel_stats", "n_mels": 16}}, "extraction": {"cache_dir": str(tmp_path / "cache")},
+              "systems": {"audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [8]},
+                                    "training": {"max_epochs": 5000, "batch_size": 8}}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    process = subprocess.Popen([sys.executable, "-m", "emofuse", "run", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "run"),
+                                "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / "run" / "systems" / "audio" / "seed_0" / "session_1" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(getattr(signal, signal_name))
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == exit_code, stderr[-2000:]
+    assert f"interrupted by {signal_name}; re-run the same command to resume" in stderr
+    fold = RunDirectory(tmp_path / "run").fold("audio", 0, "session_1")
+    assert not fold.done and (fold.checkpoints / "last.ckpt").exists()  # resumable, nothing half-written

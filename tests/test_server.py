@@ -187,3 +187,60 @@ def test_full_queue_gets_503_and_slow_requests_504(recognizer):
         assert response.status_code == 504 and "longer than 0.3 s" in response.json()["detail"]
         time.sleep(1.5)
         assert client.get("/health").json()["in_progress"] == 0
+
+
+def test_docs_work_offline_and_errors_read_cleanly(client):
+    docs = client.get("/docs").text
+    assert "cdn" not in docs.lower() and "/static-offline-docs/swagger-ui-bundle.js" in docs
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+    response = post(client, b"RIFF\x00\x00\x00\x00WAVEnot really", name="broken.wav")
+    assert response.status_code == 415
+    assert "object at 0x" not in response.json()["detail"] and "broken.wav" in response.json()["detail"]
+
+
+def test_no_speech_gives_no_emotion_and_warnings(client):
+    rng = np.random.default_rng(0)
+    for name, signal in (("dither.wav", rng.normal(0, 1e-4, 80000).astype(np.float32)),
+                         ("dc.wav", np.full(80000, 0.5, dtype=np.float32))):
+        response = post(client, wav_bytes(signal), name=name)
+        assert response.status_code == 200, response.text
+        prediction = response.json()["prediction"]
+        assert "emotion" not in prediction and prediction["posteriors"] == {}
+        assert any("no speech detected" in w for w in prediction["warnings"])
+
+
+def test_the_typed_transcript_is_used_for_the_timeline_and_asr_can_be_skipped(recognizer):
+    asr_recognizer = Recognizer.from_pretrained("default")  # pocketsphinx on
+    with _client(asr_recognizer) as client:
+        text = "I am furious with you"
+        response = post(client, (EXAMPLES / "dialogue.wav").read_bytes(), name="dialogue.wav", text=text, timeline="true")
+        timeline = response.json()["timeline"]
+        assert {s["transcript"] for s in timeline["segments"]} == {text}
+        assert {s["transcript_source"] for s in timeline["segments"]} == {"given"}
+        quiet = post(client, (EXAMPLES / "happy.wav").read_bytes(), asr="false").json()["prediction"]
+        assert quiet["transcript_source"] == "none" and quiet["systems"] == ["speech"]
+
+
+def test_a_stalled_upload_gets_408_and_the_url_is_printed_once_the_port_is_open(recognizer, capsys):
+    import socket
+
+    from emofuse.inference.server import serve
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = ServerSettings(max_upload_mb=25.0, warm_up=False, body_timeout=1.0)
+    thread = threading.Thread(target=serve, args=(recognizer,), kwargs={"port": port, "settings": settings}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while "serving on http" not in capsys.readouterr().out:
+        assert time.monotonic() < deadline, "the server never announced its URL"
+        time.sleep(0.05)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:  # open as soon as announced
+        head = (f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                f"Content-Length: {20 * 1024 * 1024}\r\n\r\n").encode()
+        connection.sendall(head + b"--b\r\n" + b"x" * 85)  # 90 bytes of a declared 20 MB, then nothing
+        started = time.monotonic()
+        answer = connection.recv(4096).decode(errors="replace")
+        assert answer.startswith("HTTP/1.1 408") and "request body not received" in answer
+        assert time.monotonic() - started < 10

@@ -2,7 +2,8 @@
 
 Everything that can go wrong with a file (missing, corrupt, empty, digital silence, too short,
 non-finite samples) raises :class:`AudioError` naming the file; multi-channel audio is mixed
-down and other sampling rates are resampled.
+down and other sampling rates are resampled. A WAV file that holds fewer samples than its header
+promises (a truncated copy or upload) is read, and reported in ``warnings`` when a list is given.
 """
 
 from __future__ import annotations
@@ -39,14 +40,18 @@ def read_audio(
     max_duration: float | None = None,
     allow_silence: bool = False,
     name: str | None = None,
+    warnings: list[str] | None = None,
 ) -> np.ndarray:
     """A mono float32 signal in [-1, 1] at ``sampling_rate``.
 
     ``source`` is a path or the bytes of an audio file (``name`` then labels errors).
     ``start``/``end`` (seconds) read a span of a longer file. Signals shorter than
     ``min_duration`` or longer than ``max_duration`` seconds, and all-zero signals (unless
-    ``allow_silence``), are rejected.
+    ``allow_silence``), are rejected. Problems that do not stop reading (a truncated file) are
+    appended to ``warnings``.
     """
+    if sampling_rate is None or int(sampling_rate) != sampling_rate or sampling_rate <= 0:
+        raise ValueError(f"sampling_rate must be a positive integer, got {sampling_rate!r}")
     label = name or (str(source) if not isinstance(source, bytes) else "<upload>")
     if isinstance(source, bytes):
         if not source:
@@ -71,12 +76,20 @@ def read_audio(
                 )
             file.seek(first)
             signal = file.read(last - first, dtype="float32", always_2d=True)
+            frames = file.frames
     except AudioError:
         raise
     except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as error:
         raise AudioError(f"cannot decode audio ({error})", source=label) from None
     if signal.size == 0:
         raise AudioError("no audio samples", source=label)
+    declared = _declared_wav_frames(source if isinstance(source, bytes) else pathlib.Path(source))
+    if declared is not None and declared > frames:
+        message = (f"truncated: the header promises {declared / native_rate:.2f} s, the file holds "
+                   f"{frames / native_rate:.2f} s (only what is there was read)")
+        log.warning("%s: %s", label, message)
+        if warnings is not None:
+            warnings.append(message)
     if signal.shape[1] > 1:
         log.debug("%s: mixing %d channels down to mono", label, signal.shape[1])
         signal = signal.mean(axis=1, dtype=np.float32)
@@ -94,6 +107,30 @@ def read_audio(
     if not allow_silence and not np.any(signal):
         raise AudioError("silent: every sample is zero", source=label)
     return np.ascontiguousarray(signal, dtype=np.float32)
+
+
+def _declared_wav_frames(source: bytes | pathlib.Path) -> int | None:
+    """The frames a RIFF/WAVE header declares in its ``data`` chunk (``None``: not a WAV file, or
+    a streamed one with no size)."""
+    head = source[:65536] if isinstance(source, bytes) else _head(source)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    block_align, position = None, 12
+    while position + 8 <= len(head):
+        chunk, size = head[position : position + 4], int.from_bytes(head[position + 4 : position + 8], "little")
+        if chunk == b"fmt " and position + 22 <= len(head):
+            block_align = int.from_bytes(head[position + 20 : position + 22], "little")
+        elif chunk == b"data":
+            if not block_align or size in (0, 0xFFFFFFFF):
+                return None
+            return size // block_align
+        position += 8 + size + (size % 2)
+    return None
+
+
+def _head(path: pathlib.Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(65536)
 
 
 def resample(signal: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:

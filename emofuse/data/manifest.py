@@ -13,7 +13,6 @@ import json
 import math
 import os
 import pathlib
-import tempfile
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import pandas as pd
 
 from emofuse.data.labels import LabelMap
 from emofuse.data.labels import get_label_map
+from emofuse.files import atomic_path
 
 DIMENSIONS: tuple[str, ...] = ("valence", "arousal", "dominance")
 
@@ -226,10 +226,7 @@ class Manifest(Sequence[Utterance]):
         suffix = path.suffix.lower()
         if suffix not in {".csv", ".parquet", ".jsonl"}:
             raise ManifestError(f"{path}: use a .csv, .parquet or .jsonl file name")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=suffix, delete=False) as tmp:
-            tmp_path = pathlib.Path(tmp.name)
-        try:
+        with atomic_path(path, suffix=suffix) as tmp_path:
             if suffix == ".csv":
                 frame.to_csv(tmp_path, index=False)
             elif suffix == ".parquet":
@@ -239,9 +236,6 @@ class Manifest(Sequence[Utterance]):
                     for row in frame.to_dict("records"):
                         row = {k: v for k, v in row.items() if not _missing(v)}
                         file.write(json.dumps(row, ensure_ascii=False) + "\n")
-            os.replace(tmp_path, path)
-        finally:
-            tmp_path.unlink(missing_ok=True)
         return path
 
     @classmethod

@@ -23,7 +23,7 @@ from emofuse.evaluation.metrics import categorical_scores
 from emofuse.evaluation.metrics import confusion_matrix
 from emofuse.evaluation.metrics import dimensional_scores
 from emofuse.evaluation.stats import SIGNIFICANCE_SYMBOLS
-from emofuse.evaluation.stats import independent_ttest
+from emofuse.evaluation.stats import compare
 from emofuse.evaluation.stats import least_squares_line
 from emofuse.evaluation.stats import mean_and_std
 from emofuse.evaluation.stats import one_sample_ttest
@@ -150,22 +150,37 @@ def best_seed(metrics: pd.DataFrame, *, metric: str, lower_is_better: bool = Fal
 # Significance ----------------------------------------------------------------------------
 
 
-def pairwise_tests(samples: pd.DataFrame, *, metric: str, systems: Sequence[str] | None = None, equal_variance: bool = True) -> pd.DataFrame:
-    """Two-sided independent t-tests of ``metric`` between every pair of systems.
+def paired_values(samples: pd.DataFrame, *, metric: str, systems: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each system's ``metric`` in one shared order of the samples' keys (``seed``, ``fold``: the
+    columns present), NaN where a system lacks a key, so that paired tests compare like with like."""
+    keys = [c for c in ("seed", "fold") if c in samples.columns]
+    if not keys:
+        return {s: samples.loc[samples["system"] == s, metric].to_numpy(dtype=np.float64) for s in systems}
+    table = samples.pivot_table(index=keys, columns="system", values=metric, aggfunc="mean")
+    return {s: table[s].to_numpy(dtype=np.float64) if s in table.columns else np.full(len(table), np.nan)
+            for s in systems}
 
-    ``samples`` holds one row per independent run (for example :func:`seed_means`); each pair
-    ``(a, b)`` with ``a`` before ``b`` in ``systems`` gets ``mean_a``, ``mean_b``, ``statistic``,
-    ``p_value``, ``n_a`` and ``n_b`` (see :func:`emofuse.evaluation.stats.independent_ttest`).
+
+def pairwise_tests(samples: pd.DataFrame, *, metric: str, systems: Sequence[str] | None = None,
+                   test: str = "paired_t") -> pd.DataFrame:
+    """Two-sided tests of ``metric`` between every pair of systems (``test``: ``paired_t``,
+    ``wilcoxon`` or ``independent_t``; see :func:`emofuse.evaluation.stats.compare`).
+
+    ``samples`` holds one row per system and sample (for example :func:`seed_means`, or one per
+    fold and seed); paired tests pair rows by their ``seed`` and ``fold``. Each pair ``(a, b)``
+    with ``a`` before ``b`` in ``systems`` gets ``mean_a``, ``mean_b``, ``statistic``,
+    ``p_value``, ``n_a`` and ``n_b``.
     """
     systems = list(systems) if systems is not None else list(dict.fromkeys(samples["system"]))
-    values = {s: samples.loc[samples["system"] == s, metric].to_numpy(dtype=np.float64) for s in systems}
+    values = paired_values(samples, metric=metric, systems=systems)
     rows = []
     for i, a in enumerate(systems):
         for b in systems[i + 1 :]:
-            test = independent_ttest(values[a], values[b], equal_variance=equal_variance)
+            test_result = compare(values[a], values[b], test=test)
             rows.append({"system_a": a, "system_b": b, "metric": metric,
                          "mean_a": mean_and_std(values[a])[0], "mean_b": mean_and_std(values[b])[0],
-                         "statistic": test.statistic, "p_value": test.p_value, "n_a": test.n[0], "n_b": test.n[1]})
+                         "statistic": test_result.statistic, "p_value": test_result.p_value,
+                         "n_a": test_result.n[0], "n_b": test_result.n[1]})
     return pd.DataFrame(rows, columns=["system_a", "system_b", "metric", "mean_a", "mean_b", "statistic", "p_value", "n_a", "n_b"])
 
 
@@ -177,7 +192,7 @@ def baseline_marks(
     baselines: Sequence[str],
     alpha: float = 0.05,
     symbols: Sequence[str] = SIGNIFICANCE_SYMBOLS,
-    equal_variance: bool = True,
+    test: str = "paired_t",
 ) -> dict[str, str]:
     """Markers per system: ``symbols[k]`` when it differs from ``baselines[k]`` at ``p < alpha``.
 
@@ -187,10 +202,7 @@ def baseline_marks(
     """
     if len(baselines) > len(symbols):
         raise ValueError(f"{len(baselines)} baselines but only {len(symbols)} symbols")
-    values = {s: samples.loc[samples["system"] == s, metric].to_numpy(dtype=np.float64) for s in systems}
-    for baseline in baselines:
-        if baseline not in values:
-            values[baseline] = samples.loc[samples["system"] == baseline, metric].to_numpy(dtype=np.float64)
+    values = paired_values(samples, metric=metric, systems=list(dict.fromkeys([*systems, *baselines])))
     marks = {}
     for system in systems:
         if system in baselines:
@@ -199,7 +211,7 @@ def baseline_marks(
         marks[system] = "".join(
             symbol
             for baseline, symbol in zip(baselines, symbols, strict=False)
-            if independent_ttest(values[system], values[baseline], equal_variance=equal_variance).p_value < alpha
+            if compare(values[system], values[baseline], test=test).p_value < alpha
         )
     return marks
 

@@ -1,6 +1,8 @@
 """Statistics for comparing systems and reading residuals: pure functions over plain numbers.
 
-The t-tests are scipy's; each docstring states the statistic so that a test can write it out.
+The tests are scipy's; each docstring states the statistic so that a test can write it out.
+Systems scored on the same folds and seeds are compared with paired tests (:func:`paired_ttest`,
+:func:`wilcoxon_test`); :func:`independent_ttest` is for samples that share nothing.
 Degenerate samples (too few values, zero variance) give NaN p-values instead of raising, so a
 report can print ``n/a`` for them.
 """
@@ -79,6 +81,60 @@ def independent_ttest(a: Sequence[float], b: Sequence[float], *, equal_variance:
     return TTestResult(float(result.statistic), float(result.pvalue), dof, n)
 
 
+def paired_ttest(a: Sequence[float], b: Sequence[float]) -> TTestResult:
+    """Two-sided paired t-test of equal means, for two systems scored on the same folds/seeds.
+
+    With the differences :math:`d_i = a_i - b_i`:
+
+    .. math:: t = \frac{\bar d}{s_d / \sqrt{n}}, \quad p = 2 P(T_{n-1} > |t|)
+
+    NaN when there are fewer than two pairs or the differences are all equal.
+
+    >>> round(paired_ttest([1.0, 2.0, 3.0, 4.0], [1.5, 2.4, 3.6, 4.4]).p_value, 4)
+    0.0022
+    """
+    x, y = _pairs(a, b)
+    if x.size < 2 or _constant(x - y):
+        return TTestResult(math.nan, math.nan, math.nan, (int(x.size), int(y.size)))
+    with _quiet_constant_samples():
+        result = scipy.stats.ttest_rel(x, y)
+    return TTestResult(float(result.statistic), float(result.pvalue), float(x.size - 1), (int(x.size), int(y.size)))
+
+
+def wilcoxon_test(a: Sequence[float], b: Sequence[float]) -> TTestResult:
+    """Two-sided Wilcoxon signed-rank test of paired scores (no normality assumed).
+
+    The statistic is the smaller of the rank sums of the positive and the negative differences
+    (zero differences dropped); the p-value is exact for small samples, as scipy computes it.
+    NaN when fewer than two differences are not zero.
+
+    >>> round(wilcoxon_test([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1.5, 2.4, 3.6, 4.4, 5.3, 6.2]).p_value, 4)
+    0.0312
+    """
+    x, y = _pairs(a, b)
+    if int(np.count_nonzero(x - y)) < 2:
+        return TTestResult(math.nan, math.nan, math.nan, (int(x.size), int(y.size)))
+    with _quiet_constant_samples():
+        result = scipy.stats.wilcoxon(x, y, zero_method="wilcox", alternative="two-sided")
+    return TTestResult(float(result.statistic), float(result.pvalue), math.nan, (int(x.size), int(y.size)))
+
+
+#: The tests a report can use to compare systems, by name.
+COMPARISONS = {"paired_t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test", "independent_t": "independent t-test"}
+
+
+def compare(a: Sequence[float], b: Sequence[float], *, test: str = "paired_t") -> TTestResult:
+    """Compare two systems' scores with ``test`` (``paired_t``, ``wilcoxon`` or ``independent_t``);
+    the paired tests need the scores in the same order (the same folds and seeds)."""
+    if test == "paired_t":
+        return paired_ttest(a, b)
+    if test == "wilcoxon":
+        return wilcoxon_test(a, b)
+    if test == "independent_t":
+        return independent_ttest(a, b)
+    raise ValueError(f"test must be one of {sorted(COMPARISONS)}, got {test!r}")
+
+
 def one_sample_ttest(values: Sequence[float], *, mean: float = 0.0) -> TTestResult:
     """Two-sided one-sample t-test of ``E[x] = mean``.
 
@@ -142,6 +198,15 @@ def format_p_value(p_value: float) -> str:
         return "<.001"
     text = f"{p_value:.3f}"
     return text[1:] if text.startswith("0") else text
+
+
+def _pairs(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs where both values are finite."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"paired samples differ in length: {x.size} and {y.size}")
+    keep = np.isfinite(x) & np.isfinite(y)
+    return x[keep], y[keep]
 
 
 def _constant(values: np.ndarray) -> bool:

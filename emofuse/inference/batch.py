@@ -83,49 +83,44 @@ def predict_files(
     segmentation: SegmentationConfig | None = None,
     plot_dir: pathlib.Path | None = None,
     progress: bool = True,
+    max_duration: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One record per file (``file`` + the prediction, and ``timeline`` with segmentation) and
-    the failed ones (``file`` + ``error``), in input order; bad files do not stop the rest."""
+    """One record per file, in input order (``file`` + the prediction, with ``warnings`` about the
+    input and ``timeline`` with segmentation), and the failed ones among them (``file`` +
+    ``error``); a bad file does not stop the rest."""
     texts = texts or {}
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     bar = tqdm(total=len(files), desc="predict", unit="file", disable=not progress or len(files) < 2)
     for start in range(0, len(files), batch_size):
         batch = files[start : start + batch_size]
-        good, signals = [], []
         results: dict[str, dict[str, Any]] = {}
+        good, signals, notes = [], [], []
         for key, path in batch:
+            warnings: list[str] = []
             try:
-                signals.append(recognizer.load_audio(path, name=key))
+                signals.append(recognizer.load_audio(path, name=key, max_duration=max_duration, warnings=warnings))
                 good.append(key)
-            except AudioError as error:
+                notes.append(warnings)
+            except (AudioError, ValueError) as error:
                 results[key] = {"file": key, "error": str(error)}
-        if good:
-            try:
-                predictions: list = recognizer.predict_signals(signals, texts=[texts.get(k) for k in good], sources=good)
-            except RecognizerError:  # some item lacks a modality the model needs: find which, one by one
-                predictions = []
-                for key, signal in zip(good, signals, strict=True):
-                    try:
-                        predictions += recognizer.predict_signals([signal], texts=[texts.get(key)], sources=[key])
-                    except RecognizerError as error:
-                        predictions.append(None)
-                        results[key] = {"file": key, "error": str(error)}
-            for key, signal, prediction in zip(good, signals, predictions, strict=True):
-                if prediction is None:
-                    continue
-                record = {"file": key, **{k: v for k, v in prediction.to_dict().items() if k != "source"}}
-                if segmentation is not None:
-                    timeline = timeline_of_signal(recognizer, signal, config=segmentation, source=key)
-                    record["timeline"] = {k: v for k, v in timeline.to_dict().items() if k != "source"}
-                    if plot_dir is not None:
-                        plot_timeline(timeline, plot_dir / (key.replace("/", "__") + ".png"), label_names=recognizer.config.label_names)
-                results[key] = record
+        predictions = recognizer.predict_each(signals, [texts.get(k) for k in good], list(good), notes)
+        for key, signal, prediction in zip(good, signals, predictions, strict=True):
+            record = {"file": key, **{k: v for k, v in prediction.to_dict().items() if k != "source"}}
+            if segmentation is not None and prediction.error is None:
+                timeline = timeline_of_signal(recognizer, signal, config=segmentation, source=key,
+                                              text=texts.get(key), progress=progress)
+                record["timeline"] = {k: v for k, v in timeline.to_dict().items() if k != "source"}
+                if plot_dir is not None:
+                    plot_timeline(timeline, plot_dir / (key.replace("/", "__") + ".png"),
+                                  label_names=recognizer.config.label_names)
+            results[key] = record
         for key, _ in batch:
             (failures if "error" in results[key] else records).append(results[key])
         bar.update(len(batch))
     bar.close()
-    return records + failures, failures
+    order = {key: k for k, (key, _) in enumerate(files)}
+    return sorted(records + failures, key=lambda r: order[r["file"]]), failures
 
 
 def examples_directory() -> pathlib.Path:

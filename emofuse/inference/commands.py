@@ -34,8 +34,9 @@ def predict(
     segmentation: Annotated[str, typer.Option("--segmentation", help="vad or fixed (3 s windows) for --timeline.")] = "vad",
     plot: Annotated[pathlib.Path | None, typer.Option("--plot", help="Directory for a timeline plot (PNG) per file; implies --timeline.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Files per batch.")] = 16,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar for many files.")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars (many files, long timelines).")] = True,
     threads: ThreadsOption = 1,
+    max_duration: Annotated[float | None, typer.Option("--max-duration", min=0.1, help="Refuse files longer than this (seconds).")] = None,
 ) -> None:
     """Emotion of audio files: class posteriors, top emotion, V/A/D when the model has them, and
     the transcript used (given, from --transcripts, or from ASR). JSON lines or CSV."""
@@ -62,18 +63,21 @@ def predict(
         if plot is not None:
             plot.mkdir(parents=True, exist_ok=True)
         records, failures = predict_files(recognizer, files, texts=texts, batch_size=batch_size, segmentation=segments,
-                                          plot_dir=plot, progress=progress)
+                                          plot_dir=plot, progress=progress, max_duration=max_duration)
     except (ValueError, OSError, RecognizerError) as error:
         _fail(error)
     rendered = _render(records, output_format)
+    counts = f"{len(records) - len(failures)} predictions, {len(failures)} errors"
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(rendered, encoding="utf-8")
-        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
+        from emofuse.files import atomic_write_text
+
+        atomic_write_text(output, rendered)  # never follows a symlink at the output path
+        typer.echo(f"wrote {counts} to {output}", err=True)
     else:
         typer.echo(rendered, nl=False)
     if failures:
-        typer.secho(f"{len(failures)} of {len(files)} files failed (see their 'error' field)", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"{counts}: {len(failures)} of {len(files)} files failed (see their 'error' field)",
+                    fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(code=1)
 
 
@@ -107,22 +111,33 @@ def export(
     fold: Annotated[str | None, typer.Option("--fold", help="Fold name, or best_dev (default): the fold with the best dev score.")] = None,
     asr: AsrOption = None,
     name: Annotated[str | None, typer.Option("--name", help="Recogniser name (default: <experiment>-<system>).")] = None,
+    refit: Annotated[bool, typer.Option("--refit", help="Retrain the system on all labelled data with the hyper-parameters chosen in cross-validation, and export that.")] = False,
 ) -> None:
     """Export a fitted system of a run (with its members) as a recogniser directory.
 
-    The directory holds config.json and the systems exactly as the run saved them (one fold's
-    models: the fold is chosen on dev scores unless --fold names one).
+    By default the directory holds one fold's models exactly as the run saved them (the fold
+    with the best dev score unless --fold names one), trained on that fold's training part.
+    --refit retrains the system on every labelled utterance instead, with the epochs, C and
+    fusion weights that cross-validation chose (kept under refit/ in the run; an interrupted
+    refit resumes). config.json's provenance says which of the two it holds.
     """
     from emofuse.inference.export import export_run
     from emofuse.inference.recognizer import Recognizer
     from emofuse.inference.recognizer import RecognizerError
 
     try:
-        path = export_run(run_dir, output, system=system, seed=seed, fold=fold, asr=asr, name=name)
+        path = export_run(run_dir, output, system=system, seed=seed, fold=fold, asr=asr, name=name, refit=refit,
+                          progress=True)
         provenance = Recognizer.from_pretrained(path, asr="none").config.provenance
     except (ValueError, OSError, KeyError, RecognizerError) as error:
         _fail(error)
-    typer.echo(f"exported {provenance['system']} (seed {provenance['seed']}, {provenance['fold']}: {provenance['selection']}) to {path}")
+    if refit:
+        chosen = "; ".join(f"{n}: {rule}" for n, rule in provenance["chosen"].items())
+        typer.echo(f"exported {provenance['system']} (seed {provenance['seed']}) refit on all labelled data "
+                   f"({chosen}) to {path}")
+    else:
+        typer.echo(f"exported {provenance['system']} (seed {provenance['seed']}, {provenance['fold']}: "
+                   f"{provenance['selection']}) to {path}")
 
 
 @app.command()
@@ -150,7 +165,7 @@ def serve(
         recognizer = Recognizer.from_pretrained(model, asr=asr)
     except (ValueError, OSError, RecognizerError) as error:
         _fail(error)
-    typer.echo(f"serving {recognizer.config.name} on http://{host}:{port}/ (API docs: /docs)", err=True)
+    typer.echo(f"{recognizer.config.name} loaded; starting the server (the URL follows once the port is open)", err=True)
     run_server(recognizer, host=host, port=port, settings=settings)
 
 

@@ -16,6 +16,11 @@ all the data. Defaults:
 The recogniser records where it came from (run, config hash, system, seed, fold, and that it
 holds one fold's model trained on that fold's training part), the fold's dev and test scores,
 and the run's mean ± std over all folds and seeds (the honest estimate of the protocol).
+
+``refit=True`` exports instead the system retrained on all labelled data with the
+hyper-parameters chosen in cross-validation (:mod:`emofuse.training.refit`); its provenance
+says ``model: refit``, what was chosen and why, and it carries only the protocol's scores
+(nothing is left to test it on).
 """
 
 from __future__ import annotations
@@ -95,23 +100,16 @@ def choose(run: RunDirectory, config: ExperimentConfig, *, system: str | None = 
 
 def build_from_run(run_dir: str | os.PathLike[str], *, system: str | None = None, seed: int | None = None,
                    fold: str | None = None, asr: str | None = None, name: str | None = None,
-                   description: str = "") -> Recognizer:
+                   description: str = "", refit: bool = False, progress: bool = False) -> Recognizer:
     """The :class:`Recognizer` of a run's system (see :func:`export_run`), without saving it."""
     run = RunDirectory(pathlib.Path(run_dir).resolve())
     try:
         config = run.config()
         choice = choose(run, config, system=system, seed=seed, fold=fold)
-        systems: dict[str, System] = {}
-
-        def add(system_name: str) -> None:
-            if system_name in systems:
-                return
-            loaded = run.fold(system_name, choice.seed, choice.fold).load_system()
-            for member in loaded.spec.members:
-                add(member)
-            systems[system_name] = loaded
-
-        add(choice.system)
+        if refit:
+            systems, chosen, trained_on = _refit(run, choice, progress=progress)
+        else:
+            systems = _fold_systems(run, choice)
     except RunDirectoryError as error:
         raise RecognizerError(str(error)) from None
     for system_name, loaded in systems.items():
@@ -123,6 +121,31 @@ def build_from_run(run_dir: str | os.PathLike[str], *, system: str | None = None
     reads_text = any(i.name == "text" or (i.name in s.spec.features and
                                          FEATURES.get(s.spec.features[i.name].name).builder.modality == "text")
                      for s in systems.values() for i in s.spec.inputs)
+    provenance: dict[str, Any] = {
+        "run": run.path.name,
+        "experiment": config.name,
+        "config_hash": config_hash(config),
+        "data": _data_summary(config),
+        "protocol": config.protocol.name,
+        "system": choice.system,
+        "seed": choice.seed,
+    }
+    if refit:
+        provenance.update({
+            "model": "refit",
+            "trained_on": f"all {trained_on} labelled utterances of the run, with the hyper-parameters chosen in "
+                          "cross-validation (no held-out data: quote the protocol's scores)",
+            "chosen": {n: c.rule for n, c in chosen.items()},
+        })
+        metrics = {"protocol_summary": _summary(run, choice.system)}
+    else:
+        provenance.update({
+            "model": "fold",
+            "fold": choice.fold,
+            "selection": choice.rule,
+            "trained_on": f"the training part of fold {choice.fold} only (cross-validation fold model)",
+        })
+        metrics = {"fold_dev": choice.dev, "fold_test": choice.test, "protocol_summary": _summary(run, choice.system)}
     recognizer_config = RecognizerConfig(
         name=name or f"{config.name}-{choice.system}",
         heads={head.spec.task_type: choice.system},
@@ -130,35 +153,56 @@ def build_from_run(run_dir: str | os.PathLike[str], *, system: str | None = None
         asr=asr if asr is not None else ("pocketsphinx" if reads_text else "none"),
         label_names=display_names(head.outputs) if head.spec.task_type == "categorical" else {},
         description=description or config.description,
-        provenance={
-            "run": run.path.name,
-            "experiment": config.name,
-            "config_hash": config_hash(config),
-            "data": _data_summary(config),
-            "protocol": config.protocol.name,
-            "system": choice.system,
-            "seed": choice.seed,
-            "fold": choice.fold,
-            "selection": choice.rule,
-            "trained_on": f"the training part of fold {choice.fold} only (cross-validation fold model)",
-        },
-        metrics={"fold_dev": choice.dev, "fold_test": choice.test, "protocol_summary": _summary(run, choice.system)},
+        provenance=provenance,
+        metrics=metrics,
     )
     return Recognizer(recognizer_config, systems)
 
 
+def _fold_systems(run: RunDirectory, choice: ExportChoice) -> dict[str, System]:
+    """The chosen fold's system and its members (members first)."""
+    systems: dict[str, System] = {}
+
+    def add(system_name: str) -> None:
+        if system_name in systems:
+            return
+        loaded = run.fold(system_name, choice.seed, choice.fold).load_system()
+        for member in loaded.spec.members:
+            add(member)
+        systems[system_name] = loaded
+
+    add(choice.system)
+    return systems
+
+
+def _refit(run: RunDirectory, choice: ExportChoice, *, progress: bool) -> tuple[dict[str, System], dict[str, Any], int]:
+    from emofuse.training.refit import RefitError
+    from emofuse.training.refit import refit_systems
+    from emofuse.training.runner import RunError
+
+    try:
+        return refit_systems(run.path, choice.system, choice.seed, progress=progress)
+    except (RefitError, RunError) as error:
+        raise RecognizerError(str(error)) from None
+
+
 def export_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, system: str | None = None,
                seed: int | None = None, fold: str | None = None, asr: str | None = None, name: str | None = None,
-               description: str = "") -> pathlib.Path:
-    """Export ``system`` of the run in ``run_dir`` (one seed and fold) to ``out_dir``.
+               description: str = "", refit: bool = False, progress: bool = False) -> pathlib.Path:
+    """Export ``system`` of the run in ``run_dir`` (one seed and fold, or with ``refit`` the
+    system retrained on all labelled data) to ``out_dir``.
 
     ``asr`` is the recogniser's default ASR for text systems when no transcript is given
     (default ``pocketsphinx`` when it reads text; ``none`` switches it off). Returns ``out_dir``.
     """
-    recognizer = build_from_run(run_dir, system=system, seed=seed, fold=fold, asr=asr, name=name, description=description)
+    if refit and fold is not None:
+        raise RecognizerError("refit trains on all the data: give a fold or refit, not both")
+    recognizer = build_from_run(run_dir, system=system, seed=seed, fold=fold, asr=asr, name=name,
+                                description=description, refit=refit, progress=progress)
     path = recognizer.save_pretrained(out_dir)
     provenance = recognizer.config.provenance
-    log.info("exported %s (seed %s, %s) to %s", provenance["system"], provenance["seed"], provenance["fold"], path)
+    log.info("exported %s (seed %s, %s) to %s", provenance["system"], provenance["seed"],
+             provenance.get("fold", "refit on all data"), path)
     return path
 
 

@@ -1,11 +1,20 @@
-"""What a recogniser says about one utterance (:class:`Prediction`)."""
+"""What a recogniser says about one utterance (:class:`Prediction`), and how it is put together
+from the inputs and the systems' outputs."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import Literal
 
+import numpy as np
+
+from emofuse.features import FeatureExtractor
+from emofuse.features import check_finite
 from emofuse.predictions import posterior_column
 
 
@@ -18,7 +27,9 @@ class Prediction:
     ``dominance`` (in [-1, 1] as trained) from a dimensional head. ``transcript`` is the text
     the text systems read, ``transcript_source`` says whether it was ``given``, came from
     ``asr``, or there was ``none``. ``systems`` names the trained systems that contributed and
-    ``members`` holds their own outputs.
+    ``members`` holds their own outputs. ``warnings`` says what was odd about the input (no
+    speech, clipping, a truncated file, ...); without speech, or when the input could not be
+    used at all (``error`` says why), ``emotion`` is ``None`` and ``posteriors`` is empty.
     """
 
     emotion: str | None
@@ -32,12 +43,15 @@ class Prediction:
     members: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     duration: float | None = None
     source: str | None = None
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with ``None`` fields left out."""
         data = dataclasses.asdict(self)
         data["systems"] = list(self.systems)
-        return {k: v for k, v in data.items() if v is not None}
+        data["warnings"] = list(self.warnings)
+        return {k: v for k, v in data.items() if v is not None and not (k == "warnings" and not v)}
 
     def to_row(self) -> dict[str, Any]:
         """One flat row for CSV: ``p_<class>`` columns, no per-member outputs."""
@@ -47,5 +61,77 @@ class Prediction:
             if getattr(self, name) is not None:
                 row[name] = getattr(self, name)
         row.update({"transcript": self.transcript, "transcript_source": self.transcript_source,
-                    "systems": "+".join(self.systems), "duration": self.duration})
+                    "systems": "+".join(self.systems), "duration": self.duration,
+                    "warnings": "; ".join(self.warnings), "error": self.error})
         return row
+
+
+def input_columns(names: Iterable[str], extractors: Mapping[str, FeatureExtractor], signals: Sequence[np.ndarray | None],
+                  transcripts: Sequence[str | None], *, sampling_rate: int, text_lock: threading.Lock) -> dict[str, list[Any]]:
+    """Each input's value per item (``None`` where the item lacks its modality): front-end
+    features of the signals or transcripts, or the raw ``text`` / ``waveform``."""
+    from emofuse.audio.io import resample
+
+    columns: dict[str, list[Any]] = {}
+    usable_texts = [t if t else None for t in transcripts]
+    for name in names:
+        if name == "text":
+            columns[name] = usable_texts
+        elif name == "waveform":
+            columns[name] = list(signals)
+        elif extractors[name].modality == "text":
+            extractor = extractors[name]
+            present = [k for k, t in enumerate(usable_texts) if t is not None]
+            column: list[Any] = [None] * len(usable_texts)
+            if present:
+                with text_lock:  # fast tokenizers are not safe across threads
+                    arrays = extractor.extract_texts([usable_texts[k] for k in present])  # type: ignore[misc]
+                for k, array in zip(present, arrays, strict=True):
+                    column[k] = check_finite(array, f"{name} of text {usable_texts[k]!r:.40}")
+            columns[name] = column
+        else:
+            extractor = extractors[name]
+            column = []
+            for signal in signals:
+                if signal is None:
+                    column.append(None)
+                    continue
+                if extractor.sampling_rate != sampling_rate:
+                    signal = resample(signal, sampling_rate, extractor.sampling_rate)
+                if extractor.max_duration is not None:
+                    signal = signal[: int(extractor.max_duration * extractor.sampling_rate)]
+                column.append(check_finite(extractor.extract(signal, extractor.sampling_rate), extractor.name))
+            columns[name] = column
+    return columns
+
+
+def assemble_prediction(heads: Mapping[str, str], systems: Mapping[str, Any], order: Sequence[str],
+                        outputs: Mapping[str, list[np.ndarray | None]], k: int, *, signal: np.ndarray | None,
+                        transcript: str | None, origin: Literal["given", "asr", "none"], source: str | None,
+                        sampling_rate: int) -> Prediction:
+    """Item ``k``'s :class:`Prediction` from every system's outputs (the heads answer; the
+    trained systems that contributed are listed with their own outputs)."""
+    from emofuse.inference.directory import RecognizerError
+
+    values: dict[str, Any] = {"posteriors": {}, "emotion": None}
+    contributed: list[str] = []
+    members: dict[str, dict[str, float]] = {}
+    for task, head in heads.items():
+        result = outputs[head][k]
+        if result is None:
+            missing = "audio" if signal is None else "text (no transcript was given and ASR is off or heard nothing)"
+            raise RecognizerError(f"{source or 'item'}: the {task} head {head!r} needs {missing}")
+        names = systems[head].outputs
+        if task == "categorical":
+            values["posteriors"] = {c: float(p) for c, p in zip(names, result, strict=True)}
+            values["emotion"] = names[int(np.argmax(result))]
+        else:
+            values.update({n: float(v) for n, v in zip(names, result, strict=True) if n in {"valence", "arousal", "dominance"}})
+        for name in order:
+            system = systems[name]
+            if not system.spec.members and outputs[name][k] is not None and name not in contributed:
+                contributed.append(name)
+                members[name] = {c: float(v) for c, v in zip(system.outputs, outputs[name][k], strict=True)}
+    return Prediction(**values, transcript=transcript, transcript_source=origin, systems=tuple(contributed),
+                      members=members if len(members) > 1 else {},
+                      duration=None if signal is None else round(signal.size / sampling_rate, 3), source=source)

@@ -40,8 +40,6 @@ from emofuse.asr.base import build_transcriber
 from emofuse.asr.base import check_asr
 from emofuse.audio.io import DEFAULT_SAMPLING_RATE
 from emofuse.audio.io import AudioError
-from emofuse.audio.io import read_audio
-from emofuse.audio.io import resample
 from emofuse.components import RAW_INPUTS
 from emofuse.config import Component
 from emofuse.config import ConfigError
@@ -50,10 +48,12 @@ from emofuse.config import to_dict
 from emofuse.data.labels import DISPLAY_NAMES
 from emofuse.features import FeatureExtractor
 from emofuse.features import build_extractor
-from emofuse.features import check_finite
 from emofuse.files import atomic_write_text
 from emofuse.files import jsonable
 from emofuse.files import library_versions
+from emofuse.inference.checks import clean_text
+from emofuse.inference.checks import inspect_signal
+from emofuse.inference.checks import load_signal
 from emofuse.inference.directory import CONFIG_NAME
 from emofuse.inference.directory import SYSTEMS_DIR
 from emofuse.inference.directory import RecognizerError
@@ -62,6 +62,8 @@ from emofuse.inference.directory import localize_features
 from emofuse.inference.directory import portable_features
 from emofuse.inference.directory import resolve_recognizer
 from emofuse.inference.prediction import Prediction
+from emofuse.inference.prediction import assemble_prediction
+from emofuse.inference.prediction import input_columns
 from emofuse.predictions import Predictions
 from emofuse.systems.base import InvalidSystemError
 from emofuse.systems.base import System
@@ -130,8 +132,9 @@ class Recognizer:
     """
 
     def __init__(self, config: RecognizerConfig, systems: Mapping[str, System], *, asr: str | None = None,
-                 directory: pathlib.Path | None = None) -> None:
+                 directory: pathlib.Path | None = None, speech_check: bool = True) -> None:
         self.config = config
+        self.speech_check = speech_check
         self.directory = directory
         self.systems = dict(systems)
         missing = [s for s in config.systems if s not in self.systems]
@@ -180,12 +183,13 @@ class Recognizer:
     # Loading and saving ---------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike[str] = "default", *, asr: str | None = None,
-                        num_threads: int | None = None) -> Recognizer:
+                        num_threads: int | None = None, speech_check: bool = True) -> Recognizer:
         """Load a recogniser from a directory, a bundled name (``default``) or a hub id.
 
         ``asr`` replaces the recogniser's default speech recogniser (``none``: no ASR).
         ``num_threads`` sets torch's intra-op threads for the whole process (``None``: leave
-        them). One thread is usually best for single utterances: the models are small, and
+        them). ``speech_check`` (on by default) runs the voice-activity and signal checks of
+        :mod:`emofuse.inference.checks` before predicting. One thread is usually best for single utterances: the models are small, and
         with more threads than free cores (a busy machine, several workers) torch's threads
         wait on each other.
         """
@@ -219,7 +223,7 @@ class Recognizer:
                 systems[name] = load_system(system_dir, spec=spec)
             except InvalidSystemError as error:
                 raise RecognizerError(f"system {name!r}: {error}") from None
-        return cls(config, systems, asr=asr, directory=directory)
+        return cls(config, systems, asr=asr, directory=directory, speech_check=speech_check)
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> pathlib.Path:
         """Write the recogniser to ``directory`` (``config.json``, a directory per system, and a
@@ -292,44 +296,79 @@ class Recognizer:
     def __call__(self, audio: AudioSource | None = None, *, text: str | None = None, sampling_rate: int | None = None,
                  name: str | None = None) -> Prediction:
         """Predict one utterance from audio (path, file bytes, or a signal with its
-        ``sampling_rate``) and/or its transcript ``text``."""
-        signal = None if audio is None else self.load_audio(audio, sampling_rate=sampling_rate, name=name)
+        ``sampling_rate``) and/or its transcript ``text``; bad input raises a clear error."""
+        if audio is None and text is None:
+            raise ValueError("give audio, a transcript, or both")
+        notes: list[str] = []
+        signal = None if audio is None else self.load_audio(audio, sampling_rate=sampling_rate, name=name, warnings=notes)
         source = name or (str(audio) if isinstance(audio, str | os.PathLike) else None)
-        return self.predict_signals([signal], texts=[text], sources=[source])[0]
+        return self.predict_signals([signal], texts=[text], sources=[source], warnings=[notes])[0]
 
     def predict(self, audios: Sequence[AudioSource | None], *, texts: Sequence[str | None] | None = None,
-                sampling_rate: int | None = None, batch_size: int = 16) -> list[Prediction]:
-        """Predict many utterances, ``batch_size`` at a time."""
+                sampling_rate: int | None = None, batch_size: int = 16,
+                errors: Literal["return", "raise"] = "return") -> list[Prediction]:
+        """Predict many utterances, ``batch_size`` at a time: one result per input, in order.
+
+        With ``errors="return"`` an input that cannot be predicted (an unreadable file, a missing
+        modality) gives a :class:`Prediction` whose ``error`` says why, and the others are still
+        predicted; ``errors="raise"`` raises at the first one.
+        """
+        if errors not in {"return", "raise"}:
+            raise ValueError(f"errors must be 'return' or 'raise', got {errors!r}")
+        if isinstance(audios, str | bytes | os.PathLike | np.ndarray):
+            raise ValueError("predict takes a list of inputs; use recognizer(audio) for one")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         texts = list(texts) if texts is not None else [None] * len(audios)
         if len(texts) != len(audios):
             raise RecognizerError(f"{len(audios)} audio items but {len(texts)} texts")
         results: list[Prediction] = []
         for start in range(0, len(audios), batch_size):
-            chunk = audios[start : start + batch_size]
-            signals = [None if a is None else self.load_audio(a, sampling_rate=sampling_rate) for a in chunk]
+            chunk = list(audios[start : start + batch_size])
             sources = [str(a) if isinstance(a, str | os.PathLike) else None for a in chunk]
-            results += self.predict_signals(signals, texts=texts[start : start + batch_size], sources=sources)
+            signals: list[np.ndarray | None] = []
+            notes: list[list[str]] = []
+            failed: dict[int, str] = {}
+            for k, audio in enumerate(chunk):
+                notes.append([])
+                try:
+                    signals.append(None if audio is None else
+                                   self.load_audio(audio, sampling_rate=sampling_rate, warnings=notes[-1]))
+                except (AudioError, ValueError) as error:
+                    if errors == "raise":
+                        raise
+                    signals.append(None)
+                    failed[k] = str(error)
+            ready = [k for k in range(len(chunk)) if k not in failed]
+            answered = self.predict_each([signals[k] for k in ready], [texts[start + k] for k in ready],
+                                          [sources[k] for k in ready], [notes[k] for k in ready], errors=errors)
+            by_item = dict(zip(ready, answered, strict=True))
+            results += [by_item[k] if k in by_item else Prediction(emotion=None, posteriors={}, source=sources[k],
+                                                                  error=failed[k]) for k in range(len(chunk))]
         return results
 
+    def predict_each(self, signals: list[np.ndarray | None], texts: list[str | None], sources: list[str | None],
+                     notes: list[list[str]], *, errors: str = "return") -> list[Prediction]:
+        """:meth:`predict_signals`, but if an item fails the batch is predicted item by item, so
+        that a bad item gets its ``error`` and the others are still predicted."""
+        if not signals:
+            return []
+        try:
+            return self.predict_signals(signals, texts=texts, sources=sources, warnings=notes)
+        except (RecognizerError, ValueError) as error:
+            if errors == "raise" or len(signals) == 1:
+                if errors == "raise":
+                    raise
+                return [Prediction(emotion=None, posteriors={}, source=sources[0], error=str(error))]
+        return [self.predict_each([s], [t], [n], [w], errors=errors)[0]
+                for s, t, n, w in zip(signals, texts, sources, notes, strict=True)]
+
     def load_audio(self, audio: AudioSource, *, sampling_rate: int | None = None, name: str | None = None,
-                   max_duration: float | None = None) -> np.ndarray:
-        """A mono float32 signal at the recogniser's rate from a path, file bytes or an array."""
-        if isinstance(audio, np.ndarray):
-            if sampling_rate is None:
-                raise RecognizerError("give sampling_rate with a signal array")
-            signal = np.asarray(audio, dtype=np.float32)
-            if signal.ndim == 2:
-                signal = signal.mean(axis=1 if signal.shape[1] <= signal.shape[0] else 0, dtype=np.float32)
-            if signal.ndim != 1 or signal.size == 0 or not np.all(np.isfinite(signal)):
-                raise AudioError("a signal must be a non-empty, finite 1-D (or 2-D multichannel) array", source=name)
-            if not np.any(signal):
-                raise AudioError("silent: every sample is zero", source=name)
-            if sampling_rate != self.sampling_rate:
-                signal = resample(signal, sampling_rate, self.sampling_rate)
-            if max_duration is not None and signal.size / self.sampling_rate > max_duration:
-                raise AudioError(f"too long: {signal.size / self.sampling_rate:.1f} s (maximum {max_duration} s)", source=name)
-            return signal
-        return read_audio(audio, sampling_rate=self.sampling_rate, name=name, max_duration=max_duration)
+                   max_duration: float | None = None, warnings: list[str] | None = None) -> np.ndarray:
+        """A mono float32 signal at the recogniser's rate from a path, file bytes or an array
+        (problems that do not stop it, a truncated file, go to ``warnings``)."""
+        return load_signal(audio, self.sampling_rate, sampling_rate=sampling_rate, name=name,
+                           max_duration=max_duration, warnings=warnings)
 
     def transcribe(self, signal: np.ndarray) -> str | None:
         """The ASR transcript of a signal at the recogniser's rate (``None`` without ASR)."""
@@ -338,35 +377,84 @@ class Recognizer:
         return self.transcriber.transcribe(signal, self.sampling_rate)
 
     def predict_signals(self, signals: Sequence[np.ndarray | None], *, texts: Sequence[str | None] | None = None,
-                        sources: Sequence[str | None] | None = None) -> list[Prediction]:
+                        sources: Sequence[str | None] | None = None,
+                        warnings: Sequence[Sequence[str]] | None = None, asr: bool = True) -> list[Prediction]:
         """Predict a batch of signals (at :attr:`sampling_rate`, or ``None``) with optional texts.
 
-        Items without text are transcribed when the recogniser reads text and has ASR.
+        Each signal is checked first (:mod:`emofuse.inference.checks`): one without speech gives
+        no emotion from its audio (the text alone answers, if there is one) and says why in
+        ``warnings``, as do samples beyond full scale (the signal is then scaled down), clipping
+        and a DC offset. Items without text are transcribed when the recogniser reads text and
+        has ASR (``asr=False``: not in this call). ``warnings`` (one list per item) adds earlier
+        notes, a truncated file say.
         """
         count = len(signals)
         texts = list(texts) if texts is not None else [None] * count
         sources = list(sources) if sources is not None else [None] * count
-        if len(texts) != count or len(sources) != count:
-            raise RecognizerError("give one text (or None) and one source (or None) per signal")
+        notes = [list(w) for w in warnings] if warnings is not None else [[] for _ in range(count)]
+        if len(texts) != count or len(sources) != count or len(notes) != count:
+            raise RecognizerError("give one text (or None), one source (or None) and one warning list per signal")
+        usable: list[np.ndarray | None] = []
+        unheard: list[bool] = []
+        for k, signal in enumerate(signals):
+            unheard.append(False)
+            if signal is None:
+                usable.append(None)
+                continue
+            signal = np.asarray(signal)
+            if signal.ndim != 1 or signal.size == 0 or not np.issubdtype(signal.dtype, np.number) \
+                    or not np.all(np.isfinite(signal)):
+                raise ValueError(f"{sources[k] or f'item {k}'}: a signal must be a non-empty, finite 1-D array "
+                                 f"(got shape {signal.shape}, dtype {signal.dtype})")
+            signal = signal.astype(np.float32)
+            if self.speech_check and self.reads_audio:
+                report = inspect_signal(signal, self.sampling_rate)
+                notes[k] += report.warnings
+                peak = float(np.max(np.abs(signal)))
+                if peak > 1.0:
+                    signal = signal / peak
+                if not report.has_speech:
+                    unheard[k] = True
+                    signal = None
+            usable.append(signal)
         transcripts: list[str | None] = []
         origins: list[Literal["given", "asr", "none"]] = []
-        for signal, text in zip(signals, texts, strict=True):
+        for k, (signal, text) in enumerate(zip(usable, texts, strict=True)):
+            if text is not None and not isinstance(text, str):
+                raise ValueError(f"{sources[k] or f'item {k}'}: a transcript must be a string, got {type(text).__name__}")
             if text is not None and text.strip():
-                transcripts.append(text.strip())
+                cleaned, problems = clean_text(text.strip())
+                notes[k] += problems
+                transcripts.append(cleaned)
                 origins.append("given")
-            elif self.reads_text and signal is not None and self.transcriber is not None:
+            elif asr and self.reads_text and signal is not None and self.transcriber is not None:
                 transcripts.append(self.transcribe(signal) or "")
                 origins.append("asr")
             else:
                 transcripts.append(None)
                 origins.append("none")
-        outputs = self.system_outputs(signals, transcripts)
-        return [self._prediction(k, outputs, signals[k], transcripts[k], origins[k], sources[k]) for k in range(count)]
+        outputs = self.system_outputs(usable, transcripts)
+        results = []
+        for k in range(count):
+            if unheard[k] and not self._answers(outputs, k):
+                results.append(Prediction(emotion=None, posteriors={}, transcript=transcripts[k],
+                                          transcript_source=origins[k], duration=round(len(signals[k]) / self.sampling_rate, 3),  # type: ignore[arg-type]
+                                          source=sources[k], warnings=tuple(notes[k])))
+                continue
+            prediction = self._prediction(k, outputs, usable[k], transcripts[k], origins[k], sources[k])
+            duration = None if signals[k] is None else round(len(signals[k]) / self.sampling_rate, 3)  # type: ignore[arg-type]
+            results.append(dataclasses.replace(prediction, warnings=tuple(notes[k]), duration=duration))
+        return results
+
+    def _answers(self, outputs: Mapping[str, list[np.ndarray | None]], k: int) -> bool:
+        """Whether every head has an output for item ``k``."""
+        return all(outputs[head][k] is not None for head in self.config.heads.values())
 
     def system_outputs(self, signals: Sequence[np.ndarray | None],
                        transcripts: Sequence[str | None]) -> dict[str, list[np.ndarray | None]]:
         """Every system's scores per item (``None`` where the system lacks an input)."""
-        columns = self._input_columns(signals, transcripts)
+        columns = input_columns(self._needed_inputs(), self.extractors, signals, transcripts,
+                                sampling_rate=self.sampling_rate, text_lock=self._text_lock)
         count = len(signals)
         keys = [str(k) for k in range(count)]
         outputs: dict[str, list[np.ndarray | None]] = {}
@@ -399,63 +487,7 @@ class Recognizer:
             outputs[name] = rows
         return outputs
 
-    def _input_columns(self, signals: Sequence[np.ndarray | None], transcripts: Sequence[str | None]) -> dict[str, list[Any]]:
-        columns: dict[str, list[Any]] = {}
-        usable_texts = [t if t else None for t in transcripts]
-        for name in self._needed_inputs():
-            if name == "text":
-                columns[name] = usable_texts
-            elif name == "waveform":
-                columns[name] = list(signals)
-            elif self.extractors[name].modality == "text":
-                extractor = self.extractors[name]
-                present = [k for k, t in enumerate(usable_texts) if t is not None]
-                column: list[Any] = [None] * len(usable_texts)
-                if present:
-                    with self._text_lock:
-                        arrays = extractor.extract_texts([usable_texts[k] for k in present])  # type: ignore[misc]
-                    for k, array in zip(present, arrays, strict=True):
-                        column[k] = check_finite(array, f"{name} of text {usable_texts[k]!r:.40}")
-                columns[name] = column
-            else:
-                extractor = self.extractors[name]
-                columns[name] = [None if s is None else self._audio_features(extractor, s) for s in signals]
-        return columns
-
-    def _audio_features(self, extractor: FeatureExtractor, signal: np.ndarray) -> np.ndarray:
-        if extractor.sampling_rate != self.sampling_rate:
-            signal = resample(signal, self.sampling_rate, extractor.sampling_rate)
-        if extractor.max_duration is not None:
-            signal = signal[: int(extractor.max_duration * extractor.sampling_rate)]
-        return check_finite(extractor.extract(signal, extractor.sampling_rate), extractor.name)
-
     def _prediction(self, k: int, outputs: Mapping[str, list[np.ndarray | None]], signal: np.ndarray | None,
                     transcript: str | None, origin: Literal["given", "asr", "none"], source: str | None) -> Prediction:
-        values: dict[str, Any] = {"posteriors": {}, "emotion": None}
-        contributed: list[str] = []
-        members: dict[str, dict[str, float]] = {}
-        for task, head in self.config.heads.items():
-            result = outputs[head][k]
-            if result is None:
-                missing = "audio" if signal is None else "text (no transcript was given and ASR is off or heard nothing)"
-                raise RecognizerError(f"{source or 'item'}: the {task} head {head!r} needs {missing}")
-            names = self.systems[head].outputs
-            if task == "categorical":
-                values["posteriors"] = {c: float(p) for c, p in zip(names, result, strict=True)}
-                values["emotion"] = names[int(np.argmax(result))]
-            else:
-                values.update({n: float(v) for n, v in zip(names, result, strict=True) if n in {"valence", "arousal", "dominance"}})
-            for name in self._order:
-                system = self.systems[name]
-                if not system.spec.members and outputs[name][k] is not None and name not in contributed:
-                    contributed.append(name)
-                    members[name] = {c: float(v) for c, v in zip(system.outputs, outputs[name][k], strict=True)}  # type: ignore[arg-type]
-        return Prediction(
-            **values,
-            transcript=transcript,
-            transcript_source=origin,
-            systems=tuple(contributed),
-            members=members if len(members) > 1 else {},
-            duration=None if signal is None else round(signal.size / self.sampling_rate, 3),
-            source=source,
-        )
+        return assemble_prediction(self.config.heads, self.systems, self._order, outputs, k, signal=signal,
+                                   transcript=transcript, origin=origin, source=source, sampling_rate=self.sampling_rate)

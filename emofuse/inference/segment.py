@@ -149,17 +149,30 @@ def emotion_timeline(
 
 
 def timeline_of_signal(recognizer: Recognizer, signal: np.ndarray, *, config: SegmentationConfig | None = None,
-                       source: str | None = None, batch_size: int = 16) -> Timeline:
-    """The timeline of a signal already at the recogniser's sampling rate."""
+                       source: str | None = None, batch_size: int = 16, text: str | None = None,
+                       progress: bool = False, asr: bool = True) -> Timeline:
+    """The timeline of a signal already at the recogniser's sampling rate.
+
+    ``text``, a transcript of the whole recording, is given to every segment (the same answer
+    as for the whole recording, without ASR per segment); without it, segments are transcribed
+    one by one when the recogniser reads text.
+    """
     config = config or SegmentationConfig()
     rate = recognizer.sampling_rate
     spans = split_segments(signal, rate, config)
     segments: list[Segment] = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(spans), desc=f"segments of {source or 'the recording'}", unit="segment",
+               disable=not progress or len(spans) <= batch_size)
     for first in range(0, len(spans), batch_size):
         chunk = spans[first : first + batch_size]
         pieces = [signal[int(a * rate) : int(b * rate)] for a, b in chunk]
-        predictions = recognizer.predict_signals(pieces, texts=[None] * len(pieces), sources=[source] * len(pieces))
+        predictions = recognizer.predict_signals(pieces, texts=[text] * len(pieces), sources=[source] * len(pieces),
+                                                 asr=asr)
         segments += [Segment(a, b, p) for (a, b), p in zip(chunk, predictions, strict=True)]
+        bar.update(len(chunk))
+    bar.close()
     return Timeline(tuple(segments), round(len(signal) / rate, 3), recognizer.classes, config.method, source)
 
 
@@ -212,7 +225,10 @@ def plot_timeline(timeline: Timeline, path: str | os.PathLike[str] | None = None
         dims_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     axes[-1].set_xlabel("time (s)")
     if path is not None:
-        figure.savefig(path, dpi=120)
+        from emofuse.files import atomic_path
+
+        with atomic_path(path, suffix=pathlib.Path(path).suffix) as tmp_path:
+            figure.savefig(tmp_path, dpi=120)
     return figure
 
 

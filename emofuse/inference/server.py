@@ -1,15 +1,19 @@
 """An HTTP API for a recogniser (FastAPI; the ``[serve]`` extra), with a small web page.
 
 - ``POST /predict``: multipart form with ``file`` (an audio upload: WAV, FLAC or OGG), optional
-  ``text`` (its transcript; without it the recogniser's ASR transcribes), ``timeline``
-  (``true``: also an emotion timeline over segments) and ``segmentation`` (``vad`` or
-  ``fixed``). Returns the prediction (and timeline) as JSON. Timeline segments are transcribed
-  by the recogniser's ASR (a transcript of the whole recording cannot be cut into segments).
+  ``text`` (its transcript; without it the recogniser's ASR transcribes, unless ``asr`` is
+  ``false``), ``timeline`` (``true``: also an emotion timeline over segments) and
+  ``segmentation`` (``vad`` or ``fixed``). Returns the prediction (and timeline) as JSON, with
+  ``warnings`` about the input (no speech, clipping, a truncated file). A given transcript is
+  used for the timeline too (every segment reads it); without one, segments are transcribed
+  one by one.
 - ``GET /health``: the model and the limits; ``GET /``: the web page (upload or record audio,
-  see the prediction and the timeline); ``GET /docs``, ``/openapi.json``: the API description.
+  see the prediction and the timeline); ``GET /docs``, ``/redoc``, ``/openapi.json``: the API
+  description, served from packaged assets (no CDN: the docs work offline).
 
-Limits: the request body (checked on the ``Content-Length`` header and while streaming), the
-audio duration (read from the file header before decoding), the text length, a timeout per
+Limits: the request body (checked on the ``Content-Length`` header and while streaming, which
+must also keep a minimum transfer rate: a client that declares a body and stalls gets ``408``
+after ``body_timeout`` seconds), the audio duration (read from the file header before decoding), the text length, a timeout per
 request, and a bounded pool of inference threads with a bounded queue, so that concurrent
 requests run side by side and a flood gets ``503`` instead of piling up. Bad input gets a 4xx
 with a message (``400`` empty, ``413`` too large or too long, ``415`` not decodable audio,
@@ -27,6 +31,7 @@ import io
 import logging
 import os
 import pathlib
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -68,10 +73,12 @@ class ServerSettings:
     workers: int = 2
     queue: int = 32
     warm_up: bool = True
+    body_timeout: float = 15.0
+    min_bytes_per_second: float = 4096.0
 
     def __post_init__(self) -> None:
-        if self.max_upload_mb <= 0 or self.max_duration <= 0 or self.timeout <= 0:
-            raise ValueError("max_upload_mb, max_duration and timeout must be positive")
+        if self.max_upload_mb <= 0 or self.max_duration <= 0 or self.timeout <= 0 or self.body_timeout <= 0:
+            raise ValueError("max_upload_mb, max_duration, timeout and body_timeout must be positive")
         if self.workers < 1 or self.queue < 0 or self.max_text_chars < 1:
             raise ValueError("workers must be at least 1, queue not negative, max_text_chars positive")
 
@@ -91,11 +98,15 @@ class ClientError(Exception):
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``limit`` bytes with 413, by header and while streaming."""
+    """Refuse request bodies over ``limit`` bytes with 413, by header and while streaming, and
+    bodies that stall: each chunk must come within ``timeout`` seconds, and after that long the
+    body must have come at ``min_rate`` bytes per second at least (else 408)."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: Any, limit: int, timeout: float = 15.0, min_rate: float = 4096.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
+        self.min_rate = min_rate
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -107,14 +118,23 @@ class BodyLimitMiddleware:
                 await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
                 return
         received = 0
+        started = time.monotonic()
 
         async def limited_receive() -> dict:
             nonlocal received
-            event = await receive()
+            try:
+                event = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                raise HTTPException(408, f"request body not received: nothing for {self.timeout:g} s "
+                                         f"after {received} bytes") from None
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
                 if received > self.limit:
                     raise HTTPException(413, message)  # answered by the app's exception handling
+                elapsed = time.monotonic() - started
+                if event.get("more_body") and elapsed > self.timeout and received / elapsed < self.min_rate:
+                    raise HTTPException(408, f"request body too slow: {received / elapsed:.0f} bytes/s "
+                                             f"(minimum {self.min_rate:g})")
             return event
 
         await self.app(scope, limited_receive, send)
@@ -149,21 +169,23 @@ class InferencePool:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def decode_upload(recognizer: Recognizer, data: bytes, *, name: str, max_duration: float) -> Any:
+def decode_upload(recognizer: Recognizer, data: bytes, *, name: str, max_duration: float,
+                  warnings: list[str] | None = None) -> Any:
     """The upload as a signal at the recogniser's rate, or a :class:`ClientError` saying why not."""
     if not data:
         raise ClientError(400, f"{name}: empty upload (0 bytes)")
     try:
         info = soundfile.info(io.BytesIO(data))
     except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as error:
-        raise ClientError(415, f"{name}: unsupported or corrupt audio ({error}); send WAV, FLAC or OGG") from None
+        detail = re.sub(r"<[^<>]* object at 0x[0-9a-fA-F]+>:?\s*", "", str(error)).strip() or "not decodable"
+        raise ClientError(415, f"{name}: unsupported or corrupt audio ({detail}); send WAV, FLAC or OGG") from None
     if info.samplerate <= 0 or info.frames <= 0:
         raise ClientError(422, f"{name}: no audio samples")
     duration = info.frames / info.samplerate
     if duration > max_duration:
         raise ClientError(413, f"{name}: too long: {duration:.1f} s (maximum {max_duration:g} s)")
     try:
-        return recognizer.load_audio(data, name=name, max_duration=max_duration)
+        return recognizer.load_audio(data, name=name, max_duration=max_duration, warnings=warnings)
     except AudioError as error:
         raise ClientError(422, str(error)) from None
 
@@ -183,27 +205,32 @@ def create_app(recognizer: Recognizer | str | os.PathLike[str] = "default", sett
         yield
         pool.shutdown()
 
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline
+
+    app = FastAPIOffline(
         title="emofuse",
         version=emofuse.__version__,
         description="Emotion from speech and words. POST an audio file (and optionally its transcript) to /predict.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout=settings.body_timeout,
+                       min_rate=settings.min_bytes_per_second)
     app.state.recognizer = model
     app.state.settings = settings
     app.state.pool = pool
 
-    def work(data: bytes, name: str, text: str | None, timeline: bool, segmentation: str) -> dict[str, Any]:
+    def work(data: bytes, name: str, text: str | None, timeline: bool, segmentation: str, asr: bool) -> dict[str, Any]:
         start = time.perf_counter()
         model: Recognizer = app.state.recognizer
-        signal = decode_upload(model, data, name=name, max_duration=settings.max_duration)
+        notes: list[str] = []
+        signal = decode_upload(model, data, name=name, max_duration=settings.max_duration, warnings=notes)
         try:
-            prediction = model.predict_signals([signal], texts=[text], sources=[name])[0]
+            prediction = model.predict_signals([signal], texts=[text], sources=[name], warnings=[notes], asr=asr)[0]
             result: dict[str, Any] = {"prediction": prediction.to_dict()}
             if timeline:
-                result["timeline"] = timeline_of_signal(model, signal, config=SegmentationConfig(method=segmentation),  # type: ignore[arg-type]
-                                                        source=name).to_dict()
+                config = SegmentationConfig(method=segmentation)  # type: ignore[arg-type]
+                result["timeline"] = timeline_of_signal(model, signal, config=config, source=name, text=text,
+                                                        asr=asr).to_dict()
         except (RecognizerError, AudioError) as error:
             raise ClientError(422, str(error)) from None
         result["model"] = model.config.name
@@ -235,6 +262,7 @@ def create_app(recognizer: Recognizer | str | os.PathLike[str] = "default", sett
         text: Annotated[str | None, Form(description="Transcript; without it the model's ASR transcribes.")] = None,
         timeline: Annotated[bool, Form(description="Also return an emotion timeline over segments.")] = False,
         segmentation: Annotated[str, Form(description="How to cut the timeline: vad or fixed (3 s windows).")] = "vad",
+        asr: Annotated[bool, Form(description="Transcribe with the model's ASR when no text is given (false: speech only).")] = True,
     ) -> JSONResponse:
         name = pathlib.PurePath((file.filename or "upload").replace("\\", "/")).name[:200] or "upload"
         if segmentation not in {"vad", "fixed"}:
@@ -243,7 +271,7 @@ def create_app(recognizer: Recognizer | str | os.PathLike[str] = "default", sett
             raise HTTPException(413, f"text too long: {len(text)} characters (maximum {settings.max_text_chars})")
         data = await file.read()
         try:
-            result = await pool.run(work, data, name, text, timeline, segmentation, timeout=settings.timeout)
+            result = await pool.run(work, data, name, text, timeline, segmentation, asr, timeout=settings.timeout)
         except ClientError as error:
             raise HTTPException(error.status, error.message) from None
         except Exception as error:  # noqa: BLE001 - one bad request must not take the server down
@@ -272,4 +300,13 @@ def serve(recognizer: Recognizer | str | os.PathLike[str] = "default", *, host: 
 
     settings = settings or ServerSettings()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))
-    uvicorn.run(create_app(recognizer, settings), host=host, port=port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(create_app(recognizer, settings), host=host, port=port, log_level="info"))
+
+    def announce() -> None:  # the URL once the port accepts connections (after the model's warm-up)
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            print(f"serving on http://{host}:{port}/ (API docs: /docs)", flush=True)  # noqa: T201 - the CLI's one line
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from typing import Annotated
 
@@ -17,9 +18,10 @@ def report(
     output: Annotated[pathlib.Path, typer.Option("--output", "-o", help="Report directory (report.md or report.html, figures/, tables/).")],
     format: Annotated[str, typer.Option("--format", help="md (Markdown + PNG files) or html (one self-contained file).")] = "md",
     dialogue_acts: Annotated[pathlib.Path | None, typer.Option("--dialogue-acts", help="EMOTyDA-format CSV (TURN,UTTERANCE,DA,EMOTION) of dialogue acts per utterance id.")] = None,
-    baseline: Annotated[list[str] | None, typer.Option("--baseline", help="A system the others are t-tested against, in marker order (*, †, ...); repeatable. Default: the unimodal systems.")] = None,
+    baseline: Annotated[list[str] | None, typer.Option("--baseline", help="A system the others are tested against, in marker order (*, †, ...); repeatable. Default: the unimodal systems.")] = None,
     stratify: Annotated[str, typer.Option("--stratify", help="Manifest column for the stratified analysis.")] = "scripted",
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level of the t-tests.")] = 0.05,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level of the tests.")] = 0.05,
+    test: Annotated[str, typer.Option("--test", help="How systems are compared: paired_t (default), wilcoxon or independent_t.")] = "paired_t",
     title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
     draw: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the figures (off: tables only, faster).")] = True,
 ) -> None:
@@ -33,8 +35,11 @@ def report(
 
     try:
         acts = read_dialogue_acts(dialogue_acts) if dialogue_acts else None
-        options = ReportOptions(dialogue_acts=acts, baselines=tuple(baseline) if baseline else None,
-                                stratify=stratify, alpha=alpha, title=title, figures=draw)
+        from emofuse.config import parse
+
+        options = parse(ReportOptions, {"baselines": list(baseline) if baseline else None, "stratify": stratify,
+                                        "alpha": alpha, "title": title, "figures": draw, "test": test})
+        options = dataclasses.replace(options, dialogue_acts=acts)
         path = build_report(runs, output, format=format, options=options)
     except (ValueError, OSError, KeyError, RunDirectoryError, CorpusError) as error:
         _fail(error)

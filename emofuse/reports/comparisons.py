@@ -56,8 +56,9 @@ def scaling_section(builder: _Builder, runs: Sequence[Run]) -> None:
         builder.table(tables.scaling_table(curve, fit, metric=metric),
                       f"{tables.metric_title(metric)} against training-set size (mean ± std over seeds of the fold mean); "
                       "`per doubling`: slope of the least-squares line of the score against log2(size).", name)
-        builder.draw(name, f"{tables.metric_title(metric)} against the number of training examples (log x-axis; error bars: "
-                     "std over seeds).", figures.scaling_figure, curve, ylabel=tables.metric_title(metric),
+        bars = "; error bars: std over seeds" if any(len(r.seeds) > 1 for r in members) else ""
+        builder.draw(name, f"{tables.metric_title(metric)} against the number of training examples (log x-axis{bars}).",
+                     figures.scaling_figure, curve, ylabel=tables.metric_title(metric),
                      colors=figures.system_colors(members[0].systems + [s for s in curve["system"] if s not in members[0].systems]),
                      title="Score against number of training examples", scale=100.0 if tables.is_percent(metric) else 1.0)
 
@@ -122,13 +123,13 @@ def cross_corpus_section(builder: _Builder, runs: Sequence[Run]) -> None:
                     mark = ""
                     if baselines and system not in baselines:
                         mark = analyses.baseline_marks(column.samples, metric=metric, systems=[system], baselines=baselines,
-                                                       alpha=alpha)[system]
+                                                       alpha=alpha, test=builder.options.test)[system]
                     row[column.title] = tables.score(mean, std, metric, count=len(found)) + mark
                 rows.append(row)
             caption = (f"{tables.metric_title(metric)} in- and cross-corpus (columns: train → test corpus); mean ± std over "
                        "seeds of the mean over fold models"
                        + (" — PCC, as the corpora rate dimensions on different scales" if kind == "dimensional" else "") + "."
-                       + (f" Marks: two-sided independent t-test over seeds, p < {alpha:g}: {legend}." if legend else ""))
+                       + (f" Marks: {builder.options.test_name} over seeds, p < {alpha:g}: {legend}." if legend else ""))
             builder.table(pd.DataFrame(rows), caption, f"cross_corpus_{kind}_{metric}")
     builder.paragraph("Each fold model of a run with `evaluate_on` is tested on the whole other corpus and the scores are "
                       "averaged over fold models, as Triantafyllopoulos et al. test every IEMOCAP fold model on MSP-Podcast; "

@@ -40,9 +40,11 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: str | pathlib.Path) -> pathlib.Path:
+    from emofuse.files import atomic_path
+
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI)
+    with atomic_path(path, suffix=path.suffix) as tmp_path:
+        figure.savefig(tmp_path, dpi=DPI)
     return path
 
 

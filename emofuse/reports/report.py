@@ -25,13 +25,16 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
+from typing import Literal
 
 import pandas as pd
 
 from emofuse.evaluation import analyses
 from emofuse.evaluation.aggregate import HEADLINE
 from emofuse.evaluation.aggregate import summarize
+from emofuse.evaluation.stats import COMPARISONS
 from emofuse.evaluation.stats import SIGNIFICANCE_SYMBOLS
+from emofuse.files import atomic_write_text
 from emofuse.reports import figures
 from emofuse.reports import tables
 from emofuse.reports.comparisons import cross_corpus_section
@@ -62,7 +65,10 @@ class ReportOptions:
     ``dialogue_act`` column is used. ``baselines``: the systems that fusions are tested
     against, in marker order (default: every system with one input and no members).
     ``stratify``: the manifest column for the stratified analysis. ``alpha``: significance level.
-    ``figures``: draw the figures (without them the report has the tables only, and is faster).
+    ``test``: how systems are compared: ``paired_t`` (default; every system is scored on the
+    same folds and seeds, so the scores pair up), ``wilcoxon`` (signed-rank, no normality
+    assumed) or ``independent_t``. ``figures``: draw the figures (without them the report has
+    the tables only, and is faster).
     """
 
     dialogue_acts: Mapping[str, str] | None = None
@@ -71,6 +77,11 @@ class ReportOptions:
     alpha: float = 0.05
     title: str | None = None
     figures: bool = True
+    test: Literal["paired_t", "wilcoxon", "independent_t"] = "paired_t"
+
+    @property
+    def test_name(self) -> str:
+        return f"two-sided {COMPARISONS[self.test]}"
 
 
 class _Builder:
@@ -94,7 +105,7 @@ class _Builder:
 
     def table(self, frame: pd.DataFrame, caption: str, name: str) -> None:
         self.tables += 1
-        frame.to_csv(self.output / "tables" / f"{name}.csv", index=False)
+        atomic_write_text(self.output / "tables" / f"{name}.csv", frame.to_csv(index=False))
         self.blocks.append(Table(frame, caption, self.tables))
 
     def draw(self, name: str, caption: str, function: Callable[..., pathlib.Path], *args: Any, **kwargs: Any) -> None:
@@ -147,10 +158,10 @@ def build_report(
     cross_corpus_section(builder, loaded)
     if format == "md":
         path = output / "report.md"
-        path.write_text(render_markdown(builder.blocks), encoding="utf-8")
+        atomic_write_text(path, render_markdown(builder.blocks))
     else:
         path = output / "report.html"
-        path.write_text(render_html(builder.blocks, title=title, base=output), encoding="utf-8")
+        atomic_write_text(path, render_html(builder.blocks, title=title, base=output))
     return path
 
 
@@ -227,11 +238,12 @@ def _protocol_section(builder: _Builder, run: Run, slug: str) -> None:
 
 
 def _samples(run: Run) -> tuple[pd.DataFrame, str]:
-    """The independent samples of the t-tests: per-seed means over folds, or folds with one seed."""
+    """The samples the tests compare: per-seed means over folds, or folds with one seed (systems
+    are paired by seed, or by fold)."""
     columns = [c for c in run.metrics.columns if c not in {"system", "seed", "fold", "n_test"}]
     if len(run.seeds) >= 2:
-        return analyses.seed_means(run.metrics, columns=columns), "seeds (each the mean over folds)"
-    return run.metrics, "folds (only one seed)"
+        return analyses.seed_means(run.metrics, columns=columns), f"{len(run.seeds)} seeds, each the mean over folds"
+    return run.metrics, f"{run.metrics['fold'].nunique()} folds of the one seed"
 
 
 def _results_section(builder: _Builder, run: Run, slug: str, samples: pd.DataFrame, unit: str) -> None:
@@ -247,24 +259,27 @@ def _results_section(builder: _Builder, run: Run, slug: str, samples: pd.DataFra
     marks_note = ""
     if baselines and compared:
         legend = ", ".join(f"{symbol} against `{b}`" for b, symbol in zip(baselines, SIGNIFICANCE_SYMBOLS, strict=False))
-        marks_note = (f" Systems significantly different from a unimodal baseline (two-sided independent t-test, p < {alpha:g}, "
+        marks_note = (f" Systems significantly different from a unimodal baseline ({builder.options.test_name}, p < {alpha:g}, "
                       f"samples: {unit}) are marked: {legend}.")
     for index, metrics in enumerate(metric_groups):
         metrics = [m for m in metrics if f"{m}_mean" in summary.columns]
         marks = {}
         if baselines and compared:
-            marks = {m: analyses.baseline_marks(samples, metric=m, systems=systems, baselines=baselines, alpha=alpha) for m in metrics}
-        caption = ("Test scores, mean ± std over folds × seeds" + (" (%)" if run.task_type == "categorical" else "") + "."
+            marks = {m: analyses.baseline_marks(samples, metric=m, systems=systems, baselines=baselines, alpha=alpha,
+                                                test=builder.options.test) for m in metrics}
+        spread = "folds × seeds" if len(run.seeds) > 1 else "folds (one seed)"
+        caption = (f"Test scores, mean ± std over {spread}" + (" (%)" if run.task_type == "categorical" else "") + "."
                    + marks_note + (" `paper`: the published value recorded in the recipe's references." if run.references else ""))
         builder.table(tables.results_table(summary, metrics=metrics, references=run.references, marks=marks), caption,
                       f"{slug}_results" + (f"_{index + 1}" if len(metric_groups) > 1 else ""))
     if len(systems) > 1:
         metric = headline_metric(run.task_type)
-        pairs = analyses.pairwise_tests(samples, metric=metric, systems=systems)
-        pairs.to_csv(builder.output / "tables" / f"{slug}_ttests.csv", index=False)
+        pairs = analyses.pairwise_tests(samples, metric=metric, systems=systems, test=builder.options.test)
+        atomic_write_text(builder.output / "tables" / f"{slug}_tests.csv", pairs.to_csv(index=False))
         builder.table(tables.pvalue_matrix(pairs, systems, alpha=alpha),
-                      f"p-values of two-sided independent t-tests of {tables.metric_title(metric)} between systems "
-                      f"(samples: {unit}); p < {alpha:g} in bold.", f"{slug}_pvalues")
+                      f"p-values of {builder.options.test_name}s of {tables.metric_title(metric)} between systems "
+                      f"(samples: {unit}, paired by seed or fold where the test pairs); p < {alpha:g} in bold.",
+                      f"{slug}_pvalues")
     if run.task_type == "dimensional":
         builder.paragraph("CCC: concordance correlation; PCC: Pearson correlation; MSE on the normalised [-1, 1] scale.")
 
@@ -290,8 +305,8 @@ def _class_sections(builder: _Builder, run: Run, slug: str) -> None:
     seeds = len(run.seeds)
     for system in systems:
         name = f"{slug}_confusion_{_file_name(system)}"
-        tables.confusion_table(counts[system], normalized=False).to_csv(builder.output / "tables" / f"{name}_counts.csv", index=False)
-        tables.confusion_table(normalized[system], normalized=True).to_csv(builder.output / "tables" / f"{name}_normalized.csv", index=False)
+        atomic_write_text(builder.output / "tables" / f"{name}_counts.csv", tables.confusion_table(counts[system], normalized=False).to_csv(index=False))
+        atomic_write_text(builder.output / "tables" / f"{name}_normalized.csv", tables.confusion_table(normalized[system], normalized=True).to_csv(index=False))
         builder.draw(name, f"Confusion matrix of `{system}`: rows true, columns predicted; counts pooled over folds"
                      + (f" and averaged over {seeds} seeds" if seeds > 1 else "") + " (left), row-normalised % (right; the diagonal is each class's recall).",
                      figures.confusion_figure, counts[system], normalized[system], title=f"{run.name}: {system}")
@@ -310,7 +325,7 @@ def _strata_section(builder: _Builder, run: Run, slug: str) -> None:
     labels, targets, systems = (run.labels, None, run.systems) if run.task_type == "categorical" else (None, run.targets, run.systems)
     scores = analyses.stratified_scores(run.predictions, strata, labels=labels, targets=targets)
     summary = analyses.mean_std_table(scores, by=("system", "stratum"))
-    summary.to_csv(builder.output / "tables" / f"{slug}_strata_scores.csv", index=False)
+    atomic_write_text(builder.output / "tables" / f"{slug}_strata_scores.csv", summary.to_csv(index=False))
     order = " / ".join(present)
     metrics = ["UA"] if run.task_type == "categorical" else ["CCC_mean", *[f"CCC_{t}" for t in run.targets]]
     builder.table(tables.strata_table(summary, metrics=metrics, strata=present, systems=systems),
@@ -320,7 +335,8 @@ def _strata_section(builder: _Builder, run: Run, slug: str) -> None:
     if run.task_type == "categorical":
         builder.table(tables.strata_table(summary, metrics=[f"F1_{c}" for c in labels], strata=present, systems=systems),
                       f"F1 per emotion (%) per stratum, reported as {order} (as Table 8 of Triantafyllopoulos et al.).", f"{slug}_strata_f1")
-        builder.draw(f"{slug}_strata_f1", f"F1 per emotion for each stratum ({order}) and system (error bars: std over seeds).",
+        bars = "; error bars: std over seeds" if len(run.seeds) > 1 else ""
+        builder.draw(f"{slug}_strata_f1", f"F1 per emotion for each stratum ({order}) and system{bars}.",
                      figures.strata_f1_figure, summary, systems=systems, labels=labels, strata=present,
                      title=f"{run.name}: F1 per emotion, {order}")
         counts = tables.stratum_counts(run.utterances[run.utterances["id"].astype(str).isin(tested)], strata,
@@ -364,7 +380,7 @@ def _dialogue_act_section(builder: _Builder, run: Run, slug: str) -> None:
     seeds = _selected_seeds(run)
     table = _best_residuals(run, seeds)
     bias = analyses.residual_bias(table, acts)
-    bias.to_csv(builder.output / "tables" / f"{slug}_act_bias.csv", index=False)
+    atomic_write_text(builder.output / "tables" / f"{slug}_act_bias.csv", bias.to_csv(index=False))
     chosen = ", ".join(f"`{s}` seed {seeds[s]}" for s in systems)
     builder.paragraph(coverage + f" Residuals e = y_true − y_pred of the best seed of each system by mean dev CCC ({chosen}); "
                       "per act a two-sided one-sample t-test of mean 0 (rejecting it means the system is biased for that act; "
@@ -401,7 +417,7 @@ def _residual_line_section(builder: _Builder, run: Run, slug: str) -> None:
     seeds = _selected_seeds(run)
     table = _best_residuals(run, seeds)
     lines = analyses.residual_lines(table)
-    lines.to_csv(builder.output / "tables" / f"{slug}_residual_lines.csv", index=False)
+    atomic_write_text(builder.output / "tables" / f"{slug}_residual_lines.csv", lines.to_csv(index=False))
     ranges = {t: (float(table.loc[table["target"] == t, "truth"].min()), float(table.loc[table["target"] == t, "truth"].max()))
               for t in run.targets}
     builder.paragraph("Least-squares lines of the residual e = y_true − y_pred against the gold value y_true, per system and "

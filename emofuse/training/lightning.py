@@ -218,7 +218,7 @@ def fit_standardizers(system: NeuralSystem, train: SystemData) -> None:
 def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, *, task: Task, training: TrainingConfig,
                seed: int | None = 0, directory: pathlib.Path | None = None, progress: bool = False) -> dict[str, Any]:
     """Train ``system`` in place (see the module docstring); returns ``epochs_trained`` and, with
-    dev selection, ``best_dev_score``. ``seed`` seeds every generator first (``None``: the caller
+    dev selection, ``best_dev_score`` and ``best_epoch``. ``seed`` seeds every generator first (``None``: the caller
     did, before building the system). Re-calling it with the same ``directory`` resumes from the
     last checkpoint there."""
     if train.truth is None:
@@ -281,6 +281,7 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
         best = _best_score(checkpoint)
         if best is not None:
             fitted["best_dev_score"] = best
+            fitted["best_epoch"] = int(checkpoint.get("epoch", -1)) + 1  # 1-based: the epochs a refit trains
     finally:
         if scratch is not None:
             scratch.cleanup()

@@ -14,9 +14,13 @@ interrupted one from its last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pathlib
+import signal
+import threading
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -55,6 +59,43 @@ log = logging.getLogger(__name__)
 
 class RunError(RuntimeError):
     """An experiment that cannot run as configured."""
+
+
+class RunInterrupted(RunError):
+    """A run stopped by SIGINT (Ctrl-C) or SIGTERM (a job scheduler); ``exit_code`` is the
+    conventional 128 + the signal's number. Finished folds are kept and an interrupted fold
+    resumes from its last epoch's checkpoint on the next run."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}; re-run the same command to resume (finished folds are kept, "
+                         "an interrupted fold continues from its last completed epoch)")
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into :class:`RunInterrupted` while a run is in progress (in the
+    main thread only; the previous handlers come back afterwards). Checkpoints and results are
+    written atomically, so stopping anywhere leaves a resumable run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        for each in (signal.SIGINT, signal.SIGTERM):  # a second signal does not interrupt the clean-up
+            signal.signal(each, signal.SIG_IGN)
+        raise RunInterrupted(signum)
+
+    previous = {each: signal.getsignal(each) for each in (signal.SIGINT, signal.SIGTERM)}
+    for each in previous:
+        signal.signal(each, stop)
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
 
 
 def is_primary_process() -> bool:
@@ -145,6 +186,10 @@ class Runner:
 
     # Running -------------------------------------------------------------------------------
     def run(self) -> RunResult:
+        with stop_on_signals():
+            return self._run()
+
+    def _run(self) -> RunResult:
         _, _, task, folds = self.prepare()
         indices = range(len(folds))
         if self.fold_names is not None:

@@ -67,8 +67,27 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def portable(text: str) -> str:
+    """``text`` without this machine's absolute paths: the checkout becomes relative, ../shared
+    stays ../shared, the temporary directory becomes ``$TMPDIR`` and the home directory ``~``.
+
+    >>> portable(f"{ROOT}/runs/x and {SHARED}/EmoDB")
+    'runs/x and ../shared/EmoDB'
+    """
+    import tempfile
+
+    for path, name in ((ROOT, ""), (SHARED, "../shared"), (pathlib.Path(tempfile.gettempdir()), "$TMPDIR"),
+                       (pathlib.Path.home(), "~")):
+        for form in dict.fromkeys((str(path), str(path.resolve()))):
+            if form in ("/", ""):
+                continue
+            text = text.replace(form + os.sep, f"{name}/" if name else "").replace(form, name or ".")
+    return text
+
+
 def write_results(name: str, data: dict[str, Any], markdown: str) -> pathlib.Path:
-    """Write ``results/<name>.json`` and ``results/<name>.md`` with the command and machine."""
+    """Write ``results/<name>.json`` and ``results/<name>.md`` with the command and machine
+    (paths of this machine made :func:`portable`)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     command = "python " + " ".join([str(pathlib.Path(sys.argv[0]).relative_to(ROOT)) if pathlib.Path(sys.argv[0]).is_absolute() else sys.argv[0], *sys.argv[1:]])
     payload = {
@@ -78,7 +97,7 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> pathlib.Pat
         "machine": machine(),
         **data,
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    (RESULTS / f"{name}.json").write_text(portable(json.dumps(payload, indent=2, default=str)) + "\n")
     header = f"# {name}\n\nCommand: `{command}`  \nDate: {payload['date']}; {payload['machine']['cpu_count']} CPU cores, torch {payload['machine']['torch']}.\n\n"
-    (RESULTS / f"{name}.md").write_text(header + markdown)
+    (RESULTS / f"{name}.md").write_text(portable(header + markdown))
     return RESULTS / f"{name}.md"

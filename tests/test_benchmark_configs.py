@@ -20,3 +20,13 @@ def test_benchmark_config_loads(path: pathlib.Path):
     assert config.systems
     for spec in config.systems.values():
         assert all(member in config.systems for member in spec.members or ())
+
+
+def test_published_results_name_no_absolute_paths_of_the_machine_they_ran_on():
+    import re
+
+    results = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    machine_path = re.compile(r"(?<![\w.~$])/(?:work|home|tmp|Users|root|private|mnt|scratch)/")
+    offending = [f"{p.relative_to(results)}: {m.group(0)}..." for p in sorted(results.rglob("*"))
+                 if p.suffix in {".json", ".md", ".csv"} for m in [machine_path.search(p.read_text(errors="replace"))] if m]
+    assert not offending, offending

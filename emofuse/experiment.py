@@ -178,13 +178,42 @@ class SystemConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class StoreConfig:
+    """A sharded feature store (:mod:`emofuse.store`) at ``path``, filled by Lightning's
+    ``Trainer.predict`` (:mod:`emofuse.training.extraction`): one process per device
+    (``accelerator``, ``devices``, ``num_nodes``, ``strategy`` as for a Lightning Trainer; CPU
+    processes count as devices), each writing whole shards of ``shard_size`` utterances,
+    ``batch_size`` utterances per step, audio decoded by ``num_workers`` loader processes per
+    device. ``dtype: float16`` halves the bytes (features are read back as float32);
+    ``precision`` is the Trainer's (``bf16-mixed`` for neural front-ends on GPUs)."""
+
+    path: str
+    shard_size: int = 1000
+    dtype: Literal["float32", "float16"] = "float32"
+    batch_size: int = 16
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
+
+    def __post_init__(self) -> None:
+        if self.shard_size < 1 or self.batch_size < 1 or self.num_nodes < 1 or self.num_workers < 0:
+            raise ValueError("shard_size, batch_size and num_nodes must be positive, num_workers at least 0")
+
+
+@dataclasses.dataclass(frozen=True)
 class ExtractionConfig:
     """Feature extraction: cache directory, worker processes, and what to do with bad audio
-    (``raise`` after caching every good file, or ``skip`` and record the bad ones)."""
+    (``raise`` after caching every good file, or ``skip`` and record the bad ones).
+
+    With a ``store``, features go into a sharded store instead of the per-utterance cache."""
 
     cache_dir: str | None = None
     num_workers: int = 1
     on_error: Literal["raise", "skip"] = "raise"
+    store: StoreConfig | None = None
 
 
 @dataclasses.dataclass(frozen=True)

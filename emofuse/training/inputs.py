@@ -1,7 +1,8 @@
 """A run's inputs: the manifest labelled for the task (label map applied once), its transcripts,
-and the inputs its systems read (front-end features, texts, waveforms).
+and the inputs its systems read (front-end features, texts, waveforms): from the per-utterance
+cache, or, with ``extraction.store``, from a sharded feature store (:mod:`emofuse.store`).
 
-Nothing here imports Lightning; ``emofuse evaluate`` and the runner share it.
+Lightning is imported only to extract into a store; ``emofuse evaluate`` and the runner share this module.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from emofuse.features import FeatureError
 from emofuse.features import build_extractor
 from emofuse.features import extract_features
 from emofuse.models.inputs import InputSpec
+from emofuse.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +159,14 @@ def load_inputs(name: str, manifest: Manifest, needed: Sequence[str], features: 
         extractor = build_extractor(features[input_name])
         modalities[input_name] = extractor.modality
         try:
-            table = extract_features(extractor, manifest, cache_dir=extraction.cache_dir, num_workers=extraction.num_workers,
-                                     on_error="skip", transcript=transcript, progress=progress)  # type: ignore[arg-type]
-        except FeatureError as error:
+            if extraction.store is not None:  # a sharded store, extracted by Lightning where shards are missing
+                from emofuse.training.extraction import extract_to_store
+
+                table = extract_to_store(extractor, manifest, extraction.store, transcript=transcript, progress=progress)
+            else:
+                table = extract_features(extractor, manifest, cache_dir=extraction.cache_dir, num_workers=extraction.num_workers,
+                                         on_error="skip", transcript=transcript, progress=progress)  # type: ignore[arg-type]
+        except (FeatureError, StoreError) as error:
             raise InputError(str(error)) from None
         inputs[input_name] = table.values
         for identifier, message in table.failures.items():

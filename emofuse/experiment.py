@@ -114,6 +114,9 @@ class TrainingConfig:
     fold's dev set is ever used for selection. ``repeat`` shows every training utterance that
     many times per epoch (Padi et al.'s two augmented copies per segment, with augmentation in
     the model). ``length_bucketing`` batches utterances of similar length together.
+    ``shuffle_buffer``: utterances shuffled together when training streams from a feature
+    store (``extraction.store``); a buffer that holds the whole training set gives the same
+    batches as training from memory.
     """
 
     max_epochs: int = 30
@@ -140,10 +143,13 @@ class TrainingConfig:
     num_workers: int = 0
     length_bucketing: bool = False
     repeat: int = 1
+    shuffle_buffer: int = 10000
 
     def __post_init__(self) -> None:
         if self.max_epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.repeat < 1:
             raise ValueError("max_epochs, batch_size, learning_rate and repeat must be positive")
+        if self.shuffle_buffer < self.batch_size:
+            raise ValueError(f"shuffle_buffer ({self.shuffle_buffer}) must hold at least one batch ({self.batch_size})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +214,8 @@ class ExtractionConfig:
     """Feature extraction: cache directory, worker processes, and what to do with bad audio
     (``raise`` after caching every good file, or ``skip`` and record the bad ones).
 
-    With a ``store``, features go into a sharded store instead of the per-utterance cache."""
+    With a ``store``, features go into a sharded store instead of the per-utterance cache, and
+    neural systems train from it by streaming (``training.shuffle_buffer``)."""
 
     cache_dir: str | None = None
     num_workers: int = 1

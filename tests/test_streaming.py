@@ -125,9 +125,9 @@ def test_standardisation_rows_are_gathered_from_the_store(stored):
     assert np.array_equal(fit_rows(table, ids).numpy(), memory)
 
 
-def experiment(manifest, cache, model, feature, *, store=None, buffer=10000, bucketing=False):
+def experiment(manifest, cache, model, feature, *, store=None, buffer=10000, bucketing=False, **training_changes):
     training = {"max_epochs": 3, "batch_size": 5, "learning_rate": 0.01, "length_bucketing": bucketing,
-                "shuffle_buffer": buffer}
+                "shuffle_buffer": buffer, **training_changes}
     config = {
         "name": "streaming",
         "data": {"manifest": str(manifest)},
@@ -162,3 +162,18 @@ def test_a_run_from_a_store_scores_as_the_run_from_memory(tmp_path, shared_corpu
                                       store=tmp_path / "store"), tmp_path / "small_buffer", progress=False)
     assert not np.array_equal(predictions(tmp_path / "memory"), predictions(tmp_path / "small_buffer"))
     assert small.metrics["UA"].notna().all()
+
+
+@pytest.mark.parametrize("bucketing", [False, True])
+def test_a_run_from_a_store_trains_on_two_processes(tmp_path, shared_corpus, feature_cache, bucketing):
+    # forked workers map the shards themselves and stream their shares (dealt as the unit test
+    # above checks: 18 training utterances in batches of 4 make 5 batches, 2 per process)
+    from emofuse.rundir import RunDirectory
+
+    config = experiment(shared_corpus, feature_cache, {"name": "pooling", "head": "mean", "hidden_sizes": [8]},
+                        {"name": "logmel", "n_mels": 16}, store=tmp_path / "store", buffer=8, bucketing=bucketing,
+                        batch_size=4, strategy="ddp_fork", devices=2, accelerator="cpu")
+    result = run_experiment(config, tmp_path / "run", progress=False)
+    assert result.metrics["UA"].notna().all()
+    fold = RunDirectory(tmp_path / "run").fold("audio", 0, "holdout_2")
+    assert fold.metrics()["fitted"]["epochs_trained"] == 3

@@ -143,6 +143,7 @@ def extract(
     dtype: Annotated[str | None, typer.Option("--dtype", help="float32 (default) or float16.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Utterances per step (default 16).")] = None,
     num_workers: Annotated[int | None, typer.Option("--num-workers", help="Audio-decoding processes per device (default 0).")] = None,
+    precision: Annotated[str | None, typer.Option("--precision", help="32-true (default), 16-mixed or bf16-mixed (neural front-ends on GPUs).")] = None,
     feature: Annotated[list[str] | None, typer.Option("--feature", help="Only these front-ends (by input name).")] = None,
     options: Overrides = None,
     variant: Annotated[str | None, typer.Option("--variant", help="A named override set the recipe defines.")] = None,
@@ -154,8 +155,8 @@ def extract(
     re-run writes only the missing ones. `emofuse run CONFIG --set extraction.store.path=STORE`
     then trains from the store.
     """
-    import dataclasses
-
+    from emofuse.config import parse
+    from emofuse.config import to_dict
     from emofuse.experiment import StoreConfig
     from emofuse.experiment import load_experiment
 
@@ -166,12 +167,10 @@ def extract(
             raise ValueError("give the store directory with -o STORE (the config has no extraction.store)")
         changes = {"path": None if output is None else str(output), "shard_size": shard_size, "dtype": dtype,
                    "batch_size": batch_size, "num_workers": num_workers, "accelerator": accelerator,
-                   "num_nodes": num_nodes, "strategy": strategy,
+                   "num_nodes": num_nodes, "strategy": strategy, "precision": precision,
                    "devices": None if devices is None else int(devices) if devices.isdigit() else devices}
-        changes = {k: v for k, v in changes.items() if v is not None}
-        store = dataclasses.replace(base, **changes) if base is not None else StoreConfig(**changes)
-        if store.dtype not in ("float32", "float16"):
-            raise ValueError(f"--dtype must be float32 or float16, got {store.dtype!r}")
+        settings = {**(to_dict(base) if base is not None else {}), **{k: v for k, v in changes.items() if v is not None}}
+        store = parse(StoreConfig, settings)
     except (ValueError, KeyError, OSError) as error:
         _fail(error)
     from emofuse.text.lm import ModelLoadError

@@ -150,5 +150,7 @@ def test_cli_extract_then_run_from_the_store(tmp_path, shared_corpus):
     assert {p: p.stat().st_mtime_ns for p in store.rglob("*.arrow")} == before  # read, not extracted again
     result = runner.invoke(app, ["extract", str(path), "--no-progress"])
     assert result.exit_code == 2 and "-o STORE" in result.output
+    result = runner.invoke(app, ["extract", str(path), "-o", str(tmp_path / "store"), "--dtype", "float8"])
+    assert result.exit_code == 2 and "dtype: 'float8' is not one of" in result.output
     result = runner.invoke(app, ["run", str(path), "--set", "extraction.store.shards=3"])
     assert result.exit_code == 2 and "extraction.store.shards: unknown key" in result.output

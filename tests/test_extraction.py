@@ -66,6 +66,10 @@ def test_two_processes_write_the_same_store_as_one(reference, tmp_path):
     assert list(one) == list(two)
     different = [name for name in one if one[name] != two[name]]
     assert not different, f"files differ between one and two processes: {different}"
+    store = FeatureStore(tmp_path, "logmel", LOGMEL)
+    store.shard_path(3).unlink()
+    extract(manifest, tmp_path, devices=2, strategy="ddp_fork")  # one shard for two processes: one has nothing to do
+    assert store_files(tmp_path) == two
 
 
 def test_the_engine_pickles_for_spawned_workers(reference):

@@ -82,6 +82,8 @@ class ChunkDataset(Dataset):
 
     def __init__(self, work: Sequence[ShardWork], *, batch_size: int, sampling_rate: int, max_duration: float | None) -> None:
         self.chunks = [(w, start) for w in work for start in range(0, len(w.items), batch_size)]
+        if not self.chunks:  # more processes than missing shards: one empty step (Lightning refuses empty loaders)
+            self.chunks = [(ShardWork(-1, ()), 0)]
         self.batch_size = batch_size
         self.sampling_rate = sampling_rate
         self.max_duration = max_duration
@@ -173,6 +175,8 @@ class ShardWriterCallback(BasePredictionWriter):
 
     def write_on_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, prediction: Any,
                            batch_indices: Sequence[int] | None, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if prediction["shard"] < 0:  # the empty step of a process without shards
+            return
         if self.open is None or self.open.shard != prediction["shard"]:
             if self.open is not None:
                 self.open.abort()

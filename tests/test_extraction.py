@@ -158,3 +158,14 @@ def test_cli_extract_then_run_from_the_store(tmp_path, shared_corpus):
     assert result.exit_code == 2 and "dtype: 'float8' is not one of" in result.output
     result = runner.invoke(app, ["run", str(path), "--set", "extraction.store.shards=3"])
     assert result.exit_code == 2 and "extraction.store.shards: unknown key" in result.output
+
+
+def test_a_run_extracts_on_several_devices_without_starting_itself_again():
+    from emofuse.training.inputs import InputError
+    from emofuse.training.inputs import in_process_store
+
+    assert in_process_store(StoreConfig(path="s", devices=2)).strategy == "ddp_spawn"
+    assert in_process_store(StoreConfig(path="s", devices=2, strategy="ddp_fork")).strategy == "ddp_fork"
+    assert in_process_store(StoreConfig(path="s")).strategy == "auto"
+    with pytest.raises(InputError, match="emofuse extract"):
+        in_process_store(StoreConfig(path="s", devices=8, num_nodes=4))

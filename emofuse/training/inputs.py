@@ -24,6 +24,7 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.experiment import DataConfig
 from emofuse.experiment import ExtractionConfig
+from emofuse.experiment import StoreConfig
 from emofuse.experiment import TaskConfig
 from emofuse.features import FeatureError
 from emofuse.features import build_extractor
@@ -162,7 +163,8 @@ def load_inputs(name: str, manifest: Manifest, needed: Sequence[str], features: 
             if extraction.store is not None:  # a sharded store, extracted by Lightning where shards are missing
                 from emofuse.training.extraction import extract_to_store
 
-                table = extract_to_store(extractor, manifest, extraction.store, transcript=transcript, progress=progress)
+                table = extract_to_store(extractor, manifest, in_process_store(extraction.store), transcript=transcript,
+                                         progress=progress)
             else:
                 table = extract_features(extractor, manifest, cache_dir=extraction.cache_dir, num_workers=extraction.num_workers,
                                          on_error="skip", transcript=transcript, progress=progress)  # type: ignore[arg-type]
@@ -183,6 +185,18 @@ def load_inputs(name: str, manifest: Manifest, needed: Sequence[str], features: 
         manifest = manifest.filter(lambda u: u.id not in failures)
         log.warning("%s: left out %d utterances without usable input", name, len(failures))
     return Corpus(name, manifest, inputs, modalities, failures)
+
+
+def in_process_store(store: StoreConfig) -> StoreConfig:
+    """The store settings for extraction inside a run: several devices of this machine through
+    ``ddp_spawn`` (the ``ddp`` launcher would start the whole run again in every process);
+    several machines are refused (``emofuse extract`` is the command for that)."""
+    if store.num_nodes > 1:
+        raise InputError("extraction.store.num_nodes > 1: extract on several machines with `emofuse extract` "
+                         "first; the run then reads the store")
+    if store.devices != 1 and store.strategy in ("auto", "ddp"):
+        return dataclasses.replace(store, strategy="ddp_spawn")
+    return store
 
 
 def speaker_standardize(values: Mapping[str, Any], speakers: Mapping[str, str | None]) -> Mapping[str, Any]:

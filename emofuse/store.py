@@ -148,6 +148,7 @@ class FeatureStore:
         self.shard_size = shard_size
         self.directory = store_directory(root, name, config, dtype)
         self.schema = shard_schema(dtype)
+        self._index: tuple[tuple[int, int, int], Index] | None = None
         description = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name,
                        "config": json.loads(json.dumps(to_dict(config))), "config_hash": config_hash(config),
                        "dtype": dtype}
@@ -169,13 +170,24 @@ class FeatureStore:
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.directory)!r})"
 
+    def __getstate__(self) -> dict[str, Any]:  # worker processes read the index again if they need it
+        return {**self.__dict__, "_index": None}
+
     # The plan --------------------------------------------------------------------------------
     @property
     def index_path(self) -> pathlib.Path:
         return self.directory / INDEX_FILE
 
     def index(self) -> Index:
-        return Index.from_file(self.index_path) if self.index_path.is_file() else Index()
+        """The index as on disk (read again only when the file changed)."""
+        try:
+            stat = self.index_path.stat()
+        except FileNotFoundError:
+            return Index()
+        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if self._index is None or self._index[0] != signature:
+            self._index = (signature, Index.from_file(self.index_path))
+        return self._index[1]
 
     def plan(self, entries: Sequence[tuple[str, str]]) -> list[int]:
         """The shards that hold ``entries`` (``(id, key)`` pairs), in order; entries the index

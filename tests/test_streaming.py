@@ -177,3 +177,32 @@ def test_a_run_from_a_store_trains_on_two_processes(tmp_path, shared_corpus, fea
     assert result.metrics["UA"].notna().all()
     fold = RunDirectory(tmp_path / "run").fold("audio", 0, "holdout_2")
     assert fold.metrics()["fitted"]["epochs_trained"] == 3
+
+
+def test_a_fold_resumed_from_its_checkpoint_streams_the_epochs_it_would_have(tmp_path, shared_corpus, feature_cache):
+    import dataclasses
+
+    from emofuse.systems.base import build_system
+    from emofuse.training import Runner
+    from emofuse.training.lightning import fit_neural
+    from emofuse.training.seeding import seed_everything
+
+    config = experiment(shared_corpus, feature_cache, {"name": "pooling", "head": "mean", "hidden_sizes": [8]},
+                        {"name": "logmel", "n_mels": 16}, store=tmp_path / "store", buffer=6, bucketing=True,
+                        selection="last")
+    runner = Runner(config, tmp_path / "run", progress=False)
+    main, _, task, folds = runner.prepare()
+    train, dev = (runner.data("audio", task, main, ids) for ids in (folds[0].train, folds[0].dev))
+    training = config.systems["audio"].training
+
+    def fit(directory, epochs):  # as the runner does: seeded before the model is built
+        seed_everything(0)
+        system = build_system(runner.spec("audio", task, main))
+        fit_neural(system, train, dev, task=task, training=dataclasses.replace(training, max_epochs=epochs), seed=None,
+                   directory=directory)
+        return system.state_dict()
+
+    uninterrupted = fit(tmp_path / "uninterrupted", 4)
+    fit(tmp_path / "resumed", 2)
+    resumed = fit(tmp_path / "resumed", 4)  # epochs 3 and 4 from the checkpoint of epoch 2
+    assert all(np.array_equal(uninterrupted[name], resumed[name]) for name in uninterrupted)

@@ -142,6 +142,15 @@ class ExtractionModule(L.LightningModule):
 
     def on_predict_start(self) -> None:
         self.extractor.to(self.device)
+        self._limits = None
+        if self.device.type == "cpu":  # BLAS and OpenMP as many threads as Lightning gave torch (cores / processes)
+            from threadpoolctl import threadpool_limits
+
+            self._limits = threadpool_limits(limits=torch.get_num_threads())
+
+    def on_predict_end(self) -> None:
+        if self._limits is not None:
+            self._limits.restore_original_limits()
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         errors = list(batch["errors"])

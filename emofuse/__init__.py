@@ -69,6 +69,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "rundir": [
         "RunDirectory",
     ],
+    "store": [
+        "FeatureStore",
+        "StoreError",
+    ],
     "systems": [
         "System",
         "load_system",

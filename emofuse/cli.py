@@ -136,6 +136,66 @@ def run(
 
 
 @app.command()
+def extract(
+    config: Annotated[pathlib.Path, typer.Argument(help="Experiment YAML: its corpora and the front-ends its systems read.")],
+    output: Annotated[pathlib.Path | None, typer.Option("--output", "-o", help="Store directory (default: the config's extraction.store.path).")] = None,
+    devices: Annotated[str | None, typer.Option("--devices", help="Processes per machine: GPUs, or CPU processes (default 1; 'auto').")] = None,
+    num_nodes: Annotated[int | None, typer.Option("--num-nodes", help="Machines (each runs --devices processes).")] = None,
+    accelerator: Annotated[str | None, typer.Option("--accelerator", help="cpu, gpu or auto (Lightning's).")] = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="Lightning strategy: auto (ddp for several devices), ddp_spawn, ...")] = None,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Utterances per shard (default 1000).")] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", help="float32 (default) or float16.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Utterances per step (default 16).")] = None,
+    num_workers: Annotated[int | None, typer.Option("--num-workers", help="Audio-decoding processes per device (default 0).")] = None,
+    precision: Annotated[str | None, typer.Option("--precision", help="32-true (default), 16-mixed or bf16-mixed (neural front-ends on GPUs).")] = None,
+    feature: Annotated[list[str] | None, typer.Option("--feature", help="Only these front-ends (by input name).")] = None,
+    options: Overrides = None,
+    variant: Annotated[str | None, typer.Option("--variant", help="A named override set the recipe defines.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
+) -> None:
+    """Extract an experiment's features into a sharded store, on one or many devices and machines.
+
+    Lightning's Trainer.predict runs one process per device; each writes whole shards, and a
+    re-run writes only the missing ones. `emofuse run CONFIG --set extraction.store.path=STORE`
+    then trains from the store.
+    """
+    from emofuse.config import parse
+    from emofuse.config import to_dict
+    from emofuse.experiment import StoreConfig
+    from emofuse.experiment import load_experiment
+
+    try:
+        experiment = load_experiment(config, overrides=options, variant=variant)
+        base = experiment.extraction.store
+        if base is None and output is None:
+            raise ValueError("give the store directory with -o STORE (the config has no extraction.store)")
+        changes = {"path": None if output is None else str(output), "shard_size": shard_size, "dtype": dtype,
+                   "batch_size": batch_size, "num_workers": num_workers, "accelerator": accelerator,
+                   "num_nodes": num_nodes, "strategy": strategy, "precision": precision,
+                   "devices": None if devices is None else int(devices) if devices.isdigit() else devices}
+        settings = {**(to_dict(base) if base is not None else {}), **{k: v for k, v in changes.items() if v is not None}}
+        store = parse(StoreConfig, settings)
+    except (ValueError, KeyError, OSError) as error:
+        _fail(error)
+    from emofuse.text.lm import ModelLoadError
+    from emofuse.training.extraction import extract_experiment
+    from emofuse.training.runner import is_primary_process
+
+    try:
+        reports = extract_experiment(experiment, store, inputs=feature, progress=progress)
+    except (ValueError, KeyError, OSError, ModelLoadError) as error:
+        _fail(error)
+    if not is_primary_process():
+        return
+    for report in reports:
+        typer.echo(f"{report.input}: {report.utterances} utterances in {report.shards} shards, "
+                   f"{report.bytes / 1e6:.1f} MB, in {report.directory}")
+        if report.failures:
+            first = next(iter(report.failures.items()))
+            typer.echo(f"  {len(report.failures)} utterances have no features (first: {first[0]}: {first[1]})")
+
+
+@app.command()
 def evaluate(
     run_dir: Annotated[pathlib.Path, typer.Argument(help="A run directory written by 'emofuse run'.")],
     data: Annotated[pathlib.Path, typer.Argument(help="A labelled manifest (.csv, .parquet or .jsonl), e.g. from 'emofuse prepare'.")],

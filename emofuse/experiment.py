@@ -114,6 +114,9 @@ class TrainingConfig:
     fold's dev set is ever used for selection. ``repeat`` shows every training utterance that
     many times per epoch (Padi et al.'s two augmented copies per segment, with augmentation in
     the model). ``length_bucketing`` batches utterances of similar length together.
+    ``shuffle_buffer``: utterances shuffled together when training streams from a feature
+    store (``extraction.store``); a buffer that holds the whole training set gives the same
+    batches as training from memory.
     """
 
     max_epochs: int = 30
@@ -140,10 +143,13 @@ class TrainingConfig:
     num_workers: int = 0
     length_bucketing: bool = False
     repeat: int = 1
+    shuffle_buffer: int = 10000
 
     def __post_init__(self) -> None:
         if self.max_epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.repeat < 1:
             raise ValueError("max_epochs, batch_size, learning_rate and repeat must be positive")
+        if self.shuffle_buffer < self.batch_size:
+            raise ValueError(f"shuffle_buffer ({self.shuffle_buffer}) must hold at least one batch ({self.batch_size})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,13 +184,43 @@ class SystemConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class StoreConfig:
+    """A sharded feature store (:mod:`emofuse.store`) at ``path``, filled by Lightning's
+    ``Trainer.predict`` (:mod:`emofuse.training.extraction`): one process per device
+    (``accelerator``, ``devices``, ``num_nodes``, ``strategy`` as for a Lightning Trainer; CPU
+    processes count as devices), each writing whole shards of ``shard_size`` utterances,
+    ``batch_size`` utterances per step, audio decoded by ``num_workers`` loader processes per
+    device. ``dtype: float16`` halves the bytes (features are read back as float32);
+    ``precision`` is the Trainer's (``bf16-mixed`` for neural front-ends on GPUs)."""
+
+    path: str
+    shard_size: int = 1000
+    dtype: Literal["float32", "float16"] = "float32"
+    batch_size: int = 16
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
+
+    def __post_init__(self) -> None:
+        if self.shard_size < 1 or self.batch_size < 1 or self.num_nodes < 1 or self.num_workers < 0:
+            raise ValueError("shard_size, batch_size and num_nodes must be positive, num_workers at least 0")
+
+
+@dataclasses.dataclass(frozen=True)
 class ExtractionConfig:
     """Feature extraction: cache directory, worker processes, and what to do with bad audio
-    (``raise`` after caching every good file, or ``skip`` and record the bad ones)."""
+    (``raise`` after caching every good file, or ``skip`` and record the bad ones).
+
+    With a ``store``, features go into a sharded store instead of the per-utterance cache, and
+    neural systems train from it by streaming (``training.shuffle_buffer``)."""
 
     cache_dir: str | None = None
     num_workers: int = 1
     on_error: Literal["raise", "skip"] = "raise"
+    store: StoreConfig | None = None
 
 
 @dataclasses.dataclass(frozen=True)

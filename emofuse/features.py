@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import pathlib
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 from typing import ClassVar
@@ -69,7 +70,10 @@ class FeatureExtractor:
     def component(self) -> Component:
         return Component(self.name, self.config)
 
-
+    def to(self, device: Any) -> FeatureExtractor:
+        """Compute on ``device`` (a ``torch.device``): the extraction engine calls it once per
+        process. Front-ends without a neural network ignore it."""
+        return self
 
 
 def build_extractor(component: Component) -> FeatureExtractor:
@@ -83,7 +87,7 @@ class FeatureTable:
     """Features of a manifest: ``values[id]`` arrays, and the ids that failed with why."""
 
     name: str
-    values: dict[str, np.ndarray]
+    values: Mapping[str, np.ndarray]
     failures: dict[str, str]
 
     @property

@@ -133,12 +133,18 @@ class SSLFeatures(FeatureExtractor):
     ``(frames, layers * dim)`` / ``(layers * dim,)``."""
 
     parallel = False
+    device = torch.device("cpu")
+
+    def to(self, device: torch.device) -> SSLFeatures:
+        self.device = torch.device(device)
+        return self
 
     def extract(self, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
-        encoder = frozen_encoder(self.config.model)
+        encoder = frozen_encoder(self.config.model).to(self.device)
         with torch.inference_mode():
-            hidden, lengths = encoder(torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32))[None])
+            waveform = torch.from_numpy(np.ascontiguousarray(signal, dtype=np.float32))[None].to(self.device)
+            hidden, lengths = encoder(waveform)
             frames = select_layer(hidden, parse_layer(self.config.layer))[0, : int(lengths[0])]  # (frames, dim)
         if self.config.pooling == "mean":
-            return frames.mean(dim=0).numpy()
-        return frames.numpy()
+            frames = frames.mean(dim=0)
+        return frames.float().cpu().numpy()

@@ -139,11 +139,17 @@ class TextEmbedding(FeatureExtractor):
 
     modality = "text"
     parallel = False
+    device = torch.device("cpu")
+
+    def to(self, device: torch.device) -> TextEmbedding:
+        self.device = torch.device(device)
+        return self
 
     @torch.inference_mode()
     def extract_texts(self, texts: Sequence[str]) -> list[np.ndarray]:
         tokenizer, model = load_encoder(self.config.model)
-        batch = tokenize(tokenizer, texts, max_length=self.config.max_length)
+        model.to(self.device)
+        batch = {k: v.to(self.device) for k, v in tokenize(tokenizer, texts, max_length=self.config.max_length).items()}
         outputs = model(**batch, output_hidden_states=True)
         layers = len(outputs.hidden_states)
         if not -layers <= self.config.layer < layers:
@@ -152,8 +158,8 @@ class TextEmbedding(FeatureExtractor):
         hidden = outputs.hidden_states[self.config.layer]  # (batch, tokens, dim)
         mask = batch["attention_mask"]
         if self.config.pooling == "tokens":
-            return [hidden[i][mask[i].bool()].float().numpy() for i in range(hidden.shape[0])]
+            return [hidden[i][mask[i].bool()].float().cpu().numpy() for i in range(hidden.shape[0])]
         pooled = pool(hidden, mask, self.config.pooling, cls_index=cls_positions(tokenizer, batch["input_ids"]))
         if self.config.normalize:
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
-        return list(pooled.float().numpy())
+        return list(pooled.float().cpu().numpy())

@@ -128,9 +128,33 @@ class BucketBatchSampler(Sampler[list[int]]):
 
 
 def fit_rows(values: Mapping[str, np.ndarray], ids: Sequence[str], *, max_rows: int = 2_000_000) -> torch.Tensor:
-    """Rows for standardisation statistics: vectors, or frames of sequences (subsampled)."""
-    arrays = [np.asarray(values[i]) for i in ids]
-    rows = np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0)
-    if len(rows) > max_rows:
-        rows = rows[np.random.default_rng(0).choice(len(rows), max_rows, replace=False)]
+    """Rows for standardisation statistics: vectors, or frames of sequences (a random
+    ``max_rows`` of them when there are more).
+
+    The rows of all utterances in ``ids`` order, or the same random subset of them, gathered
+    one utterance at a time: never more than ``max_rows`` rows are held (features in a store
+    may not fit in memory), and the result is the same either way.
+    """
+    shape = getattr(values, "shape", None)  # a StoreTable knows shapes without reading values
+    counts = []
+    for identifier in ids:
+        dims = shape(identifier) if callable(shape) else np.shape(values[identifier])
+        counts.append(int(np.prod(dims[:-1], dtype=np.int64)))
+    total = sum(counts)
+    if total <= max_rows:
+        arrays = [np.asarray(values[i]) for i in ids]
+        return torch.from_numpy(np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0))
+    chosen = np.random.default_rng(0).choice(total, max_rows, replace=False)
+    order = np.argsort(chosen, kind="stable")
+    wanted = chosen[order]  # ascending row numbers
+    gathered = []
+    start = 0
+    for identifier, count in zip(ids, counts, strict=True):
+        low, high = np.searchsorted(wanted, [start, start + count])
+        if high > low:
+            array = np.asarray(values[identifier])
+            gathered.append(array.reshape(-1, array.shape[-1])[wanted[low:high] - start])
+        start += count
+    rows = np.empty((max_rows, gathered[0].shape[-1]), dtype=gathered[0].dtype)
+    rows[order] = np.concatenate(gathered)
     return torch.from_numpy(rows)

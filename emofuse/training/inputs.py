@@ -1,7 +1,8 @@
 """A run's inputs: the manifest labelled for the task (label map applied once), its transcripts,
-and the inputs its systems read (front-end features, texts, waveforms).
+and the inputs its systems read (front-end features, texts, waveforms): from the per-utterance
+cache, or, with ``extraction.store``, from a sharded feature store (:mod:`emofuse.store`).
 
-Nothing here imports Lightning; ``emofuse evaluate`` and the runner share it.
+Lightning is imported only to extract into a store; ``emofuse evaluate`` and the runner share this module.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from emofuse.data.labels import get_label_map
 from emofuse.data.manifest import Manifest
 from emofuse.experiment import DataConfig
 from emofuse.experiment import ExtractionConfig
+from emofuse.experiment import StoreConfig
 from emofuse.experiment import TaskConfig
 from emofuse.features import FeatureError
 from emofuse.features import build_extractor
 from emofuse.features import extract_features
 from emofuse.models.inputs import InputSpec
+from emofuse.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +160,15 @@ def load_inputs(name: str, manifest: Manifest, needed: Sequence[str], features: 
         extractor = build_extractor(features[input_name])
         modalities[input_name] = extractor.modality
         try:
-            table = extract_features(extractor, manifest, cache_dir=extraction.cache_dir, num_workers=extraction.num_workers,
-                                     on_error="skip", transcript=transcript, progress=progress)  # type: ignore[arg-type]
-        except FeatureError as error:
+            if extraction.store is not None:  # a sharded store, extracted by Lightning where shards are missing
+                from emofuse.training.extraction import extract_to_store
+
+                table = extract_to_store(extractor, manifest, in_process_store(extraction.store), transcript=transcript,
+                                         progress=progress)
+            else:
+                table = extract_features(extractor, manifest, cache_dir=extraction.cache_dir, num_workers=extraction.num_workers,
+                                         on_error="skip", transcript=transcript, progress=progress)  # type: ignore[arg-type]
+        except (FeatureError, StoreError) as error:
             raise InputError(str(error)) from None
         inputs[input_name] = table.values
         for identifier, message in table.failures.items():
@@ -176,6 +185,18 @@ def load_inputs(name: str, manifest: Manifest, needed: Sequence[str], features: 
         manifest = manifest.filter(lambda u: u.id not in failures)
         log.warning("%s: left out %d utterances without usable input", name, len(failures))
     return Corpus(name, manifest, inputs, modalities, failures)
+
+
+def in_process_store(store: StoreConfig) -> StoreConfig:
+    """The store settings for extraction inside a run: several devices of this machine through
+    ``ddp_spawn`` (the ``ddp`` launcher would start the whole run again in every process);
+    several machines are refused (``emofuse extract`` is the command for that)."""
+    if store.num_nodes > 1:
+        raise InputError("extraction.store.num_nodes > 1: extract on several machines with `emofuse extract` "
+                         "first; the run then reads the store")
+    if store.devices != 1 and store.strategy in ("auto", "ddp"):
+        return dataclasses.replace(store, strategy="ddp_spawn")
+    return store
 
 
 def speaker_standardize(values: Mapping[str, Any], speakers: Mapping[str, str | None]) -> Mapping[str, Any]:

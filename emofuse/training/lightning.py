@@ -3,7 +3,9 @@
 :func:`fit_neural` fits the input standardisers on the training utterances, trains with the
 task's loss, the configured optimiser and schedule, checkpoints every epoch (``last.ckpt``, to
 resume an interrupted fold) and the best dev epoch (``best.ckpt``), and finally loads the
-selected weights into the system. The only module that imports Lightning.
+selected weights into the system. With inputs from a feature store, training batches stream
+from it (:mod:`emofuse.training.streaming`). With :mod:`emofuse.training.extraction`, the only
+modules that import Lightning.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from emofuse.training.data import Collator
 from emofuse.training.data import UtteranceDataset
 from emofuse.training.data import fit_rows
 from emofuse.training.seeding import seed_everything
+from emofuse.training.streaming import StreamingDataset
+from emofuse.training.streaming import uses_store
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,9 @@ class EmotionModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self.epochs_completed = self.current_epoch + 1  # by the time this epoch's checkpoint is saved
+        stream = getattr(self.trainer.train_dataloader, "dataset", None)
+        if isinstance(stream, StreamingDataset):  # its epoch's order (resumed folds included)
+            stream.set_epoch(self.current_epoch)
         set_epoch = getattr(self.system.model, "set_epoch", None)
         if callable(set_epoch):
             set_epoch(self.current_epoch)
@@ -157,7 +164,8 @@ def quiet_lightning() -> Iterator[None]:
     with warnings.catch_warnings():
         for message in (".*does not have many workers.*", ".*number of training batches.*", ".*LeafSpec.*",
                         ".*litlogger.*", ".*no `val_dataloader`.*", ".*module\\(s\\) in eval mode.*",
-                        ".*Checkpoint directory .* exists and is not empty.*"):
+                        ".*Checkpoint directory .* exists and is not empty.*", ".*IterableDataset.*has `__len__`.*",
+                        ".*infer the batch indices.*"):
             warnings.filterwarnings("ignore", message=message)
         for logger in loggers:
             logger.setLevel(logging.WARNING)
@@ -192,13 +200,22 @@ class RandomState(L.Callback):
         torch.set_rng_state(state_dict["torch"])
 
 
+def _same(batch: Any) -> Any:
+    return batch
+
+
 def _loader(system: NeuralSystem, data: SystemData, training: TrainingConfig, *, seed: int, shuffle: bool,
             repeat: int = 1) -> DataLoader:
     specs = system.spec.inputs
     ids = list(data.ids) * repeat
     targets = None if data.truth is None else torch.from_numpy(np.tile(np.asarray(data.truth), (repeat,) + (1,) * (np.ndim(data.truth) - 1)))
-    dataset = UtteranceDataset(ids, [data.inputs[i.name] for i in specs], targets, seed=seed)
+    inputs = [data.inputs[i.name] for i in specs]
     collate = Collator(specs)
+    if shuffle and uses_store(inputs):  # training from a feature store: streamed, see emofuse.training.streaming
+        stream = StreamingDataset(ids, inputs, targets, collate, batch_size=training.batch_size,
+                                  buffer=training.shuffle_buffer, bucketing=training.length_bucketing, seed=seed)
+        return DataLoader(stream, batch_size=None, collate_fn=_same, num_workers=training.num_workers)
+    dataset = UtteranceDataset(ids, inputs, targets, seed=seed)
     if shuffle and training.length_bucketing:
         sampler = BucketBatchSampler([dataset.length(i) for i in range(len(dataset))], batch_size=training.batch_size, seed=seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=training.num_workers)

@@ -1,0 +1,266 @@
+"""Speaker turns: who speaks when, from the speech segments of one recording.
+
+1. Every speech span is embedded with the pretrained resemblyzer speaker encoder (the
+   ``speaker`` extra): one embedding for a span up to ``window`` seconds, sliding windows of
+   ``window`` seconds every ``hop`` seconds inside longer ones (so that a speaker change
+   inside a span is seen).
+2. The window embeddings are clustered with scikit-learn's agglomerative clustering (cosine
+   distance, average linkage): into ``speakers`` clusters when the number is known, otherwise
+   merging until the closest clusters are ``threshold`` apart. The default threshold was chosen
+   on synthetic espeak-ng dialogues that the tests and benchmarks do not use
+   (``benchmarks/speaker_threshold.py``). Beyond ``max_clustered`` windows an evenly spaced
+   subset is clustered and every window joins its nearest cluster centre, so memory stays
+   bounded on long recordings.
+3. Each window speaks for the time around its centre; a span is cut where the speaker
+   changes, and pieces shorter than ``min_turn`` join their neighbour.
+
+Speakers are named ``S1``, ``S2``, ... in order of first appearance.
+:func:`speaker_summary` gives each speaker's share of speech time per emotion, mean
+valence / arousal / dominance and number of turns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: resemblyzer's rate and Mel frames per second.
+ENCODER_RATE = 16000
+FRAMES_PER_SECOND = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeakerConfig:
+    """How speaker turns are found (seconds; see the module docstring). ``speakers``: the
+    number of speakers when known (``None``: estimated with ``threshold``, a cosine distance)."""
+
+    speakers: int | None = None
+    threshold: float = 0.35
+    window: float = 1.5
+    hop: float = 0.75
+    min_turn: float = 0.5
+    max_clustered: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.speakers is not None and self.speakers < 1:
+            raise ValueError(f"speakers must be at least 1, got {self.speakers}")
+        if not 0.0 < self.threshold < 2.0:
+            raise ValueError(f"threshold must be a cosine distance in (0, 2), got {self.threshold}")
+        if self.window < 0.5 or not 0.0 < self.hop <= self.window:
+            raise ValueError("window must be at least 0.5 s and hop in (0, window]")
+        if self.min_turn < 0 or self.max_clustered < 10:
+            raise ValueError("min_turn must not be negative and max_clustered at least 10")
+
+
+class SpeakersUnavailable(RuntimeError):
+    """Speaker turns cannot be found here (the message says why and what to install)."""
+
+
+@functools.lru_cache(maxsize=1)
+def speaker_encoder():  # noqa: ANN201 (resemblyzer's VoiceEncoder)
+    """The resemblyzer encoder, or :class:`SpeakersUnavailable` saying why not."""
+    try:
+        from emofuse.audio.speaker import voice_encoder
+        from emofuse.features import FeatureError
+
+        return voice_encoder(None)
+    except FeatureError:
+        raise SpeakersUnavailable("speaker turns need the speaker extra (pip install 'emofuse[speaker]')") from None
+    except ImportError as error:
+        raise SpeakersUnavailable(f"speaker turns need the speaker extra (pip install 'emofuse[speaker]'): {error}") from None
+
+
+def speakers_available() -> str | None:
+    """``None`` when speaker turns can be found, else why not."""
+    try:
+        speaker_encoder()
+    except SpeakersUnavailable as error:
+        return str(error)
+    return None
+
+
+def window_starts(frames: int, window: int, hop: int) -> list[int]:
+    """First frames of the sliding windows over ``frames`` (the last window ends at the end).
+
+    >>> window_starts(100, 150, 75), window_starts(300, 150, 75), window_starts(320, 150, 75)
+    ([0], [0, 75, 150], [0, 75, 150, 170])
+    """
+    if frames <= window:
+        return [0]
+    starts = list(range(0, frames - window + 1, hop))
+    if starts[-1] + window < frames:
+        starts.append(frames - window)
+    return starts
+
+
+class SpeakerTurns:
+    """Speech spans go in one by one (:meth:`add`), speaker turns come out (:meth:`turns`).
+
+    Only the window embeddings (256 floats each) are kept, never the audio.
+    """
+
+    def __init__(self, config: SpeakerConfig | None = None) -> None:
+        self.config = config or SpeakerConfig()
+        self.encoder = speaker_encoder()
+        self.spans: list[tuple[float, float]] = []
+        self.windows: list[tuple[int, float, float]] = []  # (span index, start, end) in seconds
+        self.embeddings: list[np.ndarray] = []
+
+    def add(self, start: float, end: float, samples: np.ndarray, sampling_rate: int) -> None:
+        """Embed the speech span ``[start, end]`` whose samples are given."""
+        import torch
+        from resemblyzer.audio import normalize_volume
+        from resemblyzer.audio import wav_to_mel_spectrogram
+
+        if sampling_rate != ENCODER_RATE:
+            from emofuse.audio.io import resample
+
+            samples = resample(samples, sampling_rate, ENCODER_RATE)
+        index = len(self.spans)
+        self.spans.append((start, end))
+        wav = normalize_volume(np.asarray(samples, dtype=np.float32), -30, increase_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mel = wav_to_mel_spectrogram(wav)  # (frames, 40)
+        size = max(1, int(round(self.config.window * FRAMES_PER_SECOND)))
+        hop = max(1, int(round(self.config.hop * FRAMES_PER_SECOND)))
+        starts = window_starts(len(mel), size, hop)
+        batch = np.stack([mel[s : s + size] for s in starts]) if len(mel) >= size else mel[None]
+        with torch.inference_mode():
+            vectors = self.encoder(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()
+        for first, vector in zip(starts, vectors, strict=True):
+            last = min(first + size, len(mel))
+            self.windows.append((index, start + first / FRAMES_PER_SECOND,
+                                 min(end, start + last / FRAMES_PER_SECOND)))
+            self.embeddings.append(vector.astype(np.float32))
+
+    def turns(self) -> list[tuple[float, float, str]]:
+        """``(start, end, speaker)`` pieces of the spans, in time order."""
+        if not self.spans:
+            return []
+        labels = cluster_embeddings(np.stack(self.embeddings), self.config)
+        names: dict[int, str] = {}
+        for label in labels:
+            names.setdefault(int(label), f"S{len(names) + 1}")
+        pieces: list[tuple[float, float, str]] = []
+        by_span: dict[int, list[int]] = {}
+        for k, (index, _, _) in enumerate(self.windows):
+            by_span.setdefault(index, []).append(k)
+        for index, (start, end) in enumerate(self.spans):
+            members = by_span[index]
+            centres = [(self.windows[k][1] + self.windows[k][2]) / 2 for k in members]
+            cuts = [start] + [(a + b) / 2 for a, b in zip(centres, centres[1:], strict=False)] + [end]
+            runs = [[cuts[i], cuts[i + 1], names[int(labels[k])]] for i, k in enumerate(members)]
+            pieces += [(round(a, 3), round(b, 3), s) for a, b, s in merge_runs(runs, self.config.min_turn)]
+        return pieces
+
+
+def merge_runs(runs: list[list[Any]], min_turn: float) -> list[list[Any]]:
+    """Adjacent ``[start, end, speaker]`` runs of one span: same speakers joined, runs shorter
+    than ``min_turn`` given to the longer neighbour.
+
+    >>> merge_runs([[0, 1, "A"], [1, 1.2, "B"], [1.2, 3, "A"], [3, 5, "B"]], 0.5)
+    [[0, 3, 'A'], [3, 5, 'B']]
+    """
+    runs = [list(r) for r in runs]
+    changed = True
+    while changed and len(runs) > 1:
+        changed = False
+        joined = [runs[0]]
+        for run in runs[1:]:
+            if run[2] == joined[-1][2]:
+                joined[-1][1] = run[1]
+            else:
+                joined.append(run)
+        runs = joined
+        lengths = [r[1] - r[0] for r in runs]
+        shortest = int(np.argmin(lengths))
+        if len(runs) > 1 and lengths[shortest] < min_turn:
+            neighbours = [k for k in (shortest - 1, shortest + 1) if 0 <= k < len(runs)]
+            target = max(neighbours, key=lambda k: lengths[k])
+            runs[shortest][2] = runs[target][2]
+            changed = True
+    return runs
+
+
+def cluster_embeddings(embeddings: np.ndarray, config: SpeakerConfig) -> np.ndarray:
+    """A cluster label per row of ``embeddings`` (see the module docstring).
+
+    >>> points = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=np.float32)
+    >>> cluster_embeddings(points, SpeakerConfig()).tolist()
+    [0, 0, 1, 1]
+    >>> cluster_embeddings(points, SpeakerConfig(speakers=1)).tolist()
+    [0, 0, 0, 0]
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    count = len(embeddings)
+    if count == 1 or config.speakers == 1:
+        return np.zeros(count, dtype=int)
+    sample = np.arange(count)
+    if count > config.max_clustered:
+        sample = np.linspace(0, count - 1, config.max_clustered).round().astype(int)
+    if config.speakers is not None:
+        clustering = AgglomerativeClustering(n_clusters=min(config.speakers, len(sample)), metric="cosine",
+                                             linkage="average")
+    else:
+        clustering = AgglomerativeClustering(n_clusters=None, distance_threshold=config.threshold, metric="cosine",
+                                             linkage="average")
+    labels = clustering.fit_predict(embeddings[sample])
+    if len(sample) < count:
+        centres = np.stack([embeddings[sample][labels == c].mean(axis=0) for c in range(labels.max() + 1)])
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
+        labels = (embeddings @ centres.T).argmax(axis=1)
+    order: dict[int, int] = {}
+    for label in labels:
+        order.setdefault(int(label), len(order))
+    return np.array([order[int(label)] for label in labels])
+
+
+def speaker_summary(segments: Sequence[Any], classes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per speaker: speech seconds, the share of their speech time per emotion (the top class of
+    each segment), mean valence / arousal / dominance (time-weighted, when predicted) and the
+    number of turns (runs of consecutive segments by the same speaker).
+
+    ``segments`` are timeline segments (``start``, ``end``, ``speaker``, ``prediction``).
+    """
+    summary: dict[str, dict[str, Any]] = {}
+    previous = None
+    for segment in segments:
+        if segment.speaker is None:
+            continue
+        entry = summary.setdefault(segment.speaker, {"speech_seconds": 0.0, "turns": 0, "_emotion": {},
+                                                      "_dimensions": {}, "_weight": 0.0})
+        length = segment.end - segment.start
+        entry["speech_seconds"] += length
+        if segment.speaker != previous:
+            entry["turns"] += 1
+        previous = segment.speaker
+        prediction = segment.prediction
+        if prediction.emotion is not None:
+            entry["_emotion"][prediction.emotion] = entry["_emotion"].get(prediction.emotion, 0.0) + length
+        for name in ("valence", "arousal", "dominance"):
+            value = getattr(prediction, name)
+            if value is not None:
+                entry["_dimensions"].setdefault(name, []).append((length, value))
+    result = {}
+    for speaker, entry in summary.items():
+        labelled = sum(entry["_emotion"].values())
+        item: dict[str, Any] = {"speech_seconds": round(entry["speech_seconds"], 3), "turns": entry["turns"]}
+        if classes:
+            item["emotion_share"] = {c: round(entry["_emotion"].get(c, 0.0) / labelled, 4) if labelled else 0.0
+                                     for c in classes}
+            item["emotion"] = max(classes, key=lambda c: entry["_emotion"].get(c, 0.0)) if labelled else None
+        for name, pairs in entry["_dimensions"].items():
+            weights = np.array([w for w, _ in pairs])
+            item[name] = round(float(np.dot(weights, [v for _, v in pairs]) / weights.sum()), 4)
+        result[speaker] = item
+    return result

@@ -268,7 +268,7 @@ class _Flat(torch.nn.Module):
 
 def _text_owner(module: torch.nn.Module, name: str) -> torch.nn.Module:
     """The one submodule that tokenises the raw text input ``name`` (an ``lm_classifier``)."""
-    owners = [m for m in module.modules() if hasattr(m, "tokenizer") and hasattr(getattr(m, "tokenizer"), "is_fast")]
+    owners = [m for m in module.modules() if hasattr(m, "tokenizer") and hasattr(m.tokenizer, "is_fast")]
     if len(owners) != 1:
         raise RecognizerError(f"input {name!r}: the ONNX export needs exactly one model with a Hugging Face tokenizer "
                               f"reading raw text, found {len(owners)} (a model that splits words in Python, text_lstm "

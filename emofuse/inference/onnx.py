@@ -48,7 +48,9 @@ def load_onnx_systems(directory: pathlib.Path, config: RecognizerConfig, *,
                       threads: int | None = None) -> dict[str, System]:
     """Every system of an ONNX recogniser directory; errors name the system and the missing
     file or version."""
+    from emofuse.features import FeatureError
     from emofuse.systems.onnx import load_onnx_system
+    from emofuse.text.onnx_embedding import read_encoder_meta
 
     systems: dict[str, System] = {}
     for name in config.systems:
@@ -57,6 +59,9 @@ def load_onnx_systems(directory: pathlib.Path, config: RecognizerConfig, *,
             spec = read_spec(system_dir)
             spec = dataclasses.replace(spec, features=localize_features(spec.features, directory))
             systems[name] = load_onnx_system(system_dir, spec=spec, threads=threads)
-        except InvalidSystemError as error:
+            for component in spec.features.values():
+                if component.name == "onnx_text_embedding":
+                    read_encoder_meta(pathlib.Path(component.config.model))
+        except (InvalidSystemError, FeatureError) as error:
             raise RecognizerError(f"system {name!r}: {error}") from None
     return systems

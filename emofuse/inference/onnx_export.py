@@ -4,7 +4,8 @@
 
 - a neural system (a model with its standardisers, or a model fusion over members):
   ``model.onnx``, traced with ``torch.onnx.export`` with the batch and time axes dynamic;
-  raw ``text`` inputs are tokenised outside the graph (``tokenizer.json``, the model's
+  sequences are traced and padded to at least :data:`MIN_FRAMES` frames (padding never
+  changes a prediction: ``tests/test_systems.py``); raw ``text`` inputs are tokenised outside the graph (``tokenizer.json``, the model's
   Hugging Face fast tokenizer) and enter it as token ids and attention mask;
 - a score fusion (``late``: average, weighted, z-normalised, selection): a small graph of the
   fitted fusion over the members' stacked outputs and a mask of the members present;
@@ -12,8 +13,9 @@
 
 Front-ends: numpy ones (log-Mel, openSMILE, pyAudioAnalysis, word vectors) stay as they are;
 ``text_embedding`` front-ends become ``onnx_text_embedding`` with the encoder exported to
-``encoders/<name>/``. Front-ends that run torch models on audio (``ssl``, ``resemblyzer``)
-are refused with a message that says so.
+``encoders/<name>/``. Front-ends and models that run torch speech encoders on audio (``ssl``,
+``resemblyzer``, ``ssl_finetune``) and models that split raw text into words in Python
+(``text_lstm`` on ``text``) are refused with a message that says so.
 
 After writing, the ONNX recogniser is loaded and every system's outputs are compared with the
 PyTorch ones on the bundled example clips and texts; a difference above ``tolerance`` is an
@@ -65,6 +67,9 @@ log = logging.getLogger(__name__)
 OPSET = 17
 #: Front-ends that run a torch model on audio: not exported.
 TORCH_AUDIO_FRONTENDS = {"ssl", "resemblyzer"}
+#: Sequences are traced (and padded at run time) to at least this many frames: shapes that a
+#: model derives from the length (CNN14's pooling windows on short inputs) are fixed by the trace.
+MIN_FRAMES = 256
 PROBE_TEXTS = ("I can't believe you did that again, I am furious!", "What a lovely surprise, thank you so much.",
                "The meeting is at ten.", "I miss her every day.")
 
@@ -311,11 +316,15 @@ def _export_model(system: System, target: pathlib.Path, *, opset: int) -> list[d
             entry["tokenizer"] = {"file": file, **settings, "tensors": dict(zip(keys, names, strict=True))}
             stubs[name] = _Pretokenized(tokenizer)
             owners.append((owner, tokenizer))
-        else:  # sequence or waveform: zero-padded values and lengths
+        elif spec.kind == "waveform":
+            raise RecognizerError(f"model {system.spec.model.name if system.spec.model else '?'!r} reads the raw "
+                                  "waveform with a torch speech encoder, which the ONNX export does not cover; export "
+                                  "this recogniser in the PyTorch format")
+        else:  # a sequence: zero-padded values and lengths
             names = [name, f"{name}.lengths"]
-            frames = 16000 if spec.kind == "waveform" else 50
-            shape = (3, frames) if spec.kind == "waveform" else (3, frames, spec.dim)
-            arguments += [torch.randn(*shape, generator=generator), torch.tensor([frames, frames - 7, frames // 2])]
+            entry["min_frames"] = frames = MIN_FRAMES
+            arguments += [torch.randn(3, frames, spec.dim, generator=generator),
+                          torch.tensor([frames, frames - 7, frames // 2])]
             axes[name] = {0: "batch", 1: f"{name}_frames"}
             axes[f"{name}.lengths"] = {0: "batch"}
         entry["tensors"] = names
@@ -390,7 +399,15 @@ def _check(recognizer: Recognizer, directory: pathlib.Path) -> float:
     from emofuse.inference.batch import examples_directory
 
     exported = Recognizer.from_pretrained(directory, asr="none", speech_check=False)
-    clips = sorted(examples_directory().glob("*.wav"))
+    run = exported.system_outputs
+
+    def checked(signals: list[np.ndarray | None], texts: list[str | None]) -> dict[str, list[np.ndarray | None]]:
+        try:
+            return run(signals, texts)
+        except Exception as error:  # noqa: BLE001 - onnxruntime's errors have their own types
+            raise RecognizerError(f"the ONNX export fails when run: {type(error).__name__}: {error}") from None
+
+    clips = sorted(c for c in examples_directory().glob("*.wav") if c.stem != "dialogue")  # the short clips
     signals: list[np.ndarray | None] = [recognizer.load_audio(c) for c in clips]
     texts: list[str | None] = [PROBE_TEXTS[k % len(PROBE_TEXTS)] for k in range(len(signals))]
     signals += [None, signals[0]]
@@ -401,7 +418,7 @@ def _check(recognizer: Recognizer, directory: pathlib.Path) -> float:
         chosen_signals = [signals[k] for k in batch]
         chosen_texts = [texts[k] for k in batch]
         before = recognizer.system_outputs(chosen_signals, chosen_texts)
-        after = exported.system_outputs(chosen_signals, chosen_texts)
+        after = checked(chosen_signals, chosen_texts)
         for name, rows in before.items():
             for old, new in zip(rows, after[name], strict=True):
                 if (old is None) != (new is None):

@@ -81,6 +81,7 @@ class OnnxSystem(System):
         self.directory = directory
         self.meta = dict(meta)
         self.session = onnx_session(directory / GRAPH_FILE, threads=threads)
+        self._graph_inputs = {i.name for i in self.session.get_inputs()}  # unused inputs are pruned by the exporter
         self.tokenizers = {}
         for entry in self.meta.get("inputs", []):
             if entry["kind"] == "text":
@@ -126,7 +127,7 @@ class OnnxSystem(System):
             for entry in self.meta["inputs"]:
                 values = [columns[entry["name"]][k] for k in positions]
                 feed.update(self._tensors(entry, values))
-            (result,) = self.session.run(["scores"], feed)
+            (result,) = self.session.run(["scores"], {k: v for k, v in feed.items() if k in self._graph_inputs})
             outputs[positions] = result
         if self.spec.task_type == "categorical":
             shifted = outputs - outputs.max(axis=1, keepdims=True)
@@ -154,7 +155,8 @@ class OnnxSystem(System):
         if kind == "vector":
             return {name: np.stack(arrays)}
         lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-        padded = np.zeros((len(arrays), int(lengths.max()), *arrays[0].shape[1:]), dtype=np.float32)
+        frames = max(int(lengths.max()), int(entry.get("min_frames", 0)))  # padding never changes a prediction
+        padded = np.zeros((len(arrays), frames, *arrays[0].shape[1:]), dtype=np.float32)
         for row, array in enumerate(arrays):
             padded[row, : len(array)] = array
         return {name: padded, f"{name}.lengths": lengths}

@@ -119,6 +119,10 @@ class OnnxTextEmbedding(FeatureExtractor):
     modality = "text"
     parallel = False
 
+    def __init__(self, config: OnnxTextEmbeddingConfig) -> None:
+        super().__init__(config)
+        read_encoder_meta(pathlib.Path(config.model))  # a missing file or an older export fails here, not later
+
     def extract_texts(self, texts: Sequence[str]) -> list[np.ndarray]:
         tokenizer, session, meta = load_onnx_encoder(self.config.model)
         if meta["pooling"] != self.config.pooling or int(meta["max_length"]) != self.config.max_length:

@@ -132,7 +132,7 @@ def test_one_voice_gives_one_speaker(tiny, tmp_path):
 def test_without_the_speaker_extra_segments_carry_no_speaker_and_say_why(tiny, monkeypatch):
     from emofuse.inference import speakers
 
-    def missing():
+    def missing(*args):
         raise speakers.SpeakersUnavailable("speaker turns need the speaker extra (pip install 'emofuse[speaker]')")
 
     monkeypatch.setattr(speakers, "speaker_encoder", missing)
@@ -223,3 +223,20 @@ def test_cli_timeline_has_speakers_and_a_lane_per_speaker(tmp_path):
                                  "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert "speaker" in result.stdout.splitlines()[0]
+
+
+@needs_speakers
+def test_mel_frames_are_resemblyzers():
+    import warnings
+
+    from emofuse.inference.speakers import mel_frames
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from resemblyzer.audio import normalize_volume
+        from resemblyzer.audio import wav_to_mel_spectrogram
+    rng = np.random.default_rng(0)
+    for level in (0.001, 0.5):  # brought up to -30 dBFS; left as it is
+        wav = (level * rng.standard_normal(16000)).astype(np.float32)
+        expected = wav_to_mel_spectrogram(normalize_volume(wav, -30, increase_only=True))
+        np.testing.assert_allclose(mel_frames(wav), expected, rtol=1e-4, atol=1e-6)

@@ -64,12 +64,20 @@ def test_onnx_recogniser_imports_neither_torch_nor_lightning(exported):
         "from emofuse.cli import main\n"
         f"sys.argv = ['emofuse', 'predict', {str(EXAMPLES / 'sad.wav')!r}, '--model', {str(exported)!r}, '--text', 'so sad']\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        f"sys.argv = ['emofuse', 'predict', {str(EXAMPLES / 'dialogue.wav')!r}, '--model', {str(exported)!r}, '--timeline',"
+        " '--asr', 'none', '--no-progress']\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
         "loaded = [m for m in ('torch', 'lightning', 'pytorch_lightning', 'transformers') if m in sys.modules]\n"
         "print('LOADED', loaded)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert '"emotion"' in result.stdout and "LOADED []" in result.stdout
+    first, second = result.stdout.splitlines()[:2]
+    assert json.loads(first)["transcript"] == "so sad" and "LOADED []" in result.stdout
+    timeline = json.loads(second)["timeline"]
+    assert len(timeline["segments"]) >= 4
+    if (exported / "encoders" / "speaker" / "encoder.onnx").is_file():  # exported with the speaker extra
+        assert timeline["speakers"] and all("speaker" in s for s in timeline["segments"])
 
 
 def test_the_tokenizer_matches_transformers():

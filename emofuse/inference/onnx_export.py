@@ -17,6 +17,9 @@ Front-ends: numpy ones (log-Mel, openSMILE, pyAudioAnalysis, word vectors) stay 
 ``resemblyzer``, ``ssl_finetune``) and models that split raw text into words in Python
 (``text_lstm`` on ``text``) are refused with a message that says so.
 
+With the ``speaker`` extra, resemblyzer's speaker encoder is exported too
+(``encoders/speaker/encoder.onnx``), so that timelines find speaker turns without torch.
+
 After writing, the ONNX recogniser is loaded and every system's outputs are compared with the
 PyTorch ones on the bundled example clips and texts; a difference above ``tolerance`` is an
 error. The largest difference is recorded in ``config.json`` (``provenance.onnx``).
@@ -88,7 +91,9 @@ def export_onnx(recognizer: Recognizer, directory: str | os.PathLike[str], *, op
         system = recognizer.systems[name]
         spec = dataclasses.replace(system.spec, features={k: features[k] for k in system.spec.features})
         _export_system(system, spec, directory / SYSTEMS_DIR / name, opset=opset)
-    provenance = {**recognizer.config.provenance, "onnx": {"opset": opset, "format_version": ONNX_FORMAT_VERSION}}
+    speaker = _export_speaker_encoder(directory, opset=opset)
+    provenance = {**recognizer.config.provenance, "onnx": {"opset": opset, "format_version": ONNX_FORMAT_VERSION,
+                                                           "speaker_encoder": speaker}}
     config = dataclasses.replace(recognizer.config, versions=library_versions() | _onnx_versions(), provenance=provenance)
     _write_config(directory, config)
     difference = _check(recognizer, directory)
@@ -204,6 +209,30 @@ def _export_text_encoder(config: Any, target: pathlib.Path, *, opset: int) -> No
     meta = {"format": ENCODER_FORMAT, "format_version": ENCODER_FORMAT_VERSION, "source": str(config.model),
             "pooling": config.pooling, "layer": config.layer, "normalize": config.normalize, **settings, "tensors": names}
     atomic_write_text(target / ENCODER_META, json.dumps(meta, indent=2) + "\n")
+
+
+def _export_speaker_encoder(directory: pathlib.Path, *, opset: int) -> bool:
+    """resemblyzer's encoder as ``encoders/speaker/encoder.onnx`` (for speaker turns without
+    torch), checked against torch; ``False`` without the ``speaker`` extra."""
+    from emofuse.inference.speakers import ONNX_ENCODER
+    from emofuse.inference.speakers import SpeakerEncoder
+    from emofuse.inference.speakers import SpeakersUnavailable
+
+    path = directory / ONNX_ENCODER
+    shutil.rmtree(path.parent, ignore_errors=True)
+    try:
+        encoder = SpeakerEncoder()
+    except SpeakersUnavailable as error:
+        log.info("no speaker encoder in the ONNX export: %s", error)
+        return False
+    mels = torch.rand(2, 150, 40, generator=torch.Generator().manual_seed(0))
+    _export(encoder.model, (mels,), path, input_names=["mels"], output_names=["embeddings"],
+            dynamic_axes={"mels": {0: "batch", 1: "frames"}, "embeddings": {0: "batch"}}, opset=opset)
+    probe = np.random.default_rng(0).random((3, 97, 40)).astype(np.float32)
+    difference = float(np.max(np.abs(SpeakerEncoder(path)(probe) - encoder(probe))))
+    if difference > 1e-4:
+        raise RecognizerError(f"the ONNX speaker encoder differs from resemblyzer's by {difference:.2e}")
+    return True
 
 
 # Systems ------------------------------------------------------------------------------------------

@@ -288,7 +288,7 @@ def stream_timeline(recognizer: Recognizer, stream: AudioStream, *, config: Segm
         from emofuse.inference.speakers import SpeakerTurns
 
         try:
-            turns = SpeakerTurns(speakers)
+            turns = SpeakerTurns(speakers, directory=recognizer.directory)
         except SpeakersUnavailable as error:
             notes.append(f"no speaker turns: {error}")
         else:

@@ -1,7 +1,8 @@
 """Speaker turns: who speaks when, from the speech segments of one recording.
 
 1. Every speech span is embedded with the pretrained resemblyzer speaker encoder (the
-   ``speaker`` extra): one embedding for a span up to ``window`` seconds, sliding windows of
+   ``speaker`` extra; an ONNX recogniser carries it as ``encoders/speaker/encoder.onnx`` and
+   runs it without torch): one embedding for a span up to ``window`` seconds, sliding windows of
    ``window`` seconds every ``hop`` seconds inside longer ones (so that a speaker change
    inside a span is seen).
 2. The window embeddings are clustered with scikit-learn's agglomerative clustering (cosine
@@ -24,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import warnings
+import pathlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,27 +65,75 @@ class SpeakersUnavailable(RuntimeError):
     """Speaker turns cannot be found here (the message says why and what to install)."""
 
 
-@functools.lru_cache(maxsize=1)
-def speaker_encoder():  # noqa: ANN201 (resemblyzer's VoiceEncoder)
-    """The resemblyzer encoder, or :class:`SpeakersUnavailable` saying why not."""
-    try:
-        from emofuse.audio.speaker import voice_encoder
-        from emofuse.features import FeatureError
-
-        return voice_encoder(None)
-    except FeatureError:
-        raise SpeakersUnavailable("speaker turns need the speaker extra (pip install 'emofuse[speaker]')") from None
-    except ImportError as error:
-        raise SpeakersUnavailable(f"speaker turns need the speaker extra (pip install 'emofuse[speaker]'): {error}") from None
+#: Where an ONNX recogniser keeps the speaker encoder (written by ``emofuse export --format onnx``).
+ONNX_ENCODER = "encoders/speaker/encoder.onnx"
 
 
-def speakers_available() -> str | None:
+class SpeakerEncoder:
+    """resemblyzer's encoder: 40-bin Mel frames ``(batch, frames, 40)`` -> unit vectors
+    ``(batch, 256)``, run by torch (the ``speaker`` extra) or by onnxruntime (``path``: the
+    encoder exported to ONNX, as ONNX recognisers carry it)."""
+
+    def __init__(self, path: pathlib.Path | None = None) -> None:
+        self.session = None
+        self.model = None
+        if path is not None:
+            from emofuse.text.onnx_embedding import onnx_session
+
+            self.session = onnx_session(path)
+            return
+        try:
+            from emofuse.audio.speaker import voice_encoder
+            from emofuse.features import FeatureError
+
+            self.model = voice_encoder(None)
+        except FeatureError:
+            raise SpeakersUnavailable("speaker turns need the speaker extra (pip install 'emofuse[speaker]')") from None
+        except ImportError as error:
+            raise SpeakersUnavailable(f"speaker turns need the speaker extra (pip install 'emofuse[speaker]'): {error}") from None
+
+    def __call__(self, mels: np.ndarray) -> np.ndarray:
+        mels = np.ascontiguousarray(mels, dtype=np.float32)
+        if self.session is not None:
+            return self.session.run(None, {"mels": mels})[0]
+        import torch
+
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(mels)).numpy()  # type: ignore[misc]
+
+
+@functools.lru_cache(maxsize=4)
+def speaker_encoder(directory: pathlib.Path | None = None) -> SpeakerEncoder:
+    """The ONNX encoder of a recogniser ``directory`` that carries one, else resemblyzer's (or
+    :class:`SpeakersUnavailable` saying why not)."""
+    if directory is not None and (directory / ONNX_ENCODER).is_file():
+        return SpeakerEncoder(directory / ONNX_ENCODER)
+    return SpeakerEncoder()
+
+
+def speakers_available(directory: pathlib.Path | None = None) -> str | None:
     """``None`` when speaker turns can be found, else why not."""
     try:
-        speaker_encoder()
+        speaker_encoder(directory)
     except SpeakersUnavailable as error:
         return str(error)
     return None
+
+
+def mel_frames(samples: np.ndarray) -> np.ndarray:
+    """resemblyzer's input: the signal (16 kHz) brought up to -30 dBFS when quieter, then 40-bin
+    Mel power frames of 25 ms every 10 ms, ``(frames, 40)`` (``resemblyzer.audio``'s
+    ``normalize_volume`` and ``wav_to_mel_spectrogram``, without importing torch)."""
+    import librosa
+
+    wav = np.asarray(samples, dtype=np.float32)
+    power = float(np.mean(wav.astype(np.float64) ** 2)) if wav.size else 0.0
+    if power > 0:
+        change = -30.0 - 10 * np.log10(power)
+        if change > 0:
+            wav = wav * np.float32(10 ** (change / 20))
+    frames = librosa.feature.melspectrogram(y=wav, sr=ENCODER_RATE, n_fft=400, hop_length=160, n_mels=40)
+    return frames.astype(np.float32).T
 
 
 def window_starts(frames: int, window: int, hop: int) -> list[int]:
@@ -107,36 +156,27 @@ class SpeakerTurns:
     Only the window embeddings (256 floats each) are kept, never the audio.
     """
 
-    def __init__(self, config: SpeakerConfig | None = None) -> None:
+    def __init__(self, config: SpeakerConfig | None = None, *, directory: pathlib.Path | None = None) -> None:
         self.config = config or SpeakerConfig()
-        self.encoder = speaker_encoder()
+        self.encoder = speaker_encoder(directory)
         self.spans: list[tuple[float, float]] = []
         self.windows: list[tuple[int, float, float]] = []  # (span index, start, end) in seconds
         self.embeddings: list[np.ndarray] = []
 
     def add(self, start: float, end: float, samples: np.ndarray, sampling_rate: int) -> None:
         """Embed the speech span ``[start, end]`` whose samples are given."""
-        import torch
-        from resemblyzer.audio import normalize_volume
-        from resemblyzer.audio import wav_to_mel_spectrogram
-
         if sampling_rate != ENCODER_RATE:
             from emofuse.audio.io import resample
 
             samples = resample(samples, sampling_rate, ENCODER_RATE)
         index = len(self.spans)
         self.spans.append((start, end))
-        wav = normalize_volume(np.asarray(samples, dtype=np.float32), -30, increase_only=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mel = wav_to_mel_spectrogram(wav)  # (frames, 40)
+        mel = mel_frames(samples)  # (frames, 40)
         size = max(1, int(round(self.config.window * FRAMES_PER_SECOND)))
         hop = max(1, int(round(self.config.hop * FRAMES_PER_SECOND)))
         starts = window_starts(len(mel), size, hop)
         batch = np.stack([mel[s : s + size] for s in starts]) if len(mel) >= size else mel[None]
-        with torch.inference_mode():
-            vectors = self.encoder(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()
-        for first, vector in zip(starts, vectors, strict=True):
+        for first, vector in zip(starts, self.encoder(batch), strict=True):
             last = min(first + size, len(mel))
             self.windows.append((index, start + first / FRAMES_PER_SECOND,
                                  min(end, start + last / FRAMES_PER_SECOND)))

@@ -38,7 +38,7 @@ SENTENCES = ["I cannot believe you did that again.", "The train leaves at half p
              "Could you send me the report before lunch?", "This is absolutely unacceptable!",
              "Thank you, I really love it.", "Nothing seems to matter any more."]
 STYLES = {"neu": (0, 0, 0), "hap": (15, 25, 10), "ang": (5, 35, 30), "sad": (-12, -35, -20)}  # pitch, speed, loudness
-THRESHOLDS = [0.25, 0.28, 0.3, 0.32, 0.35, 0.38, 0.4, 0.45]
+THRESHOLDS = [0.18, 0.2, 0.22, 0.23, 0.24, 0.26, 0.28, 0.3, 0.35, 0.4]
 
 
 def speak(text: str, voice: str, pitch: int, speed: int, amplitude: int, path: pathlib.Path) -> np.ndarray:
@@ -133,7 +133,7 @@ def main() -> None:
             "current_default": SpeakerConfig().threshold}
     markdown = (f"{arguments.dialogues} espeak-ng dialogues (seed {arguments.seed}; "
                 f"{sum(d['speakers'] for d in dialogues) / len(dialogues):.1f} speakers on average), Silero segments, "
-                "resemblyzer windows of 1.5 s, agglomerative clustering (cosine, average linkage).\n\n"
+                "resemblyzer windows of 1.5 s, span means clustered (agglomerative, cosine, average linkage), windows to the nearest centre.\n\n"
                 + markdown_table(["threshold", "right number of speakers", "attribution mean (%)", "attribution worst (%)"],
                                  rows)
                 + f"\nBest thresholds (right count first, then attribution within 0.5 points): {chosen}; "

@@ -16,6 +16,7 @@ from emofuse.inference import Recognizer
 from emofuse.inference import RecognizerError
 from emofuse.inference.batch import examples_directory
 
+pytest.importorskip("onnx", reason="ONNX export needs the onnx extra")
 EXAMPLES = examples_directory()
 runner = CliRunner()
 

@@ -46,8 +46,12 @@ ONNX_REFUSED = {"ssl_finetune": "raw waveform with a torch speech encoder", "tex
 def _onnx_round_trip(run_dir, tmp_path, test, predictions):
     """The same system exported to ONNX gives the run's predictions within 1e-3 (or is refused
     with the reason)."""
+    import importlib.util
+
     from emofuse.inference.recognizer import RecognizerError
 
+    if importlib.util.find_spec("onnx") is None:  # the exporter needs the onnx extra
+        return
     model = RunDirectory(run_dir).config().systems["model"].model
     name = model.name if model is not None else None
     if name in ONNX_REFUSED:

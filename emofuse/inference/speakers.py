@@ -5,13 +5,14 @@
    runs it without torch): one embedding for a span up to ``window`` seconds, sliding windows of
    ``window`` seconds every ``hop`` seconds inside longer ones (so that a speaker change
    inside a span is seen).
-2. The window embeddings are clustered with scikit-learn's agglomerative clustering (cosine
-   distance, average linkage): into ``speakers`` clusters when the number is known, otherwise
-   merging until the closest clusters are ``threshold`` apart. The default threshold was chosen
-   on synthetic espeak-ng dialogues that the tests and benchmarks do not use
-   (``benchmarks/speaker_threshold.py``). Beyond ``max_clustered`` windows an evenly spaced
-   subset is clustered and every window joins its nearest cluster centre, so memory stays
-   bounded on long recordings.
+2. The mean window embedding of each span is clustered with scikit-learn's agglomerative
+   clustering (cosine distance, average linkage): into ``speakers`` clusters when the number
+   is known, otherwise merging until the closest clusters are ``threshold`` apart; every
+   window then joins the nearest cluster centre. (Span means are steadier than single 1.5 s
+   windows; reassigning windows still splits a span where the speaker changes.) The default
+   threshold was chosen on synthetic espeak-ng dialogues that the tests and the conversation
+   benchmark do not use (``benchmarks/speaker_threshold.py``). Beyond ``max_clustered`` spans
+   an evenly spaced subset is clustered, so memory stays bounded on long recordings.
 3. Each window speaks for the time around its centre; a span is cut where the speaker
    changes, and pieces shorter than ``min_turn`` join their neighbour.
 
@@ -44,7 +45,7 @@ class SpeakerConfig:
     number of speakers when known (``None``: estimated with ``threshold``, a cosine distance)."""
 
     speakers: int | None = None
-    threshold: float = 0.35
+    threshold: float = 0.22
     window: float = 1.5
     hop: float = 0.75
     min_turn: float = 0.5
@@ -186,7 +187,7 @@ class SpeakerTurns:
         """``(start, end, speaker)`` pieces of the spans, in time order."""
         if not self.spans:
             return []
-        labels = cluster_embeddings(np.stack(self.embeddings), self.config)
+        labels = cluster_embeddings(np.stack(self.embeddings), np.array([w[0] for w in self.windows]), self.config)
         names: dict[int, str] = {}
         for label in labels:
             names.setdefault(int(label), f"S{len(names) + 1}")
@@ -231,38 +232,46 @@ def merge_runs(runs: list[list[Any]], min_turn: float) -> list[list[Any]]:
     return runs
 
 
-def cluster_embeddings(embeddings: np.ndarray, config: SpeakerConfig) -> np.ndarray:
-    """A cluster label per row of ``embeddings`` (see the module docstring).
+def cluster_embeddings(embeddings: np.ndarray, groups: np.ndarray, config: SpeakerConfig) -> np.ndarray:
+    """A speaker label per window embedding (row of ``embeddings``; ``groups`` says which
+    span each comes from): the spans' mean embeddings are clustered (agglomerative, cosine
+    distance, average linkage), and each window goes to the nearest cluster centre, so that a
+    span in which the speaker changes is split.
 
-    >>> points = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=np.float32)
-    >>> cluster_embeddings(points, SpeakerConfig()).tolist()
-    [0, 0, 1, 1]
-    >>> cluster_embeddings(points, SpeakerConfig(speakers=1)).tolist()
-    [0, 0, 0, 0]
+    >>> windows = np.array([[1, 0], [0.99, 0.1], [0.1, 0.99], [0, 1], [0.98, 0.05]], dtype=np.float32)
+    >>> cluster_embeddings(windows, np.array([0, 0, 1, 1, 2]), SpeakerConfig()).tolist()
+    [0, 0, 1, 1, 0]
+    >>> cluster_embeddings(windows, np.array([0, 0, 0, 0, 0]), SpeakerConfig()).tolist()  # a change inside a span
+    [0, 0, 1, 1, 0]
+    >>> cluster_embeddings(windows, np.array([0, 0, 1, 1, 2]), SpeakerConfig(speakers=1)).tolist()
+    [0, 0, 0, 0, 0]
     """
     from sklearn.cluster import AgglomerativeClustering
 
-    count = len(embeddings)
-    if count == 1 or config.speakers == 1:
-        return np.zeros(count, dtype=int)
-    sample = np.arange(count)
-    if count > config.max_clustered:
-        sample = np.linspace(0, count - 1, config.max_clustered).round().astype(int)
+    def unit(rows: np.ndarray) -> np.ndarray:
+        return rows / (np.linalg.norm(rows, axis=-1, keepdims=True) + 1e-12)
+
+    spans = np.unique(groups)
+    means = unit(np.stack([embeddings[groups == g].mean(axis=0) for g in spans]))
+    if config.speakers == 1:
+        return np.zeros(len(embeddings), dtype=int)
+    sample = np.arange(len(means))
+    if len(means) > config.max_clustered:
+        sample = np.linspace(0, len(means) - 1, config.max_clustered).round().astype(int)
+    points = embeddings if len(sample) == 1 else means[sample]  # one span: its windows may be two speakers
     if config.speakers is not None:
-        clustering = AgglomerativeClustering(n_clusters=min(config.speakers, len(sample)), metric="cosine",
+        clustering = AgglomerativeClustering(n_clusters=min(config.speakers, len(points)), metric="cosine",
                                              linkage="average")
     else:
         clustering = AgglomerativeClustering(n_clusters=None, distance_threshold=config.threshold, metric="cosine",
                                              linkage="average")
-    labels = clustering.fit_predict(embeddings[sample])
-    if len(sample) < count:
-        centres = np.stack([embeddings[sample][labels == c].mean(axis=0) for c in range(labels.max() + 1)])
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
-        labels = (embeddings @ centres.T).argmax(axis=1)
+    labels = clustering.fit_predict(points) if len(points) > 1 else np.zeros(1, dtype=int)
+    centres = unit(np.stack([points[labels == c].mean(axis=0) for c in range(labels.max() + 1)]))
+    nearest = (unit(embeddings) @ centres.T).argmax(axis=1)
     order: dict[int, int] = {}
-    for label in labels:
+    for label in nearest:
         order.setdefault(int(label), len(order))
-    return np.array([order[int(label)] for label in labels])
+    return np.array([order[int(label)] for label in nearest])
 
 
 def speaker_summary(segments: Sequence[Any], classes: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -43,6 +43,7 @@ FEATURES: Registry = Registry("front-end", {
     "ssl": "emofuse.audio.ssl:SSLFeatures",
     "resemblyzer": "emofuse.audio.speaker:Resemblyzer",
     "text_embedding": "emofuse.text.lm:TextEmbedding",
+    "onnx_text_embedding": "emofuse.text.onnx_embedding:OnnxTextEmbedding",
     "word_vectors": "emofuse.text.wordvectors:WordVectors",
 }, group="emofuse.features", configs={
     # front-ends whose modules import torch: their configs are checked without it

@@ -193,7 +193,7 @@ def _bursts(path, pattern, rate=16000):
 
 def test_voice_activity_segments(tmp_path):
     signal = _bursts(tmp_path / "bursts.wav", [(1.0, 0.5), (0.5, 0.1), (0.5, 1.0), (0.2, 0.5), (10.0, 0.2)])
-    config = SegmentationConfig(top_db=30, min_silence=0.3, padding=0.0, min_segment=0.3, max_segment=6.0)
+    config = SegmentationConfig(vad="energy", top_db=30, min_silence=0.3, padding=0.0, min_segment=0.3, max_segment=6.0)
     spans = split_segments(signal, 16000, config)
     # 0-1; 1.5-2.0 and 2.1-2.6 bridged (pause 0.1 < 0.3); the 0.2 s burst dropped; 10 s split in two
     expected = [(0.0, 1.0), (1.5, 2.6), (4.3, 9.3), (9.3, 14.3)]

@@ -35,7 +35,35 @@ def _round_trip(config_data, tmp_path, manifest, *, atol=1e-5):
     scores = np.array([[p.posteriors[c] for c in predictions.outputs] for p in recognized])
     assert scores.shape == predictions.scores.shape
     np.testing.assert_allclose(scores, predictions.scores, atol=atol)
+    _onnx_round_trip(run_dir, tmp_path, test, predictions)
     return predictions
+
+
+#: What the ONNX export refuses, and the reason its message gives.
+ONNX_REFUSED = {"ssl_finetune": "raw waveform with a torch speech encoder", "text_lstm": "splits words in Python"}
+
+
+def _onnx_round_trip(run_dir, tmp_path, test, predictions):
+    """The same system exported to ONNX gives the run's predictions within 1e-3 (or is refused
+    with the reason)."""
+    import importlib.util
+
+    from emofuse.inference.recognizer import RecognizerError
+
+    if importlib.util.find_spec("onnx") is None:  # the exporter needs the onnx extra
+        return
+    model = RunDirectory(run_dir).config().systems["model"].model
+    name = model.name if model is not None else None
+    if name in ONNX_REFUSED:
+        with pytest.raises(RecognizerError, match=ONNX_REFUSED[name]):
+            export_run(run_dir, tmp_path / "onnx", system="model", format="onnx")
+        return
+    recognizer = Recognizer.from_pretrained(export_run(run_dir, tmp_path / "onnx", system="model", format="onnx"),
+                                          asr="none", speech_check=False)
+    assert all(type(s).__name__ in {"OnnxSystem", "ClassicSystem"} for s in recognizer.systems.values())
+    recognized = recognizer.predict([u.audio for u in test], texts=[u.text for u in test])
+    scores = np.array([[p.posteriors[c] for c in predictions.outputs] for p in recognized])
+    np.testing.assert_allclose(scores, predictions.scores, atol=1e-3)
 
 
 @pytest.mark.parametrize("name", MODELS.names())

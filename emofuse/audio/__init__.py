@@ -40,4 +40,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
         "SSLEncoder",
         "SSLFeatures",
     ],
+    "stream": [
+        "AudioStream",
+    ],
 })

@@ -91,34 +91,14 @@ class VoiceActivity:
         return WINDOW / SAMPLING_RATE
 
     def probabilities(self, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
-        """Speech probability of each 32 ms frame of ``signal``."""
-        signal = np.asarray(signal, dtype=np.float32)
-        if sampling_rate != SAMPLING_RATE:
-            from emofuse.audio.io import resample
+        """Speech probability of each 32 ms frame of ``signal`` (1 or 0 for the energy detector)."""
+        stream = self.stream(sampling_rate)
+        stream.feed(signal)
+        return stream.finish()
 
-            signal = resample(signal, sampling_rate, SAMPLING_RATE)
-        frames = -(-signal.size // WINDOW)
-        padded = np.zeros(frames * WINDOW, dtype=np.float32)
-        padded[: signal.size] = signal
-        if self.method == "energy":
-            return self._energy(padded.reshape(frames, WINDOW))
-        state = np.zeros((2, 1, 128), dtype=np.float32)
-        context = np.zeros((1, CONTEXT), dtype=np.float32)
-        rate = np.array(SAMPLING_RATE, dtype=np.int64)
-        result = np.zeros(frames, dtype=np.float32)
-        for k in range(frames):
-            chunk = padded[k * WINDOW : (k + 1) * WINDOW][None, :]
-            window = np.concatenate([context, chunk], axis=1)
-            output, state = self._session.run(None, {"input": window, "state": state, "sr": rate})  # type: ignore[union-attr]
-            result[k] = float(output.reshape(-1)[0])
-            context = window[:, -CONTEXT:]
-        return result
-
-    def _energy(self, frames: np.ndarray) -> np.ndarray:
-        level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-        loudest = float(level.max()) if level.size else -120.0
-        active = (level > self.config.floor_db) & (level > loudest - self.config.top_db)
-        return active.astype(np.float32)
+    def stream(self, sampling_rate: int) -> ActivityStream:
+        """An :class:`ActivityStream` for a recording fed block by block at ``sampling_rate``."""
+        return ActivityStream(self, sampling_rate)
 
     def speech_regions(self, signal: np.ndarray, sampling_rate: int) -> list[tuple[float, float]]:
         """``(start, end)`` seconds of every speech region, in time order."""
@@ -128,6 +108,75 @@ class VoiceActivity:
 
     def speech_seconds(self, signal: np.ndarray, sampling_rate: int) -> float:
         return float(sum(end - start for start, end in self.speech_regions(signal, sampling_rate)))
+
+
+class ActivityStream:
+    """Frame scores of a recording fed in blocks of any size, the same as for the whole signal.
+
+    Silero carries its recurrent state, its context and the samples of an unfinished frame from
+    one block to the next; the energy detector keeps each frame's level and compares it with the
+    loudest frame of the whole recording in :meth:`finish`. One float per 32 ms frame is kept
+    (about 1 MB for two hours), never the audio.
+    """
+
+    def __init__(self, activity: VoiceActivity, sampling_rate: int) -> None:
+        self.activity = activity
+        self._resampler = None
+        if sampling_rate != SAMPLING_RATE:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(sampling_rate, SAMPLING_RATE, 1, dtype="float32", quality="HQ")
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._scores: list[np.ndarray] = []
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, CONTEXT), dtype=np.float32)
+        self._finished = False
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Add the next samples of the recording."""
+        if self._finished:
+            raise RuntimeError("the stream is finished")
+        samples = np.asarray(samples, dtype=np.float32)
+        if self._resampler is not None:
+            samples = self._resampler.resample_chunk(samples, last=False)
+        self._consume(np.concatenate([self._pending, samples]))
+
+    def _consume(self, samples: np.ndarray) -> None:
+        frames = samples.size // WINDOW
+        self._pending = samples[frames * WINDOW :].copy()
+        if frames:
+            self._scores.append(self._score(samples[: frames * WINDOW].reshape(frames, WINDOW)))
+
+    def _score(self, frames: np.ndarray) -> np.ndarray:
+        if self.activity.method == "energy":  # level in dB
+            return (10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)).astype(np.float32)
+        session = self.activity._session
+        rate = np.array(SAMPLING_RATE, dtype=np.int64)
+        result = np.zeros(len(frames), dtype=np.float32)
+        for k, chunk in enumerate(frames):
+            window = np.concatenate([self._context, chunk[None, :]], axis=1)
+            output, self._state = session.run(None, {"input": window, "state": self._state, "sr": rate})  # type: ignore[union-attr]
+            result[k] = float(output.reshape(-1)[0])
+            self._context = window[:, -CONTEXT:]
+        return result
+
+    def finish(self) -> np.ndarray:
+        """The speech probability of every frame fed (the last one zero-padded)."""
+        if not self._finished:
+            self._finished = True
+            rest = self._pending
+            if self._resampler is not None:
+                rest = np.concatenate([rest, self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)])
+            if rest.size:
+                padded = np.zeros(-(-rest.size // WINDOW) * WINDOW, dtype=np.float32)
+                padded[: rest.size] = rest
+                self._consume(padded)
+        scores = np.concatenate(self._scores) if self._scores else np.zeros(0, dtype=np.float32)
+        if self.activity.method == "silero":
+            return scores
+        loudest = float(scores.max()) if scores.size else -120.0
+        config = self.activity.config
+        return ((scores > config.floor_db) & (scores > loudest - config.top_db)).astype(np.float32)
 
 
 def regions_from_probabilities(probabilities: np.ndarray, frame_seconds: float, duration: float,

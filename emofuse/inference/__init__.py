@@ -1,6 +1,6 @@
 """Inference for users: recognisers from trained runs, predictions, timelines and a server.
 
-Nothing here imports Lightning. The HTTP server (``emofuse.inference.server``) needs the
+Nothing here imports Lightning; a recogniser exported to ONNX runs without torch. The HTTP server (``emofuse.inference.server``) needs the
 ``[serve]`` extra and is imported on its own.
 """
 
@@ -11,6 +11,9 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
         "build_from_run",
         "export_run",
         "fuse_recognizers",
+    ],
+    "onnx_export": [
+        "export_onnx",
     ],
     "prediction": [
         "Prediction",
@@ -27,5 +30,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
         "emotion_timeline",
         "plot_timeline",
         "split_segments",
+    ],
+    "speakers": [
+        "SpeakerConfig",
     ],
 })

@@ -17,8 +17,9 @@ from emofuse.audio.io import AudioError
 from emofuse.inference.recognizer import Recognizer
 from emofuse.inference.recognizer import RecognizerError
 from emofuse.inference.segment import SegmentationConfig
+from emofuse.inference.segment import emotion_timeline
 from emofuse.inference.segment import plot_timeline
-from emofuse.inference.segment import timeline_of_signal
+from emofuse.inference.speakers import SpeakerConfig
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +82,23 @@ def predict_files(
     texts: Mapping[str, str | None] | None = None,
     batch_size: int = 16,
     segmentation: SegmentationConfig | None = None,
+    speakers: SpeakerConfig | None = SpeakerConfig(),  # noqa: B008 (frozen)
     plot_dir: pathlib.Path | None = None,
     progress: bool = True,
     max_duration: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One record per file, in input order (``file`` + the prediction, with ``warnings`` about the
-    input and ``timeline`` with segmentation), and the failed ones among them (``file`` +
-    ``error``); a bad file does not stop the rest."""
+    input), and the failed ones among them (``file`` + ``error``); a bad file does not stop the
+    rest.
+
+    With ``segmentation`` each file is streamed (read block by block, never whole) into an
+    emotion timeline (``timeline``: segments, ``speakers`` as :func:`emotion_timeline` finds
+    them), and the file's emotion is the timeline's time-weighted summary.
+    """
     texts = texts or {}
+    if segmentation is not None:
+        return _timelines(recognizer, files, texts=texts, batch_size=batch_size, segmentation=segmentation,
+                          speakers=speakers, plot_dir=plot_dir, progress=progress, max_duration=max_duration)
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     bar = tqdm(total=len(files), desc="predict", unit="file", disable=not progress or len(files) < 2)
@@ -105,22 +115,45 @@ def predict_files(
             except (AudioError, ValueError) as error:
                 results[key] = {"file": key, "error": str(error)}
         predictions = recognizer.predict_each(signals, [texts.get(k) for k in good], list(good), notes)
-        for key, signal, prediction in zip(good, signals, predictions, strict=True):
-            record = {"file": key, **{k: v for k, v in prediction.to_dict().items() if k != "source"}}
-            if segmentation is not None and prediction.error is None:
-                timeline = timeline_of_signal(recognizer, signal, config=segmentation, source=key,
-                                              text=texts.get(key), progress=progress)
-                record["timeline"] = {k: v for k, v in timeline.to_dict().items() if k != "source"}
-                if plot_dir is not None:
-                    plot_timeline(timeline, plot_dir / (key.replace("/", "__") + ".png"),
-                                  label_names=recognizer.config.label_names)
-            results[key] = record
+        for key, prediction in zip(good, predictions, strict=True):
+            results[key] = {"file": key, **{k: v for k, v in prediction.to_dict().items() if k != "source"}}
         for key, _ in batch:
             (failures if "error" in results[key] else records).append(results[key])
         bar.update(len(batch))
     bar.close()
     order = {key: k for k, (key, _) in enumerate(files)}
     return sorted(records + failures, key=lambda r: order[r["file"]]), failures
+
+
+def _timelines(recognizer: Recognizer, files: Sequence[AudioFile], *, texts: Mapping[str, str | None], batch_size: int,
+               segmentation: SegmentationConfig, speakers: SpeakerConfig | None, plot_dir: pathlib.Path | None,
+               progress: bool, max_duration: float | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`predict_files` with timelines: one file at a time, each streamed."""
+    records: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for key, path in tqdm(files, desc="predict", unit="file", disable=not progress or len(files) < 2):
+        warnings: list[str] = []
+        text = texts.get(key)
+        try:
+            timeline = emotion_timeline(recognizer, path, config=segmentation, speakers=speakers, name=key,
+                                        max_duration=max_duration, batch_size=batch_size, text=text, progress=progress,
+                                        warnings=warnings)
+        except (AudioError, RecognizerError, ValueError) as error:
+            failures.append({"file": key, "error": str(error)})
+            records.append(failures[-1])
+            continue
+        sources = {s.prediction.transcript_source for s in timeline.segments}
+        record: dict[str, Any] = {"file": key, **{k: v for k, v in timeline.summary().items() if k != "speech_seconds"},
+                                  "transcript": text, "transcript_source": "given" if text else
+                                  ("asr" if "asr" in sources else "none"), "duration": timeline.duration}
+        notes = warnings + list(timeline.notes)
+        if notes:
+            record["warnings"] = notes
+        record["timeline"] = {k: v for k, v in timeline.to_dict().items() if k != "source"}
+        if plot_dir is not None:
+            plot_timeline(timeline, plot_dir / (key.replace("/", "__") + ".png"), label_names=recognizer.config.label_names)
+        records.append({k: v for k, v in record.items() if v is not None})
+    return records, failures
 
 
 def examples_directory() -> pathlib.Path:
@@ -154,22 +187,24 @@ def run_demo(model: str | os.PathLike[str] = "default", output: str | os.PathLik
         values = " ".join(f"{prediction.posteriors[c]:>6.3f}" for c in classes)
         yield f"{clip.name:<12} {prediction.emotion or '-':<8} {values}  ({prediction.transcript_source}) {prediction.transcript or ''}"
     yield ""
-    signal = recognizer.load_audio(long_clip)
-    timeline = timeline_of_signal(recognizer, signal, config=SegmentationConfig(), source=long_clip.name)
+    timeline = emotion_timeline(recognizer, long_clip, name=long_clip.name)
     output = pathlib.Path(output)
     output.mkdir(parents=True, exist_ok=True)
     figure_path = output / "dialogue_timeline.png"
     plot_timeline(timeline, figure_path, title=f"{long_clip.name}: emotion timeline", label_names=recognizer.config.label_names)
-    yield f"{long_clip.name}: {timeline.duration:.1f} s, {len(timeline.segments)} segments (voice activity)"
+    who = f"{len(timeline.speakers)} speakers" if timeline.speakers is not None else "; ".join(timeline.notes)
+    yield f"{long_clip.name}: {timeline.duration:.1f} s, {len(timeline.segments)} segments ({timeline.method}), {who}"
     tracker = RewardTracker(RewardConfig(classes=classes)) if set(classes) == {"neu", "hap", "sad", "ang"} else None
-    header = f"{'start':>6} {'end':>6} {'emotion':<8} " + " ".join(f"{'p_' + c:>6}" for c in classes) + f" {'reward':>7}  transcript"
+    header = (f"{'start':>6} {'end':>6} {'speaker':<7} {'emotion':<8} " + " ".join(f"{'p_' + c:>6}" for c in classes)
+              + f" {'reward':>7}  transcript")
     yield header
     yield "-" * len(header)
     for segment in timeline.segments:
         prediction = segment.prediction
         values = " ".join(f"{prediction.posteriors[c]:>6.3f}" for c in classes)
         reward = f"{tracker.update(prediction.posteriors).reward:>7.3f}" if tracker else f"{'':>7}"
-        yield f"{segment.start:>6.2f} {segment.end:>6.2f} {prediction.emotion or '-':<8} {values} {reward}  {prediction.transcript or ''}"
+        yield (f"{segment.start:>6.2f} {segment.end:>6.2f} {segment.speaker or '-':<7} {prediction.emotion or '-':<8} "
+               f"{values} {reward}  {prediction.transcript or ''}")
     summary = timeline.summary()
     yield f"overall (time-weighted): {summary['emotion']}; reward = sum_e f(e) dP(e) per segment (IEmoNet), f: {RewardConfig().mapping}"
     yield f"timeline plot: {figure_path}"

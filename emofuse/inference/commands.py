@@ -32,6 +32,9 @@ def predict(
     output: Annotated[pathlib.Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")] = None,
     timeline: Annotated[bool, typer.Option("--timeline", help="Also predict segments (voice activity or fixed windows).")] = False,
     segmentation: Annotated[str, typer.Option("--segmentation", help="vad or fixed (3 s windows) for --timeline.")] = "vad",
+    vad: Annotated[str, typer.Option("--vad", help="Voice activity for --segmentation vad: silero (neural) or energy.")] = "silero",
+    speakers: Annotated[int | None, typer.Option("--speakers", min=1, help="Number of speakers, when known (default: estimated).")] = None,
+    find_speakers: Annotated[bool, typer.Option("--find-speakers/--no-speakers", help="Speaker turns in --timeline (needs the speaker extra).")] = True,
     plot: Annotated[pathlib.Path | None, typer.Option("--plot", help="Directory for a timeline plot (PNG) per file; implies --timeline.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Files per batch.")] = 16,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars (many files, long timelines).")] = True,
@@ -39,7 +42,11 @@ def predict(
     max_duration: Annotated[float | None, typer.Option("--max-duration", min=0.1, help="Refuse files longer than this (seconds).")] = None,
 ) -> None:
     """Emotion of audio files: class posteriors, top emotion, V/A/D when the model has them, and
-    the transcript used (given, from --transcripts, or from ASR). JSON lines or CSV."""
+    the transcript used (given, from --transcripts, or from ASR). JSON lines or CSV.
+
+    --timeline streams each file (read in blocks, never whole, with a progress bar) into
+    segments with their speaker and emotion, and a per-speaker summary; the file's emotion is
+    then the time-weighted summary of its segments."""
     from emofuse.config import parse
     from emofuse.inference.batch import find_audio
     from emofuse.inference.batch import predict_files
@@ -47,6 +54,7 @@ def predict(
     from emofuse.inference.recognizer import Recognizer
     from emofuse.inference.recognizer import RecognizerError
     from emofuse.inference.segment import SegmentationConfig
+    from emofuse.inference.speakers import SpeakerConfig
 
     if output_format not in {"jsonl", "csv"}:
         _fail(ValueError(f"--format must be jsonl or csv, got {output_format!r}"))
@@ -59,11 +67,14 @@ def predict(
         texts = {files[0][0]: text} if text is not None else (read_transcripts(transcripts, files) if transcripts else {})
         recognizer = Recognizer.from_pretrained(model, asr=asr, num_threads=threads)
         with_timeline = timeline or plot is not None
-        segments = parse(SegmentationConfig, {"method": segmentation}) if with_timeline else None
+        segments = parse(SegmentationConfig, {"method": segmentation, "vad": vad}) if with_timeline else None
+        if speakers is not None and not find_speakers:
+            raise ValueError("give --speakers N or --no-speakers, not both")
+        speaker_config = SpeakerConfig(speakers=speakers) if find_speakers else None
         if plot is not None:
             plot.mkdir(parents=True, exist_ok=True)
         records, failures = predict_files(recognizer, files, texts=texts, batch_size=batch_size, segmentation=segments,
-                                          plot_dir=plot, progress=progress, max_duration=max_duration)
+                                          speakers=speaker_config, plot_dir=plot, progress=progress, max_duration=max_duration)
     except (ValueError, OSError, RecognizerError) as error:
         _fail(error)
     rendered = _render(records, output_format)
@@ -95,7 +106,8 @@ def _render(records: list[dict], output_format: str) -> str:
         flat["systems"] = "+".join(record.get("systems", []))
         rows.append(flat)
         for segment in record.get("timeline", {}).get("segments", []):
-            part = {"file": record["file"], "start": segment["start"], "end": segment["end"], "emotion": segment.get("emotion"),
+            part = {"file": record["file"], "start": segment["start"], "end": segment["end"],
+                    "speaker": segment.get("speaker"), "emotion": segment.get("emotion"),
                     "transcript": segment.get("transcript"), "transcript_source": segment.get("transcript_source")}
             part.update({posterior_column(c): p for c, p in segment.get("posteriors", {}).items()})
             rows.append(part)
@@ -104,7 +116,7 @@ def _render(records: list[dict], output_format: str) -> str:
 
 @app.command()
 def export(
-    run_dir: Annotated[pathlib.Path, typer.Argument(help="A run directory written by 'emofuse run'.")],
+    run_dir: Annotated[str, typer.Argument(help="A run directory written by 'emofuse run', or a recogniser (directory or 'default') to convert.")],
     output: Annotated[pathlib.Path, typer.Option("--output", "-o", help="Recogniser directory to write.")],
     system: Annotated[str | None, typer.Option("--system", help="System to export (default: the experiment's last, usually the fused one).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the first).")] = None,
@@ -112,6 +124,7 @@ def export(
     asr: AsrOption = None,
     name: Annotated[str | None, typer.Option("--name", help="Recogniser name (default: <experiment>-<system>).")] = None,
     refit: Annotated[bool, typer.Option("--refit", help="Retrain the system on all labelled data with the hyper-parameters chosen in cross-validation, and export that.")] = False,
+    export_format: Annotated[str, typer.Option("--format", help="pytorch (safetensors) or onnx (runs on onnxruntime, without torch).")] = "pytorch",
 ) -> None:
     """Export a fitted system of a run (with its members) as a recogniser directory.
 
@@ -120,24 +133,35 @@ def export(
     --refit retrains the system on every labelled utterance instead, with the epochs, C and
     fusion weights that cross-validation chose (kept under refit/ in the run; an interrupted
     refit resumes). config.json's provenance says which of the two it holds.
+
+    --format onnx writes the neural systems, the text encoders and the score fusion as ONNX
+    graphs (checked against PyTorch on example clips); 'emofuse export default -o DIR --format
+    onnx' converts the bundled model, and any recogniser directory converts the same way.
     """
     from emofuse.inference.export import export_run
     from emofuse.inference.recognizer import Recognizer
     from emofuse.inference.recognizer import RecognizerError
 
+    if export_format not in {"pytorch", "onnx"}:
+        _fail(ValueError(f"--format must be pytorch or onnx, got {export_format!r}"))
     try:
         path = export_run(run_dir, output, system=system, seed=seed, fold=fold, asr=asr, name=name, refit=refit,
-                          progress=True)
-        provenance = Recognizer.from_pretrained(path, asr="none").config.provenance
+                          progress=True, format=export_format)  # type: ignore[arg-type]
+        exported = Recognizer.from_pretrained(path, asr="none").config
+        provenance = exported.provenance
     except (ValueError, OSError, KeyError, RecognizerError) as error:
         _fail(error)
-    if refit:
+    suffix = f" as ONNX (largest difference from PyTorch {provenance['onnx']['max_difference']:.1e})" \
+        if export_format == "onnx" else ""
+    if "system" not in provenance:
+        typer.echo(f"exported {exported.name}{suffix} to {path}")
+    elif refit:
         chosen = "; ".join(f"{n}: {rule}" for n, rule in provenance["chosen"].items())
         typer.echo(f"exported {provenance['system']} (seed {provenance['seed']}) refit on all labelled data "
-                   f"({chosen}) to {path}")
+                   f"({chosen}){suffix} to {path}")
     else:
         typer.echo(f"exported {provenance['system']} (seed {provenance['seed']}, {provenance['fold']}: "
-                   f"{provenance['selection']}) to {path}")
+                   f"{provenance['selection']}){suffix} to {path}")
 
 
 @app.command()

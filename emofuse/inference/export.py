@@ -31,6 +31,7 @@ import logging
 import os
 import pathlib
 from typing import Any
+from typing import Literal
 
 from emofuse.components import FEATURES
 from emofuse.config import config_hash
@@ -188,21 +189,38 @@ def _refit(run: RunDirectory, choice: ExportChoice, *, progress: bool) -> tuple[
 
 def export_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, system: str | None = None,
                seed: int | None = None, fold: str | None = None, asr: str | None = None, name: str | None = None,
-               description: str = "", refit: bool = False, progress: bool = False) -> pathlib.Path:
+               description: str = "", refit: bool = False, progress: bool = False,
+               format: Literal["pytorch", "onnx"] = "pytorch") -> pathlib.Path:
     """Export ``system`` of the run in ``run_dir`` (one seed and fold, or with ``refit`` the
     system retrained on all labelled data) to ``out_dir``.
 
     ``asr`` is the recogniser's default ASR for text systems when no transcript is given
-    (default ``pocketsphinx`` when it reads text; ``none`` switches it off). Returns ``out_dir``.
+    (default ``pocketsphinx`` when it reads text; ``none`` switches it off). ``format: onnx``
+    writes ONNX graphs instead of PyTorch weights (:mod:`emofuse.inference.onnx_export`);
+    ``run_dir`` may then also be a recogniser (a directory, or ``default``) to convert.
+    Returns ``out_dir``.
     """
+    if format not in {"pytorch", "onnx"}:
+        raise RecognizerError(f"format must be pytorch or onnx, got {format!r}")
     if refit and fold is not None:
         raise RecognizerError("refit trains on all the data: give a fold or refit, not both")
-    recognizer = build_from_run(run_dir, system=system, seed=seed, fold=fold, asr=asr, name=name,
-                                description=description, refit=refit, progress=progress)
-    path = recognizer.save_pretrained(out_dir)
+    if RunDirectory(pathlib.Path(run_dir)).is_run:
+        recognizer = build_from_run(run_dir, system=system, seed=seed, fold=fold, asr=asr, name=name,
+                                    description=description, refit=refit, progress=progress)
+    elif format == "onnx" and system is None and seed is None and fold is None and not refit:
+        recognizer = Recognizer.from_pretrained(run_dir, asr=asr)
+    else:
+        raise RecognizerError(f"{run_dir} is not an emofuse run directory (no emofuse-run.json)"
+                              + ("; a recogniser is converted with format onnx, without --system, --seed, --fold "
+                                 "or --refit" if format == "onnx" else ""))
+    if format == "onnx":
+        from emofuse.inference.onnx_export import export_onnx
+
+        path = export_onnx(recognizer, out_dir)
+    else:
+        path = recognizer.save_pretrained(out_dir)
     provenance = recognizer.config.provenance
-    log.info("exported %s (seed %s, %s) to %s", provenance["system"], provenance["seed"],
-             provenance.get("fold", "refit on all data"), path)
+    log.info("exported %s (%s) to %s", provenance.get("system", recognizer.config.name), format, path)
     return path
 
 

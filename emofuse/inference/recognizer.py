@@ -184,21 +184,18 @@ class Recognizer:
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike[str] = "default", *, asr: str | None = None,
                         num_threads: int | None = None, speech_check: bool = True) -> Recognizer:
-        """Load a recogniser from a directory, a bundled name (``default``) or a hub id.
+        """Load a recogniser from a directory, a bundled name (``default``) or a hub id; a
+        directory exported to ONNX runs on onnxruntime (:mod:`emofuse.inference.onnx`).
 
         ``asr`` replaces the recogniser's default speech recogniser (``none``: no ASR).
         ``num_threads`` sets torch's intra-op threads for the whole process (``None``: leave
-        them). ``speech_check`` (on by default) runs the voice-activity and signal checks of
+        them), or onnxruntime's per session (``None``: one). ``speech_check`` (on by default) runs the voice-activity and signal checks of
         :mod:`emofuse.inference.checks` before predicting. One thread is usually best for single utterances: the models are small, and
         with more threads than free cores (a busy machine, several workers) torch's threads
         wait on each other.
         """
-        if num_threads is not None:
-            if num_threads < 1:
-                raise RecognizerError(f"num_threads must be at least 1, got {num_threads}")
-            import torch
-
-            torch.set_num_threads(num_threads)
+        if num_threads is not None and num_threads < 1:
+            raise RecognizerError(f"num_threads must be at least 1, got {num_threads}")
         directory = resolve_recognizer(source)
         config_path = directory / CONFIG_NAME
         try:
@@ -214,6 +211,16 @@ class Recognizer:
         except ConfigError as error:
             raise RecognizerError(f"{config_path}: {error}") from None
         check_versions(config.versions, config_path)
+        from emofuse.inference.onnx import is_onnx_recognizer
+        from emofuse.inference.onnx import load_onnx_systems
+
+        if is_onnx_recognizer(directory):  # ONNX export: onnxruntime, no torch
+            systems = load_onnx_systems(directory, config, threads=num_threads)
+            return cls(config, systems, asr=asr, directory=directory, speech_check=speech_check)
+        if num_threads is not None:
+            import torch
+
+            torch.set_num_threads(num_threads)
         systems = {}
         for name in config.systems:
             system_dir = directory / SYSTEMS_DIR / name

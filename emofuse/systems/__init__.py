@@ -19,6 +19,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "neural": [
         "NeuralSystem",
     ],
+    "onnx": [
+        "OnnxSystem",
+        "load_onnx_system",
+    ],
     "score_fusion": [
         "ScoreFusionSystem",
     ],

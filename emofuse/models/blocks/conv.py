@@ -62,7 +62,8 @@ class ConvBlock(torch.nn.Module):
         values = _apply(torch.relu(self.bn1(self.conv1(values))), mask)
         values = _apply(torch.relu(self.bn2(self.conv2(values))), mask)
         # an axis already down to one bin (few Mel bins, very short input) is not pooled further
-        size = (min(self.pool_size[0], values.shape[2]), min(self.pool_size[1], values.shape[3]))
+        # (plain ints: traced for ONNX, the window is fixed by an input at least as long as min_frames)
+        size = (min(self.pool_size[0], int(values.shape[2])), min(self.pool_size[1], int(values.shape[3])))
         if size == (1, 1):
             return values, lengths
         if self.pool_type == "max":

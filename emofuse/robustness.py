@@ -107,3 +107,146 @@ def variant_features(component: Component, utterances: Sequence[Utterance], vari
                 raise ValueError(f"{u.id} ({v}): cache entry missing after extraction")
             result[v][u.id] = array
     return result
+
+
+# The default speech recipe --------------------------------------------------------------------
+
+def fit_logistic(features: np.ndarray, truth: np.ndarray, classes: int, c: float) -> dict[str, np.ndarray]:
+    """Class-balanced multinomial logistic regression on standardised features, as the arrays of
+    a ``logistic_regression`` :class:`~emofuse.models.classic.ClassicModel` (balanced: each
+    class weighs as much in the loss, so that the most frequent class is not favoured)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(features)
+    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(scaler.transform(features), truth)
+    if len(model.classes_) != classes:
+        raise ValueError(f"the training data hold {len(model.classes_)} of the {classes} classes")
+    return {"mean": scaler.mean_.copy(), "scale": scaler.scale_.copy(), "classes": model.classes_.astype(np.float64),
+            "coef": model.coef_.copy(), "intercept": model.intercept_.copy()}
+
+
+def speech_system(component: Component, input_name: str, classes: Sequence[str], arrays: dict[str, np.ndarray], *,
+                  c: float, normalization: str = "global", fitted: dict | None = None) -> object:
+    """A fitted classic system (``logistic_regression`` on one front-end) from :func:`fit_logistic` arrays."""
+    from emofuse.models.configs import LogisticRegressionConfig
+    from emofuse.models.inputs import InputSpec
+    from emofuse.systems.base import SystemSpec
+    from emofuse.systems.base import build_system
+
+    spec = SystemSpec(task_type="categorical", outputs=tuple(classes),
+                      inputs=(InputSpec(input_name, "audio", "vector", int(arrays["mean"].size)),),
+                      model=Component("logistic_regression", LogisticRegressionConfig(c_grid=(c,))),
+                      normalization=normalization, features={input_name: component},  # type: ignore[arg-type]
+                      fitted={"C": c, "class_weight": "balanced", **(fitted or {})})
+    system = build_system(spec)
+    system.load_state_dict(arrays)
+    return system
+
+
+def predict_arrays(arrays: dict[str, np.ndarray], features: np.ndarray, classes: int) -> np.ndarray:
+    """Posteriors of :func:`fit_logistic` arrays (the numpy path a recogniser runs)."""
+    from emofuse.models.classic import ClassicModel
+    from emofuse.models.configs import LogisticRegressionConfig
+
+    model = ClassicModel("logistic_regression", LogisticRegressionConfig(), classes)
+    model.load_state(arrays)
+    return model.predict_scores(features)
+
+
+def group_standardize(features: dict[str, np.ndarray], groups: dict[str, str]) -> dict[str, np.ndarray]:
+    """Each group's vectors standardised with the group's own mean and deviation (what
+    ``--adapt`` does per speaker)."""
+    from emofuse.training.inputs import speaker_standardize
+
+    return dict(speaker_standardize(features, groups))  # type: ignore[arg-type]
+
+
+def leave_one_speaker_out(training: dict[str, dict[str, np.ndarray]], testing: dict[str, dict[str, np.ndarray]],
+                          labels: dict[str, str], speakers: dict[str, str], classes: Sequence[str], *,
+                          c_grid: Sequence[float] = (0.001, 0.01, 0.1, 1.0), adapt: bool = False,
+                          progress: bool = False) -> dict:
+    """The default speech recipe under leave-one-speaker-out, as honest as the real use.
+
+    ``training`` holds the features the models train on (``clean`` and augmented ``copy<k>``
+    variants), ``testing`` those they are tested on (``clean`` and any test conditions). Per
+    fold (one test speaker; the next speaker in sorted order is the dev speaker): C is chosen
+    from ``c_grid`` by the dev speaker's clean UA, the model is trained on the other eight
+    speakers, and its temperature is fitted on the dev speaker's clean predictions; the test
+    speaker is then predicted under every test variant. With ``adapt`` every group (a speaker
+    under one variant) is standardised with its own statistics, in training and testing.
+
+    Returns ``{"folds": [...], "raw": {variant: (ids, posteriors)}, "calibrated": {...}}``, the
+    test predictions of all folds pooled.
+    """
+    from emofuse.calibration import apply_temperature
+    from emofuse.calibration import fit_temperature
+    from emofuse.evaluation.metrics import unweighted_average_recall
+
+    order = sorted(set(speakers.values()))
+    index = {c: k for k, c in enumerate(classes)}
+
+    def prepared(variants: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+        if not adapt:
+            return variants
+        return {v: group_standardize(values, {i: speakers[i] for i in values}) for v, values in variants.items()}
+
+    training, testing = prepared(training), prepared(testing)
+
+    def stack(variants: dict[str, dict[str, np.ndarray]], ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        rows = [(values[i], index[labels[i]]) for values in variants.values() for i in ids if i in values]
+        return np.stack([r[0] for r in rows]).astype(np.float64), np.array([r[1] for r in rows])
+
+    folds, raw, calibrated = [], {v: ([], []) for v in testing}, {v: ([], []) for v in testing}
+    for position, test_speaker in enumerate(tqdm(order, desc="folds", disable=not progress)):
+        dev_speaker = order[(position + 1) % len(order)]
+        train_ids = sorted(i for i, s in speakers.items() if s not in {test_speaker, dev_speaker})
+        dev_ids = sorted(i for i, s in speakers.items() if s == dev_speaker)
+        test_ids = sorted(i for i, s in speakers.items() if s == test_speaker)
+        features, truth = stack(training, train_ids)
+        dev_features, dev_truth = stack({"clean": testing["clean"]}, dev_ids)
+        best = None
+        for c in c_grid:
+            arrays = fit_logistic(features, truth, len(classes), c)
+            dev_posteriors = predict_arrays(arrays, dev_features, len(classes))
+            score = unweighted_average_recall(list(dev_truth), list(dev_posteriors.argmax(axis=1)),
+                                              labels=sorted(set(dev_truth.tolist())))
+            if best is None or score > best[0] + 1e-12:
+                best = (score, c, arrays, dev_posteriors)
+        assert best is not None
+        dev_score, c, arrays, dev_posteriors = best
+        temperature = fit_temperature(dev_truth, dev_posteriors)
+        folds.append({"test": test_speaker, "dev": dev_speaker, "C": c, "dev_UA": dev_score, "temperature": temperature})
+        for variant, values in testing.items():
+            ids = [i for i in test_ids if i in values]
+            if not ids:
+                continue
+            posteriors = predict_arrays(arrays, np.stack([values[i] for i in ids]).astype(np.float64), len(classes))
+            raw[variant][0].extend(ids)
+            raw[variant][1].append(posteriors)
+            calibrated[variant][0].extend(ids)
+            calibrated[variant][1].append(apply_temperature(posteriors, temperature))
+    pack = {v: (ids, np.concatenate(parts)) for v, (ids, parts) in raw.items() if parts}
+    return {"folds": folds, "raw": pack,
+            "calibrated": {v: (ids, np.concatenate(parts)) for v, (ids, parts) in calibrated.items() if parts}}
+
+
+def scores_of(ids: Sequence[str], posteriors: np.ndarray, labels: dict[str, str], speakers: dict[str, str],
+              classes: Sequence[str]) -> dict[str, float]:
+    """UA (pooled and mean ± std over speakers), the share of the most predicted class, and ECE."""
+    from emofuse.calibration import expected_calibration_error
+    from emofuse.evaluation.metrics import unweighted_average_recall
+
+    truth = [labels[i] for i in ids]
+    predicted = [classes[k] for k in posteriors.argmax(axis=1)]
+    per_speaker = []
+    for speaker in sorted({speakers[i] for i in ids}):
+        members = [k for k, i in enumerate(ids) if speakers[i] == speaker]
+        present = sorted({truth[k] for k in members})
+        per_speaker.append(unweighted_average_recall([truth[k] for k in members], [predicted[k] for k in members],
+                                                     labels=present))
+    counts = np.bincount(posteriors.argmax(axis=1), minlength=len(classes))
+    return {"UA": float(unweighted_average_recall(truth, predicted, labels=list(classes))),
+            "UA_mean": float(np.mean(per_speaker)), "UA_std": float(np.std(per_speaker)),
+            "top_share": float(counts.max() / counts.sum()), "top_class": classes[int(counts.argmax())],
+            "ECE": expected_calibration_error(truth, posteriors, labels=classes), "n": len(ids)}

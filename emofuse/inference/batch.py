@@ -48,20 +48,31 @@ def find_audio(inputs: Sequence[str | os.PathLike[str]], *, suffixes: set[str]) 
 def read_transcripts(path: str | os.PathLike[str], files: Sequence[AudioFile]) -> dict[str, str]:
     """Transcripts from a CSV with ``file`` and ``text`` columns, matched to ``files`` by key,
     by file name or by stem."""
+    return read_file_table(path, files, "text")
+
+
+def read_speakers(path: str | os.PathLike[str], files: Sequence[AudioFile]) -> dict[str, str]:
+    """Speakers from a CSV with ``file`` and ``speaker`` columns (for ``--adapt`` per speaker),
+    matched as in :func:`read_transcripts`; files it does not name are adapted together."""
+    return {k: v for k, v in read_file_table(path, files, "speaker").items() if v}
+
+
+def read_file_table(path: str | os.PathLike[str], files: Sequence[AudioFile], column: str) -> dict[str, str]:
+    """A ``file`` -> ``column`` table from a CSV, matched to ``files`` by key, name or stem."""
     path = pathlib.Path(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as error:
         raise ValueError(f"{path}: cannot read transcripts: {error}") from None
-    if not rows or not {"file", "text"} <= set(rows[0]):
-        raise ValueError(f"{path}: needs the columns file,text")
+    if not rows or not {"file", column} <= set(rows[0]):
+        raise ValueError(f"{path}: needs the columns file,{column}")
     table: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):
         name = (row.get("file") or "").strip()
         if not name:
             raise ValueError(f"{path}, line {line}: empty file name")
-        table[pathlib.PurePath(name).as_posix()] = (row.get("text") or "").strip()
+        table[pathlib.PurePath(name).as_posix()] = (row.get(column) or "").strip()
     texts = {}
     for key, file in files:
         for candidate in (key, file.name, file.stem):
@@ -70,7 +81,7 @@ def read_transcripts(path: str | os.PathLike[str], files: Sequence[AudioFile]) -
                 break
     missing = len(files) - len(texts)
     if missing:
-        log.info("%d of %d files have no transcript in %s (ASR transcribes them)", missing, len(files), path)
+        log.info("%d of %d files have no %s in %s", missing, len(files), column, path)
     return texts
 
 
@@ -84,11 +95,19 @@ def predict_files(
     plot_dir: pathlib.Path | None = None,
     progress: bool = True,
     max_duration: float | None = None,
+    adapt: bool = False,
+    speakers: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One record per file, in input order (``file`` + the prediction, with ``warnings`` about the
     input and ``timeline`` with segmentation), and the failed ones among them (``file`` +
-    ``error``); a bad file does not stop the rest."""
+    ``error``); a bad file does not stop the rest.
+
+    ``adapt`` adapts the recogniser to these files (transductive; see
+    :meth:`Recognizer.predict`): per speaker where ``speakers`` names one, the rest together;
+    the files are then read and predicted as one batch."""
     texts = texts or {}
+    if adapt:
+        batch_size = max(len(files), 1)
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     bar = tqdm(total=len(files), desc="predict", unit="file", disable=not progress or len(files) < 2)
@@ -104,7 +123,8 @@ def predict_files(
                 notes.append(warnings)
             except (AudioError, ValueError) as error:
                 results[key] = {"file": key, "error": str(error)}
-        predictions = recognizer.predict_each(signals, [texts.get(k) for k in good], list(good), notes)
+        groups = [(speakers or {}).get(k, "") for k in good] if adapt else None
+        predictions = recognizer.predict_each(signals, [texts.get(k) for k in good], list(good), notes, groups=groups)
         for key, signal, prediction in zip(good, signals, predictions, strict=True):
             record = {"file": key, **{k: v for k, v in prediction.to_dict().items() if k != "source"}}
             if segmentation is not None and prediction.error is None:

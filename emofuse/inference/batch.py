@@ -164,15 +164,27 @@ def run_demo(model: str | os.PathLike[str] = "default", output: str | os.PathLik
     recognizer = Recognizer.from_pretrained(model, asr=asr, num_threads=num_threads)
     describe = recognizer.describe()
     classes = recognizer.classes
+    names = recognizer.config.label_names
     yield f"model: {describe['name']} (systems: {', '.join(describe['systems'])}; ASR: {describe['asr']})"
-    yield f"classes: {', '.join(f'{c} = {recognizer.config.label_names.get(c, c)}' for c in classes)}"
+    yield f"classes: {', '.join(f'{c} = {names.get(c, c)}' for c in classes)}"
+    yield ("confidence: the calibrated probability of the answer (temperature-scaled on speakers the model never heard); "
+           "the clips were synthesised with espeak-ng, so the voice carries little emotion and the words carry most of it")
     yield ""
-    header = f"{'file':<12} {'emotion':<8} " + " ".join(f"{'p_' + c:>6}" for c in classes) + "  transcript"
+    truth = {stem: code for code, name in names.items() for stem in (code, name, {"ang": "angry", "hap": "happy"}.get(code, ""))}
+    header = (f"{'file':<12} {'spoken as':<9} {'emotion':<8} {'conf.':>5} " + " ".join(f"{'p_' + c:>6}" for c in classes)
+              + "  transcript")
     yield header
     yield "-" * len(header)
+    hits = 0
     for clip, prediction in zip(clips, recognizer.predict([str(c) for c in clips]), strict=True):
         values = " ".join(f"{prediction.posteriors[c]:>6.3f}" for c in classes)
-        yield f"{clip.name:<12} {prediction.emotion or '-':<8} {values}  ({prediction.transcript_source}) {prediction.transcript or ''}"
+        expected = truth.get(clip.stem, "?")
+        mark = "" if expected == "?" else (" right" if prediction.emotion == expected else " MISS")
+        hits += prediction.emotion == expected
+        confidence = f"{prediction.confidence:>5.2f}" if prediction.confidence is not None else f"{'-':>5}"
+        yield (f"{clip.name:<12} {expected:<9} {(prediction.emotion or '-') + mark:<8} {confidence} {values}  "
+               f"({prediction.transcript_source}) {prediction.transcript or ''}")
+    yield f"{hits} of {len(clips)} clips right (a miss is shown as MISS, not hidden)"
     yield ""
     signal = recognizer.load_audio(long_clip)
     timeline = timeline_of_signal(recognizer, signal, config=SegmentationConfig(), source=long_clip.name)
@@ -182,14 +194,22 @@ def run_demo(model: str | os.PathLike[str] = "default", output: str | os.PathLik
     plot_timeline(timeline, figure_path, title=f"{long_clip.name}: emotion timeline", label_names=recognizer.config.label_names)
     yield f"{long_clip.name}: {timeline.duration:.1f} s, {len(timeline.segments)} segments (voice activity)"
     tracker = RewardTracker(RewardConfig(classes=classes)) if set(classes) == {"neu", "hap", "sad", "ang"} else None
-    header = f"{'start':>6} {'end':>6} {'emotion':<8} " + " ".join(f"{'p_' + c:>6}" for c in classes) + f" {'reward':>7}  transcript"
+    yield "spoken as: neutral, happy, sad, angry (one sentence each, in that order)"
+    if tracker:
+        yield (f"reward: how much this segment moved the emotion towards pleasant, sum over emotions of f(e) x the change in "
+               f"P(e) since the last segment (IEmoNet's dialogue reward; f: {', '.join(f'{c} {v:+g}' for c, v in RewardConfig().mapping.items())})")
+    header = (f"{'start':>6} {'end':>6} {'emotion':<8} {'conf.':>5} " + " ".join(f"{'p_' + c:>6}" for c in classes)
+              + f" {'reward':>7}  transcript")
     yield header
     yield "-" * len(header)
     for segment in timeline.segments:
         prediction = segment.prediction
         values = " ".join(f"{prediction.posteriors[c]:>6.3f}" for c in classes)
         reward = f"{tracker.update(prediction.posteriors).reward:>7.3f}" if tracker else f"{'':>7}"
-        yield f"{segment.start:>6.2f} {segment.end:>6.2f} {prediction.emotion or '-':<8} {values} {reward}  {prediction.transcript or ''}"
+        confidence = max(prediction.posteriors.values()) if prediction.posteriors else None
+        shown = f"{confidence:>5.2f}" if confidence is not None else f"{'-':>5}"
+        yield (f"{segment.start:>6.2f} {segment.end:>6.2f} {prediction.emotion or '-':<8} {shown} {values} {reward}  "
+               f"{prediction.transcript or ''}")
     summary = timeline.summary()
-    yield f"overall (time-weighted): {summary['emotion']}; reward = sum_e f(e) dP(e) per segment (IEmoNet), f: {RewardConfig().mapping}"
+    yield f"overall (time-weighted): {summary['emotion']}"
     yield f"timeline plot: {figure_path}"

@@ -609,18 +609,21 @@ class Recognizer:
             if groups is not None and spec.normalization == "speaker":
                 columns = {**columns, **self._standardized(spec, columns, groups)}
             rows: list[np.ndarray | None] = [None] * count
+            single: set[int] = set()
             if spec.members:  # score fusion: fuse, per item, the members that answered
-                groups: dict[tuple[str, ...], list[int]] = {}
+                answered: dict[tuple[str, ...], list[int]] = {}
                 for k in range(count):
                     available = tuple(m for m in spec.members if outputs[m][k] is not None)
                     if available:
-                        groups.setdefault(available, []).append(k)
-                for available, items in groups.items():
+                        answered.setdefault(available, []).append(k)
+                for available, items in answered.items():
                     ids = tuple(keys[k] for k in items)
                     members = {m: Predictions(spec.task_type, self.systems[m].outputs, ids,
                                               np.stack([outputs[m][k] for k in items]))  # type: ignore[misc]
                                for m in available}
                     values = system.predict(SystemData(ids, members=members)).scores
+                    if len(available) < 2:
+                        single.update(items)  # one member answered: its calibrated output as it is
                     for position, k in enumerate(items):
                         rows[k] = values[position]
             else:
@@ -638,7 +641,8 @@ class Recognizer:
             if temperature is not None and spec.task_type == "categorical":
                 from emofuse.calibration import apply_temperature
 
-                rows = [None if row is None else apply_temperature(row[None, :], temperature)[0] for row in rows]
+                rows = [row if row is None or k in single else apply_temperature(row[None, :], temperature)[0]
+                        for k, row in enumerate(rows)]
             outputs[name] = rows
         return outputs
 

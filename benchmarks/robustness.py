@@ -65,6 +65,7 @@ def svm_loso(features: dict[str, dict[str, np.ndarray]], labels: dict[str, str],
              c_grid=(1e-4, 1e-3, 1e-2)) -> dict:
     """Plain ComParE + linear SVM: trained on clean utterances, C chosen on the dev speaker,
     Platt posteriors (temperature-scaled on the dev speaker, like the default)."""
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
@@ -85,7 +86,8 @@ def svm_loso(features: dict[str, dict[str, np.ndarray]], labels: dict[str, str],
         dev_x, dev_y = np.stack([clean[i] for i in dev]), np.array([CLASSES.index(labels[i]) for i in dev])
         best = None
         for c in c_grid:
-            model = make_pipeline(StandardScaler(), SVC(kernel="linear", C=c, probability=True, random_state=0)).fit(x, y)
+            svc = CalibratedClassifierCV(SVC(kernel="linear", C=c, random_state=0), ensemble=False, cv=3)  # Platt
+            model = make_pipeline(StandardScaler(), svc).fit(x, y)
             posteriors = model.predict_proba(dev_x)
             score = unweighted_average_recall(list(dev_y), list(posteriors.argmax(axis=1)), labels=sorted(set(dev_y.tolist())))
             if best is None or score > best[0] + 1e-12:

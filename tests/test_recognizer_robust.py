@@ -165,3 +165,14 @@ def test_demo_shows_confidence_misses_and_the_reward(tmp_path):
     text = "\n".join(lines)
     assert "confidence" in lines[2] and "spoken as" in text and "clips right" in text
     assert "reward: " in text and (tmp_path / "dialogue_timeline.png").is_file()
+
+
+def test_pocketsphinx_scores_its_transcripts():
+    from emofuse.asr.base import build_transcriber
+    from emofuse.audio.io import read_audio
+    from emofuse.inference.batch import examples_directory
+
+    transcriber = build_transcriber("pocketsphinx")
+    text, confidence = transcriber.transcribe_scored(read_audio(examples_directory() / "happy.wav"), RATE)
+    assert "happy" in text and 0.0 < confidence <= 1.0
+    assert transcriber.transcribe_scored(np.zeros(0, dtype=np.float32), RATE) == ("", 0.0)

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Optional extras the test suite exercises (the core installs without them).
-TEST_EXTRAS ?= dev,opensmile,pyaudioanalysis,speaker,wordvectors,serve,browser,onnx
+TEST_EXTRAS ?= dev,opensmile,pyaudioanalysis,speaker,wordvectors,serve,browser,onnx,augment
 
 .PHONY: install install-test demo test lint benchmarks clean
 

@@ -15,6 +15,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
         "AudioError",
         "read_audio",
     ],
+    "calibration": [
+        "apply_temperature",
+        "expected_calibration_error",
+        "fit_temperature",
+    ],
     "components": [
         "CORPORA",
         "FEATURES",

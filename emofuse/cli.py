@@ -258,5 +258,7 @@ def main() -> None:
         sys.exit(130)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m emofuse.cli: the commands are registered on the imported module's app
+    from emofuse.cli import main as _main
+
+    _main()

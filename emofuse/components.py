@@ -42,6 +42,7 @@ FEATURES: Registry = Registry("front-end", {
     "pyaudioanalysis": "emofuse.audio.pyaudioanalysis:PyAudioAnalysis",
     "ssl": "emofuse.audio.ssl:SSLFeatures",
     "resemblyzer": "emofuse.audio.speaker:Resemblyzer",
+    "robust_functionals": "emofuse.audio.functionals:RobustFunctionals",
     "text_embedding": "emofuse.text.lm:TextEmbedding",
     "onnx_text_embedding": "emofuse.text.onnx_embedding:OnnxTextEmbedding",
     "word_vectors": "emofuse.text.wordvectors:WordVectors",

@@ -16,6 +16,7 @@ import os
 import pathlib
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 from typing import Literal
@@ -27,8 +28,10 @@ from emofuse.cache import FeatureCache
 from emofuse.cache import default_cache_dir
 from emofuse.components import FEATURES
 from emofuse.config import Component
-from emofuse.data.manifest import Manifest
-from emofuse.data.manifest import Utterance
+
+if TYPE_CHECKING:  # pandas stays out of a recogniser's start-up
+    from emofuse.data.manifest import Manifest
+    from emofuse.data.manifest import Utterance
 
 log = logging.getLogger(__name__)
 

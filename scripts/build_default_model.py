@@ -1,37 +1,41 @@
 """Build the bundled default recogniser (``emofuse/assets/default_model``) from ../shared data.
 
-    .venv/bin/python scripts/build_default_model.py                # runs, fusion, bundle, numbers
-    .venv/bin/python scripts/build_default_model.py --examples     # only the example clips (espeak-ng)
+    .venv/bin/python scripts/build_default_model.py                  # speech, text (from the bundle), fusion, bundle
+    .venv/bin/python scripts/build_default_model.py --text train     # also retrain the text member (35 min)
+    .venv/bin/python scripts/build_default_model.py --examples       # only the example clips (espeak-ng)
 
-What it does, all through emofuse's own API, so that the bundle is an ordinary emofuse artifact:
+Everything is chosen on held-out EmoDB speakers, never on the utterances it is scored on:
 
-1. **Speech**: ``run_experiment`` on EmoDB, 4 classes (``emodb_four_class``: neu, hap, sad, ang),
-   leave-one-speaker-out (10 folds, the next speaker as dev) with the speech system of the
-   ``SPEECH`` block below. Its mean ± std over folds is the speech model's speaker-independent
-   accuracy.
-2. **Text**: GoEmotions, Ekman taxonomy, single-label comments, mapped to the same 4 classes
-   (``goemotions_ekman_four_class``). The official train split is cut (fixed seed, stratified)
-   into ``train`` (90 %) and ``val`` (10 %), each capped per class (``MAX_TRAIN_PER_CLASS``,
-   ``MAX_VAL_PER_CLASS``: class-balanced subsets, to keep the build short on a small CPU);
-   ``run_experiment`` with ``official_splits`` trains the frozen-MiniLM + linear head on
-   ``train``, selects the epoch on ``val`` and tests on the whole official ``dev`` split.
-3. **Fusion on held-out pairs** (../shared/DATA.md "Bimodal evaluation"): every EmoDB utterance
-   is paired with a GoEmotions text of the same class, drawn with a fixed seed and without
-   replacement: a ``val`` text for calibration and a ``dev`` text for testing. No text is in
-   the text model's training data, and calibration and test texts never overlap. In each
-   speech fold, weighted late fusion (Padi et al.: ``w log P_speech + (1 - w) log P_text``) is
-   fitted on the fold's dev speaker (speech posteriors of that fold's model + posteriors of
-   the calibration texts) and tested on the fold's test speaker (test texts): the fused
-   accuracy is the mean ± std over the 10 folds, next to speech-only and text-only accuracy
-   on the same test pairs. The bundle's weight is fitted on the pooled dev pairs of all folds
-   (every EmoDB utterance once, each scored by a speech model that never trained on it).
-4. **Bundle**: the speech model of the fold with the best dev UA (``export`` default), the text
-   model, and the pooled fusion weight, with pocketsphinx as the default ASR, written with
-   ``save_pretrained``; the numbers go into its ``config.json`` (``metrics``) and are printed
-   for docs/MODEL_CARD.md.
+1. **Speech** (``SPEECH`` below): the ``robust_functionals`` front-end (level- and
+   channel-invariant functionals, CREPE pitch, Silero speech timing) on every EmoDB utterance
+   of the 4 classes and on ``COPIES`` augmented copies of each (random gain -30..+10 dB,
+   microphone colouring, rooms, coloured noise, telephone band and resampling:
+   :func:`emofuse.audio.perturb.augment`), then class-balanced logistic regression.
+   Leave-one-speaker-out (10 folds; the next speaker is the dev speaker that chooses C and fits
+   the temperature) gives the speaker-independent accuracy and calibration. The bundled model
+   is trained on all ten speakers with the C chosen in most folds; its temperature is fitted on
+   the pooled out-of-fold predictions (every utterance scored by a model that never heard its
+   speaker).
+2. **Adapted speech** (``speech_adapted``): the same recipe on features standardised per speaker
+   (per speaker and copy in training), for ``--adapt``; its own LOSO numbers and temperature.
+3. **Text**: GoEmotions-Ekman mapped to 4 classes, frozen MiniLM + a linear head, kept as a
+   classic (numpy) system. By default the text member already in the bundle is reused
+   (``--text bundle``; it is converted to a ``logistic_regression`` system with identical
+   outputs when it is still the older MLP form); ``--text train`` retrains it as before
+   (GoEmotions train split cut into train / val, class-balanced caps, tested on the official
+   dev split). Its temperature is fitted on the held-out ``val`` texts of the pairs below.
+4. **Fusion on held-out pairs** (../shared/DATA.md): every EmoDB utterance paired with a
+   GoEmotions text of the same class (``val`` texts for calibration, ``dev`` texts for
+   testing). Per speech fold the weight of ``w log P_speech + (1 - w) log P_text`` (calibrated
+   members) is fitted on the dev speaker's pairs and tested on the test speaker's; the
+   bundled weight is fitted on all dev pairs pooled, and the fused temperature on the pooled
+   fused dev pairs.
+5. **Bundle**: ``speech``, ``speech_adapted``, ``text`` and ``fused`` with their temperatures,
+   pocketsphinx as the default ASR; the numbers go into ``config.json`` (``metrics``),
+   ``--work``/report.json and docs/MODEL_CARD.md (with a reliability diagram, ``docs/reliability.png``).
 
-Runs and feature caches go to ``--work`` (default ``/tmp/emofuse_default_model``); a re-run
-resumes finished folds. Nothing from ../shared is copied into the repository: only weights and
+Features are cached under ``--work`` (default ``$TMPDIR/emofuse_default_model``); a re-run only
+computes what is new. Nothing from ../shared is copied into the repository: only weights and
 configs are written. The example clips are synthesised with espeak-ng (``apt-get install
 espeak-ng``) from the sentences in ``EXAMPLES``.
 """
@@ -56,19 +60,16 @@ SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
 BUNDLE = ROOT / "emofuse" / "assets" / "default_model"
 EXAMPLES_DIR = ROOT / "emofuse" / "assets" / "examples"
 SEED = 0
+CLASSES = ("neu", "hap", "sad", "ang")
 
 log = logging.getLogger("build_default_model")
 
-# ==== SPEECH SYSTEM: the lead may upgrade this block (front-end and model); keep the keys. ======
-# Core-install front-ends only (log-Mel based): opensmile and resemblyzer are optional extras.
+# ==== SPEECH SYSTEM ==============================================================================
+# Core-install front-end only (numpy, scipy, onnxruntime): openSMILE's licence keeps it out of the default.
 SPEECH = {
-    "features": {"logmel_stats": {"name": "logmel_stats", "n_mels": 64, "window_ms": 25, "hop_ms": 10}},
-    "system": {
-        "inputs": ["logmel_stats"],
-        "model": {"name": "mlp", "hidden_sizes": [128], "dropout": 0.3},
-        "training": {"max_epochs": 60, "batch_size": 32, "optimizer": "adam", "learning_rate": 1.0e-3,
-                     "weight_decay": 1.0e-4, "early_stopping_patience": 15},
-    },
+    "features": {"robust": {"name": "robust_functionals"}},
+    "copies": 3,                      # augmented training copies per utterance
+    "c_grid": [0.001, 0.01, 0.1, 1.0],
 }
 # ================================================================================================
 
@@ -101,20 +102,6 @@ LONG_EXAMPLE = [
     ("en-us+f2", 115, 30, 70, "But I miss my old team. I feel so sad and lonely without them."),
     ("en-us+f2", 190, 55, 180, "And stop interrupting me! I am furious, this is completely unacceptable!"),
 ]
-
-
-def speech_experiment(work: pathlib.Path) -> dict:
-    return {
-        "name": "default_speech_emodb4",
-        "description": "Bundled default, speech: EmoDB 4 classes, leave-one-speaker-out.",
-        "data": {"corpus": {"name": "emodb", "path": str(SHARED / "data" / "emodb"), "label_map": "emodb_four_class"}},
-        "task": {"type": "categorical", "class_weighting": "inverse_frequency"},
-        "protocol": {"name": "leave_one_speaker_out", "dev": "next_speaker"},
-        "seeds": [SEED],
-        "features": SPEECH["features"],
-        "extraction": {"cache_dir": str(work / "cache")},
-        "systems": {"speech": SPEECH["system"]},
-    }
 
 
 def text_experiment(work: pathlib.Path, manifest: pathlib.Path) -> dict:
@@ -175,131 +162,248 @@ def draw_texts(manifest_path: pathlib.Path, split: str, labels: dict[str, str], 
     return drawn
 
 
-def fusion_study(speech_run: pathlib.Path, text_recognizer, goemotions: pathlib.Path) -> dict:  # noqa: ANN001
-    """Per speech fold: fit the fusion on dev pairs, test on test pairs; and the pooled weight."""
+def emodb_speech(work: pathlib.Path) -> dict:
+    """Features of EmoDB (4 classes) and its augmented copies; LOSO of the plain and the adapted
+    recipe; the final systems trained on all ten speakers."""
+    from emofuse import prepare_emodb
+    from emofuse.calibration import apply_temperature
+    from emofuse.calibration import expected_calibration_error
+    from emofuse.calibration import fit_temperature
+    from emofuse.components import FEATURES
+    from emofuse.config import Component
+    from emofuse.config import parse
+    from emofuse.robustness import fit_logistic
+    from emofuse.robustness import group_standardize
+    from emofuse.robustness import leave_one_speaker_out
+    from emofuse.robustness import scores_of
+    from emofuse.robustness import speech_system
+    from emofuse.robustness import variant_features
+
+    manifest = prepare_emodb(SHARED / "data" / "emodb", label_map="emodb_four_class").filter(lambda u: u.label is not None)
+    utterances = list(manifest)
+    labels = {u.id: str(u.label) for u in utterances}
+    speakers = {u.id: str(u.speaker) for u in utterances}
+    (name, feature), = SPEECH["features"].items()
+    component = Component(feature["name"], parse(FEATURES.get(feature["name"]).config_class,
+                                                 {k: v for k, v in feature.items() if k != "name"}))
+    variants = ["clean"] + [f"copy{k}" for k in range(SPEECH["copies"])]
+    training = variant_features(component, utterances, variants, cache_dir=work / "cache", num_workers=2)
+    testing = {"clean": training["clean"]}
+    study: dict = {}
+    for mode, adapt in (("speech", False), ("speech_adapted", True)):
+        result = leave_one_speaker_out(training, testing, labels, speakers, CLASSES, c_grid=SPEECH["c_grid"], adapt=adapt)
+        ids, raw = result["raw"]["clean"]
+        _, calibrated = result["calibrated"]["clean"]
+        summary = {"raw": scores_of(ids, raw, labels, speakers, CLASSES),
+                   "calibrated": scores_of(ids, calibrated, labels, speakers, CLASSES), "folds": result["folds"]}
+        chosen = collections.Counter(f["C"] for f in result["folds"]).most_common(1)[0][0]
+        temperature = fit_temperature([CLASSES.index(labels[i]) for i in ids], raw)
+        train = training  # the final model: every speaker, clean + copies
+        if adapt:
+            train = {v: group_standardize(values, {i: f"{speakers[i]}|{v}" for i in values}) for v, values in training.items()}
+        rows = [(values[i], CLASSES.index(labels[i])) for values in train.values() for i in sorted(values)]
+        arrays = fit_logistic(np.stack([r[0] for r in rows]).astype(np.float64), np.array([r[1] for r in rows]),
+                              len(CLASSES), chosen)
+        system = speech_system(component, name, CLASSES, arrays, c=chosen, normalization="speaker" if adapt else "global",
+                               fitted={"copies": SPEECH["copies"]})
+        study[mode] = {"system": system, "temperature": temperature, "C": chosen, "loso": summary,
+                       "ids": ids, "raw": raw, "calibrated": calibrated,
+                       "ece_pooled_temperature": expected_calibration_error(
+                           [labels[i] for i in ids], apply_temperature(raw, temperature), labels=CLASSES)}
+        log.info("%s: LOSO UA %.1f ± %.1f (pooled %.1f), ECE %.3f -> %.3f, C %s, T %.2f", mode,
+                 100 * summary["calibrated"]["UA_mean"], 100 * summary["calibrated"]["UA_std"],
+                 100 * summary["calibrated"]["UA"], summary["raw"]["ECE"], summary["calibrated"]["ECE"], chosen, temperature)
+    study["labels"], study["speakers"], study["folds"] = labels, speakers, study["speech"]["loso"]["folds"]
+    return study
+
+
+def text_member(work: pathlib.Path, retrain: bool):  # noqa: ANN201
+    """The text system as a classic linear system: from the bundle, or retrained."""
+    from emofuse.systems.base import load_system
+
+    if retrain:
+        from emofuse import load_experiment
+        from emofuse import run_experiment
+        from emofuse.inference.export import build_from_run
+
+        goemotions = goemotions_manifest(work)
+        run_experiment(load_experiment(text_experiment(work, goemotions)), work / "text", progress=True)
+        recognizer = build_from_run(work / "text", system="text", asr="none")
+        return as_classic(recognizer.systems["text"]), recognizer.config.metrics
+    return as_classic(load_system(BUNDLE / "systems" / "text")), {}
+
+
+def as_classic(system):  # noqa: ANN001, ANN201
+    """A text system whose model is one linear layer on standardised embeddings (``mlp`` without
+    hidden layers) as the identical ``logistic_regression`` classic system (numpy only)."""
+    import dataclasses
+
+    from emofuse.config import Component
+    from emofuse.models.configs import LogisticRegressionConfig
+    from emofuse.systems.base import build_system
+
+    if system.spec.model.name == "logistic_regression":
+        return system
+    if system.spec.model.name != "mlp" or system.spec.model.config.hidden_sizes:
+        raise SystemExit(f"cannot convert a {system.spec.model.name} text system to a linear one")
+    state = system.state_dict()
+    arrays = {"mean": state["standardizers.0.mean"], "scale": state["standardizers.0.std"],
+              "classes": np.arange(len(system.outputs), dtype=np.float64),
+              "coef": state["model.head.weight"], "intercept": state["model.head.bias"]}
+    spec = dataclasses.replace(system.spec, model=Component("logistic_regression", LogisticRegressionConfig(c_grid=(1.0,))),
+                               fitted={**system.spec.fitted, "converted_from": "mlp with a linear head (same outputs)"})
+    converted = build_system(spec)
+    converted.load_state_dict({k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
+    return converted
+
+
+def fusion_study(speech: dict, text_system, goemotions: pathlib.Path) -> dict:  # noqa: ANN001
+    """Per speech fold: fit the fusion weight on the dev speaker's pairs, test on the test
+    speaker's pairs; the pooled weight and the temperatures of the text member and of the fusion."""
+    import threading
+
+    from emofuse.calibration import apply_temperature
+    from emofuse.calibration import expected_calibration_error
+    from emofuse.calibration import fit_temperature
     from emofuse.evaluation.metrics import categorical_scores
+    from emofuse.features import build_extractor
     from emofuse.fusion import LateFusion
     from emofuse.fusion import LateFusionConfig
-    from emofuse.rundir import RunDirectory
+    from emofuse.inference.prediction import input_columns
+    from emofuse.systems.base import SystemData
 
-    classes = list(text_recognizer.classes)
-    run = RunDirectory(speech_run)
-    labels = {u.id: str(u.label) for u in run.manifest()}
+    labels, speakers = speech["labels"], speech["speakers"]
     calibration_texts = draw_texts(goemotions, "val", labels, seed=SEED)
     test_texts = draw_texts(goemotions, "dev", labels, seed=SEED + 1)
     assert not set(calibration_texts.values()) & set(test_texts.values())
+    (feature_name, component), = text_system.spec.features.items()
+    extractor = {feature_name: build_extractor(component)}
 
     def text_posteriors(texts: dict[str, str]) -> dict[str, np.ndarray]:
         ids = sorted(texts)
-        predictions = text_recognizer.predict_signals([None] * len(ids), texts=[texts[i] for i in ids])
-        return {i: np.array([p.posteriors[c] for c in classes]) for i, p in zip(ids, predictions, strict=True)}
+        columns = input_columns([feature_name], extractor, [None] * len(ids), [texts[i] for i in ids],
+                                sampling_rate=16000, text_lock=threading.Lock(), modalities={feature_name: "text"})
+        data = SystemData(tuple(ids), inputs={feature_name: dict(zip(ids, columns[feature_name], strict=True))})
+        return dict(zip(ids, text_system.predict(data).scores, strict=True))
 
-    text_dev, text_test = text_posteriors(calibration_texts), text_posteriors(test_texts)
+    text_dev_raw, text_test_raw = text_posteriors(calibration_texts), text_posteriors(test_texts)
+    ids = sorted(text_dev_raw)
+    text_truth = [CLASSES.index(labels[i]) for i in ids]
+    text_temperature = fit_temperature(text_truth, np.stack([text_dev_raw[i] for i in ids]))
+    text_dev = {i: apply_temperature(v[None], text_temperature)[0] for i, v in text_dev_raw.items()}
+    text_test = {i: apply_temperature(v[None], text_temperature)[0] for i, v in text_test_raw.items()}
+    speech_posteriors = dict(zip(speech["speech"]["ids"], speech["speech"]["calibrated"], strict=True))
     config = LateFusionConfig(method=FUSION["method"], criterion=FUSION["criterion"], grid_step=FUSION["grid_step"])
     rows, pooled_speech, pooled_text, pooled_truth = [], [], [], []
-    for fold in run.finished("speech", SEED):
-        predictions = fold.predictions()
+    for fold in speech["folds"]:
         parts = {}
-        for split, texts in (("dev", text_dev), ("test", text_test)):
-            part = predictions.select(split)
-            text = np.stack([texts[i] for i in part.ids])
-            parts[split] = (part.scores, text, part.truth_labels())
+        for split, texts, who in (("dev", text_dev, fold["dev"]), ("test", text_test, fold["test"])):
+            members = sorted(i for i, s in speakers.items() if s == who)
+            parts[split] = (np.stack([speech_posteriors[i] for i in members]), np.stack([texts[i] for i in members]),
+                            [labels[i] for i in members])
         speech_dev, text_dev_fold, truth_dev = parts["dev"]
         pooled_speech.append(speech_dev)
         pooled_text.append(text_dev_fold)
         pooled_truth += truth_dev
         fusion = LateFusion(config, task_type="categorical").fit([speech_dev, text_dev_fold],
-                                                                np.array([classes.index(t) for t in truth_dev]))
+                                                                np.array([CLASSES.index(t) for t in truth_dev]))
         speech_test, text_test_fold, truth_test = parts["test"]
         fused = fusion([speech_test, text_test_fold])
-        row = {"fold": fold.fold, "weight_speech": fusion.weights[0], "n_test": len(truth_test)}
+        row = {"fold": fold["test"], "weight_speech": fusion.weights[0], "n_test": len(truth_test)}
         for system, scores in (("speech", speech_test), ("text", text_test_fold), ("fused", fused)):
-            result = categorical_scores(truth_test, [classes[i] for i in scores.argmax(axis=1)], labels=classes)
+            result = categorical_scores(truth_test, [CLASSES[i] for i in scores.argmax(axis=1)], labels=list(CLASSES))
             row[f"{system}_UA"], row[f"{system}_WA"] = result["UA"], result["WA"]
         rows.append(row)
     folds = pd.DataFrame(rows)
-    pooled = LateFusion(config, task_type="categorical").fit(
-        [np.concatenate(pooled_speech), np.concatenate(pooled_text)], np.array([classes.index(t) for t in pooled_truth]))
+    truth = np.array([CLASSES.index(t) for t in pooled_truth])
+    speech_all, text_all = np.concatenate(pooled_speech), np.concatenate(pooled_text)
+    fusion = LateFusion(config, task_type="categorical").fit([speech_all, text_all], truth)
+    fused_dev = fusion([speech_all, text_all])
+    fused_temperature = fit_temperature(truth, fused_dev)
     summary = {f"{c}_{s}": float(getattr(folds[c], s)()) for c in folds.columns if c.endswith(("_UA", "_WA", "weight_speech"))
                for s in ("mean", "std")}
     return {"folds": folds.to_dict(orient="records"), "summary": summary,
-            "pooled": {k: v.tolist() for k, v in pooled.state().items()},
+            "pooled": {k: v.tolist() for k, v in fusion.state().items()},
+            "temperatures": {"text": text_temperature, "fused": fused_temperature},
+            "ece": {"text_val_raw": expected_calibration_error(text_truth, np.stack([text_dev_raw[i] for i in ids])),
+                    "text_val_calibrated": expected_calibration_error(text_truth, np.stack([text_dev[i] for i in ids])),
+                    "fused_dev_raw": expected_calibration_error(truth, fused_dev),
+                    "fused_dev_calibrated": expected_calibration_error(truth, apply_temperature(fused_dev, fused_temperature))},
             "pairs": {"calibration": len(calibration_texts), "test": len(test_texts)}}
 
 
-def portable(provenance: dict) -> dict:
-    """Provenance without this machine's paths (the run directory, the prepared manifest)."""
-    data = dict(provenance.get("data", {}))
-    if data.get("manifest"):
-        data["manifest"] = f"<work>/{pathlib.Path(data['manifest']).name} (written by this script)"
-    return {**{k: v for k, v in provenance.items() if k != "run"}, "data": data}
+def build(work: pathlib.Path, *, retrain_text: bool) -> None:
+    import shutil
 
-
-def build(work: pathlib.Path) -> None:
-    from emofuse import load_experiment
-    from emofuse import run_experiment
+    from emofuse.calibration import plot_reliability
+    from emofuse.calibration import reliability
     from emofuse.config import Component
     from emofuse.fusion import LateFusionConfig
-    from emofuse.inference.export import build_from_run
-    from emofuse.inference.export import fuse_recognizers
+    from emofuse.inference.recognizer import Recognizer
+    from emofuse.inference.recognizer import RecognizerConfig
+    from emofuse.inference.recognizer import display_names
+    from emofuse.systems.base import SystemSpec
+    from emofuse.systems.base import build_system
 
     for needed in (SHARED / "data" / "emodb", SHARED / "data" / "text" / "goemotions"):
         if not needed.exists():
             raise SystemExit(f"needs {needed} (../shared is not available)")
     work.mkdir(parents=True, exist_ok=True)
-    log.info("1/4 speech: EmoDB 4 classes, leave-one-speaker-out")
-    speech_run = work / "speech"
-    speech = run_experiment(load_experiment(speech_experiment(work)), speech_run, progress=True)
-    log.info("2/4 text: GoEmotions-Ekman 4 classes")
-    goemotions = goemotions_manifest(work)
-    text_run = work / "text"
-    text = run_experiment(load_experiment(text_experiment(work, goemotions)), text_run, progress=True)
-    speech_recognizer = build_from_run(speech_run, system="speech", asr="none")
-    text_recognizer = build_from_run(text_run, system="text", asr="none")
+    log.info("1/4 speech: EmoDB 4 classes + augmented copies, leave-one-speaker-out")
+    speech = emodb_speech(work)
+    log.info("2/4 text member")
+    text, text_metrics = text_member(work, retrain_text)
     log.info("3/4 fusion on held-out EmoDB x GoEmotions pairs")
-    study = fusion_study(speech_run, text_recognizer, goemotions)
-    (work / "fusion_study.json").write_text(json.dumps(study, indent=2))
-
-    def headline(result) -> dict:  # noqa: ANN001
-        row = result.summary.iloc[0]
-        return {k: float(row[k]) for k in ("UA_mean", "UA_std", "WA_mean", "WA_std", "macro_F1_mean", "macro_F1_std", "runs")}
-
+    study = fusion_study(speech, text, goemotions_manifest(work))
+    fusion = Component("late", LateFusionConfig(method=FUSION["method"], criterion=FUSION["criterion"], grid_step=FUSION["grid_step"]))
+    fused = build_system(SystemSpec(task_type="categorical", outputs=CLASSES, members=("speech", "text"), fusion=fusion,
+                                    fitted={"weights": study["pooled"]["weights"]}))
+    fused.load_state_dict({"weights": np.asarray(study["pooled"]["weights"], dtype=np.float64)})
+    temperatures = {"speech": speech["speech"]["temperature"], "speech_adapted": speech["speech_adapted"]["temperature"],
+                    **study["temperatures"]}
+    loso = {mode: {"raw": speech[mode]["loso"]["raw"], "calibrated": speech[mode]["loso"]["calibrated"],
+                   "C": speech[mode]["C"], "folds": speech[mode]["loso"]["folds"]} for mode in ("speech", "speech_adapted")}
     metrics = {
-        "speech_emodb_loso": {"protocol": "EmoDB 4 classes, leave-one-speaker-out, 10 folds, seed 0", **headline(speech)},
-        "text_goemotions_dev": {"protocol": "GoEmotions-Ekman 4 classes, official dev split (trained on a class-balanced subset of train)",
-                                **headline(text)},
+        "speech_emodb_loso": {"protocol": "EmoDB 4 classes, leave-one-speaker-out, 10 folds (the next speaker chooses C "
+                                          "and fits the temperature); one file at a time", **loso["speech"]},
+        "speech_adapted_emodb_loso": {"protocol": "as above, each speaker's test files standardised with their own "
+                                                  "statistics (--adapt per speaker)", **loso["speech_adapted"]},
+        "text_goemotions_dev": text_metrics or {"note": "text member of the previous bundle, unchanged (61.3 % UA on the "
+                                                        "GoEmotions-Ekman dev split, 4 classes)"},
         "fusion_heldout_pairs": {"protocol": "EmoDB x GoEmotions same-class pairs; per speech fold, weight fitted on the "
-                                             "dev speaker's pairs (val texts), tested on the test speaker's pairs (dev texts)",
-                                 **study["summary"]},
-        "bundled_speech_fold": {**portable(speech_recognizer.config.provenance), **speech_recognizer.config.metrics},
+                                             "dev speaker's pairs (val texts), tested on the test speaker's pairs (dev "
+                                             "texts); calibrated members", **study["summary"]},
+        "calibration": {"temperatures": temperatures, **study["ece"]},
     }
     log.info("4/4 bundle")
-    fusion = Component("late", LateFusionConfig(method=FUSION["method"], criterion=FUSION["criterion"], grid_step=FUSION["grid_step"]))
-    bundle = fuse_recognizers(
-        {"speech": speech_recognizer, "text": text_recognizer},
-        fusion,
-        {"weights": study["pooled"]["weights"]},
-        name="emofuse-default-4class",
-        system="fused",
-        asr="pocketsphinx",
-        description="Speech (log-Mel statistics + MLP, EmoDB, acted German) and text (frozen all-MiniLM-L6-v2 + "
-                    "linear head, GoEmotions Reddit comments), weighted late fusion calibrated on held-out "
-                    "EmoDB x GoEmotions pairs; pocketsphinx (US English) transcribes when no text is given. "
-                    "Classes: neutral, happy, sad, angry. See docs/MODEL_CARD.md.",
-        provenance={
-            "script": "scripts/build_default_model.py",
-            "speech": portable(speech_recognizer.config.provenance),
-            "text": portable(text_recognizer.config.provenance),
-            "fusion": {"calibration": "pooled dev pairs of the 10 speech folds", "pairs": study["pairs"], "seed": SEED},
-        },
-        metrics=metrics,
+    systems = {"speech": speech["speech"]["system"], "speech_adapted": speech["speech_adapted"]["system"], "text": text,
+               "fused": fused}
+    config = RecognizerConfig(
+        name="emofuse-default-4class", heads={"categorical": "fused"}, systems=tuple(systems), asr="pocketsphinx",
+        label_names=display_names(CLASSES),
+        description="Speech (level- and channel-robust functionals with CREPE pitch and Silero speech timing, class-balanced "
+                    "logistic regression; EmoDB with augmented copies, acted German) and text (frozen all-MiniLM-L6-v2 + "
+                    "linear head, GoEmotions Reddit comments), temperature-calibrated on held-out speakers and texts, "
+                    "weighted late fusion with the text member weighted by the transcript's confidence; pocketsphinx (US "
+                    "English) transcribes when no text is given. Classes: neutral, happy, sad, angry. See docs/MODEL_CARD.md.",
+        provenance={"script": "scripts/build_default_model.py",
+                    "speech": {"corpus": "emodb", "label_map": "emodb_four_class", "copies": SPEECH["copies"],
+                               "speakers": "all 10"},
+                    "fusion": {"calibration": "pooled dev pairs of the 10 speech folds", "pairs": study["pairs"], "seed": SEED}},
+        metrics=metrics, temperatures=temperatures, adaptation={"speech": "speech_adapted"},
     )
-    import shutil
-
     shutil.rmtree(BUNDLE, ignore_errors=True)
-    bundle.save_pretrained(BUNDLE)
+    Recognizer(config, systems).save_pretrained(BUNDLE)
     log.info("wrote %s", BUNDLE)
-    log.info("measured:\n%s", json.dumps(metrics, indent=2))
+    ids = speech["speech"]["ids"]
+    truth = [speech["labels"][i] for i in ids]
+    curves = {f"before (ECE {loso['speech']['raw']['ECE']:.3f})": reliability(truth, speech["speech"]["raw"], labels=CLASSES),
+              f"temperature-scaled (ECE {loso['speech']['calibrated']['ECE']:.3f})":
+                  reliability(truth, speech["speech"]["calibrated"], labels=CLASSES)}
+    plot_reliability(curves, str(ROOT / "docs" / "reliability.png"),
+                     title="speech member, EmoDB leave-one-speaker-out\n(temperature per fold from the dev speaker)")
+    (work / "report.json").write_text(json.dumps(metrics, indent=2, default=float))
+    log.info("measured:\n%s", json.dumps(metrics, indent=2, default=float))
 
 
 def make_examples() -> None:
@@ -336,6 +440,8 @@ def main() -> None:
     parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path(tempfile.gettempdir()) / "emofuse_default_model",
                         help="runs and feature caches (resumable)")
     parser.add_argument("--examples", action="store_true", help="only synthesise the example clips")
+    parser.add_argument("--text", choices=["bundle", "train"], default="bundle",
+                        help="reuse the bundled text member (default) or retrain it")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("lightning", "lightning.pytorch", "lightning.fabric", "transformers"):
@@ -343,7 +449,7 @@ def main() -> None:
     if arguments.examples:
         make_examples()
     else:
-        build(arguments.work)
+        build(arguments.work, retrain_text=arguments.text == "train")
 
 
 if __name__ == "__main__":

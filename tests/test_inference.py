@@ -71,8 +71,12 @@ def test_bundled_model_describes_itself(default):
     assert default.config.heads == {"categorical": "fused"}
     assert default.systems["fused"].spec.members == ("speech", "text")
     assert default.features["minilm"].config.model == "sentence-transformers/all-MiniLM-L6-v2"
-    assert default.features["logmel_stats"].name == "logmel_stats"
-    assert {"speech_emodb_loso", "text_goemotions_dev", "fusion_heldout_pairs"} <= set(default.config.metrics)
+    assert default.features["robust"].name == "robust_functionals"
+    assert {"speech_emodb_loso", "speech_adapted_emodb_loso", "text_goemotions_dev", "fusion_heldout_pairs",
+            "calibration"} <= set(default.config.metrics)
+    assert set(default.config.temperatures) == {"speech", "speech_adapted", "text", "fused"}
+    assert default.config.adaptation == {"speech": "speech_adapted"}
+    assert default.systems["speech_adapted"].spec.normalization == "speaker"
     assert Recognizer.from_pretrained("default").config.asr == "pocketsphinx"
     size = sum(p.stat().st_size for p in default.directory.rglob("*") if p.is_file())
     assert size < 5_000_000  # a few MB besides the packaged MiniLM

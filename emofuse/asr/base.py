@@ -50,13 +50,26 @@ class Transcriber:
     def transcribe_batch(self, signals: Sequence[np.ndarray]) -> list[str]:
         raise NotImplementedError
 
-    def transcribe(self, signal: np.ndarray, sampling_rate: int) -> str:
-        """The text of one mono signal at any sampling rate."""
+    def transcribe_scored_batch(self, signals: Sequence[np.ndarray]) -> list[tuple[str, float | None]]:
+        """Texts with the engine's confidence in each (0-1, ``None`` when it gives none): engines
+        that score their hypotheses override this."""
+        return [(text, None) for text in self.transcribe_batch(signals)]
+
+    def _at_rate(self, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
         if sampling_rate != self.sampling_rate:
             from emofuse.audio.io import resample
 
-            signal = resample(np.asarray(signal, dtype=np.float32), sampling_rate, self.sampling_rate)
-        return self.transcribe_batch([np.asarray(signal, dtype=np.float32)])[0]
+            return resample(np.asarray(signal, dtype=np.float32), sampling_rate, self.sampling_rate)
+        return np.asarray(signal, dtype=np.float32)
+
+    def transcribe(self, signal: np.ndarray, sampling_rate: int) -> str:
+        """The text of one mono signal at any sampling rate."""
+        return self.transcribe_batch([self._at_rate(signal, sampling_rate)])[0]
+
+    def transcribe_scored(self, signal: np.ndarray, sampling_rate: int) -> tuple[str, float | None]:
+        """The text of one mono signal and the engine's confidence in it: pocketsphinx's
+        hypothesis posterior per word (its geometric mean), Whisper's mean token probability."""
+        return self.transcribe_scored_batch([self._at_rate(signal, sampling_rate)])[0]
 
 
 def parse_asr(spec: str) -> Component:

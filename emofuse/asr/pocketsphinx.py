@@ -66,20 +66,36 @@ class PocketsphinxTranscriber(Transcriber):
         return decoder
 
     def transcribe_batch(self, signals: Sequence[np.ndarray]) -> list[str]:
+        return [text for text, _ in self.transcribe_scored_batch(signals)]
+
+    def transcribe_scored_batch(self, signals: Sequence[np.ndarray]) -> list[tuple[str, float | None]]:
+        """Texts and confidences: the hypothesis' posterior probability per word, ``P ** (1 / words)``
+        (0 when nothing was recognised)."""
         decoder = self._decoder()
-        texts = []
+        results: list[tuple[str, float | None]] = []
         for signal in signals:
             if len(signal) == 0:
-                texts.append("")  # nothing to hear
+                results.append(("", 0.0))  # nothing to hear
                 continue
             pcm = (np.clip(np.asarray(signal, dtype=np.float32), -1.0, 1.0) * 32767).astype("<i2").tobytes()
             decoder.start_utt()  # type: ignore[attr-defined]
             decoder.process_raw(pcm, full_utt=True)  # type: ignore[attr-defined]
             decoder.end_utt()  # type: ignore[attr-defined]
             hypothesis = decoder.hyp()  # type: ignore[attr-defined]
-            text = hypothesis.hypstr.strip() if hypothesis is not None else ""
-            texts.append(_words(text))
-        return texts
+            text = _words(hypothesis.hypstr.strip()) if hypothesis is not None else ""
+            results.append((text, word_confidence(float(hypothesis.prob), len(text.split())) if text else 0.0))
+        return results
+
+
+def word_confidence(posterior: float, words: int) -> float:
+    """The geometric mean per word of a hypothesis' posterior probability, in [0, 1].
+
+    >>> round(word_confidence(0.01, 2), 3)
+    0.1
+    """
+    if words < 1 or not posterior > 0:
+        return 0.0
+    return float(min(1.0, posterior ** (1.0 / words)))
 
 
 def _words(hypothesis: str) -> str:

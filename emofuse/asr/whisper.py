@@ -75,6 +75,10 @@ class WhisperTranscriber(Transcriber):
         self.multilingual = bool(getattr(generation, "is_multilingual", False) and getattr(generation, "lang_to_id", None))
 
     def _generate(self, signals: Sequence[np.ndarray]) -> list[str]:
+        return [text for text, _ in self._generate_scored(signals)]
+
+    def _generate_scored(self, signals: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """Texts and the mean probability of their tokens (the exponential of the mean log-probability)."""
         import torch
 
         features = self.processor.feature_extractor(
@@ -88,13 +92,26 @@ class WhisperTranscriber(Transcriber):
         if self.multilingual:
             options.update(task=self.config.task, language=self.config.language)
         with torch.inference_mode():
-            tokens = self.model.generate(
+            generated = self.model.generate(
                 features["input_features"].to(self.device), attention_mask=features["attention_mask"].to(self.device),
-                **options,
+                output_scores=True, return_dict_in_generate=True, **options,
             )
-        return [text.strip() for text in self.processor.batch_decode(tokens, skip_special_tokens=True)]
+            scores = self.model.compute_transition_scores(generated.sequences, generated.scores, normalize_logits=True)
+        tokens = generated.sequences
+        texts = [text.strip() for text in self.processor.batch_decode(tokens, skip_special_tokens=True)]
+        special = set(self.processor.tokenizer.all_special_ids)
+        new_tokens = tokens[:, tokens.shape[1] - scores.shape[1]:]
+        confidences = []
+        for row_tokens, row_scores in zip(new_tokens.tolist(), scores.cpu().numpy(), strict=True):
+            kept = [float(v) for t, v in zip(row_tokens, row_scores, strict=True) if t not in special and np.isfinite(v)]
+            confidences.append(float(np.exp(np.mean(kept))) if kept else 0.0)
+        return list(zip(texts, confidences, strict=True))
 
     def transcribe_batch(self, signals: Sequence[np.ndarray]) -> list[str]:
+        return [text for text, _ in self.transcribe_scored_batch(signals)]
+
+    def transcribe_scored_batch(self, signals: Sequence[np.ndarray]) -> list[tuple[str, float | None]]:
+        """Texts and confidences (mean token probability; over 30 s pieces, their mean)."""
         window = int(WINDOW_SECONDS * self.sampling_rate)
         pieces: list[np.ndarray] = []
         owners: list[int] = []
@@ -104,9 +121,11 @@ class WhisperTranscriber(Transcriber):
                 pieces.append(signal[start : start + window] if len(signal) else np.zeros(self.sampling_rate // 10, np.float32))
                 owners.append(index)
         texts: list[list[str]] = [[] for _ in signals]
+        confidences: list[list[float]] = [[] for _ in signals]
         for start in range(0, len(pieces), self.config.batch_size):
             batch = pieces[start : start + self.config.batch_size]
-            for owner, text in zip(owners[start : start + len(batch)], self._generate(batch), strict=True):
+            for owner, (text, confidence) in zip(owners[start : start + len(batch)], self._generate_scored(batch), strict=True):
                 if text:
                     texts[owner].append(text)
-        return [" ".join(parts) for parts in texts]
+                    confidences[owner].append(confidence)
+        return [(" ".join(parts), float(np.mean(scores)) if scores else 0.0) for parts, scores in zip(texts, confidences, strict=True)]

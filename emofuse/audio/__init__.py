@@ -7,6 +7,12 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
         "SpecAugment",
         "SpecAugmentPolicy",
     ],
+    "functionals": [
+        "RobustFunctionals",
+        "RobustFunctionalsConfig",
+        "feature_names",
+        "robust_functionals",
+    ],
     "io": [
         "AudioError",
         "read_audio",
@@ -24,6 +30,16 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
         "IS09WindowsConfig",
         "OpenSmile",
         "OpenSmileConfig",
+    ],
+    "perturb": [
+        "CONDITIONS",
+        "AugmentConfig",
+        "augment",
+        "perturb",
+    ],
+    "pitch": [
+        "PitchTrack",
+        "track_pitch",
     ],
     "pyaudioanalysis": [
         "PyAudioAnalysis",

@@ -31,8 +31,6 @@ import numpy as np
 from scipy.special import log_softmax
 from scipy.special import softmax
 
-from emofuse.evaluation.metrics import concordance_correlation
-from emofuse.evaluation.metrics import unweighted_average_recall
 from emofuse.fusion.base import ScoreFusion
 from emofuse.fusion.base import check_members
 from emofuse.registry import Example
@@ -111,6 +109,8 @@ class LateFusion(ScoreFusion):
             if self.task_type == "categorical":
                 value = _criterion(self.config.criterion, np.asarray(truth), fused.argmax(axis=1))
             else:
+                from emofuse.evaluation.metrics import concordance_correlation
+
                 value = float(np.mean([concordance_correlation(truth[:, k], fused[:, k]) for k in range(truth.shape[1])]))
             if value > best_value + 1e-12:
                 best, best_value = weights, value
@@ -141,6 +141,8 @@ class LateFusion(ScoreFusion):
         if self.task_type == "categorical":
             likelihood = float(np.mean(np.log(np.clip(fused[np.arange(len(truth)), truth.astype(int)], _EPS, None))))
             return _criterion(self.config.criterion, truth, fused.argmax(axis=1)), likelihood
+        from emofuse.evaluation.metrics import concordance_correlation
+
         return float(np.mean([concordance_correlation(truth[:, k], fused[:, k]) for k in range(truth.shape[1])])), 0.0
 
     def __call__(self, scores: Sequence[np.ndarray]) -> np.ndarray:
@@ -198,7 +200,9 @@ class LateFusion(ScoreFusion):
 
 
 def _criterion(name: str, truth: np.ndarray, predicted_index: np.ndarray) -> float:
-    """UA or WA with class indices (truth given as indices)."""
+    """UA or WA with class indices (truth given as indices); scikit-learn is imported only to fit."""
+    from emofuse.evaluation.metrics import unweighted_average_recall
+
     if name == "WA":
         return float(np.mean(truth == predicted_index))
     return unweighted_average_recall(list(truth), list(predicted_index), labels=sorted(set(truth.tolist())))

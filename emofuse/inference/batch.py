@@ -49,20 +49,31 @@ def find_audio(inputs: Sequence[str | os.PathLike[str]], *, suffixes: set[str]) 
 def read_transcripts(path: str | os.PathLike[str], files: Sequence[AudioFile]) -> dict[str, str]:
     """Transcripts from a CSV with ``file`` and ``text`` columns, matched to ``files`` by key,
     by file name or by stem."""
+    return read_file_table(path, files, "text")
+
+
+def read_speakers(path: str | os.PathLike[str], files: Sequence[AudioFile]) -> dict[str, str]:
+    """Speakers from a CSV with ``file`` and ``speaker`` columns (for ``--adapt`` per speaker),
+    matched as in :func:`read_transcripts`; files it does not name are adapted together."""
+    return {k: v for k, v in read_file_table(path, files, "speaker").items() if v}
+
+
+def read_file_table(path: str | os.PathLike[str], files: Sequence[AudioFile], column: str) -> dict[str, str]:
+    """A ``file`` -> ``column`` table from a CSV, matched to ``files`` by key, name or stem."""
     path = pathlib.Path(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as error:
         raise ValueError(f"{path}: cannot read transcripts: {error}") from None
-    if not rows or not {"file", "text"} <= set(rows[0]):
-        raise ValueError(f"{path}: needs the columns file,text")
+    if not rows or not {"file", column} <= set(rows[0]):
+        raise ValueError(f"{path}: needs the columns file,{column}")
     table: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):
         name = (row.get("file") or "").strip()
         if not name:
             raise ValueError(f"{path}, line {line}: empty file name")
-        table[pathlib.PurePath(name).as_posix()] = (row.get("text") or "").strip()
+        table[pathlib.PurePath(name).as_posix()] = (row.get(column) or "").strip()
     texts = {}
     for key, file in files:
         for candidate in (key, file.name, file.stem):
@@ -71,7 +82,7 @@ def read_transcripts(path: str | os.PathLike[str], files: Sequence[AudioFile]) -
                 break
     missing = len(files) - len(texts)
     if missing:
-        log.info("%d of %d files have no transcript in %s (ASR transcribes them)", missing, len(files), path)
+        log.info("%d of %d files have no %s in %s", missing, len(files), column, path)
     return texts
 
 
@@ -86,6 +97,8 @@ def predict_files(
     plot_dir: pathlib.Path | None = None,
     progress: bool = True,
     max_duration: float | None = None,
+    adapt: bool = False,
+    speaker_labels: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One record per file, in input order (``file`` + the prediction, with ``warnings`` about the
     input), and the failed ones among them (``file`` + ``error``); a bad file does not stop the
@@ -94,11 +107,20 @@ def predict_files(
     With ``segmentation`` each file is streamed (read block by block, never whole) into an
     emotion timeline (``timeline``: segments, ``speakers`` as :func:`emotion_timeline` finds
     them), and the file's emotion is the timeline's time-weighted summary.
+
+    ``adapt`` adapts the recogniser to these files (transductive; see
+    :meth:`Recognizer.predict`): per speaker where ``speaker_labels`` names one, the rest
+    together; the files are then read and predicted as one batch. A streamed timeline sees one
+    block at a time, so ``adapt`` works on whole files only.
     """
     texts = texts or {}
     if segmentation is not None:
+        if adapt:
+            raise ValueError("--adapt works on whole files, not with --timeline (a timeline is streamed block by block)")
         return _timelines(recognizer, files, texts=texts, batch_size=batch_size, segmentation=segmentation,
                           speakers=speakers, plot_dir=plot_dir, progress=progress, max_duration=max_duration)
+    if adapt:
+        batch_size = max(len(files), 1)
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     bar = tqdm(total=len(files), desc="predict", unit="file", disable=not progress or len(files) < 2)
@@ -114,7 +136,8 @@ def predict_files(
                 notes.append(warnings)
             except (AudioError, ValueError) as error:
                 results[key] = {"file": key, "error": str(error)}
-        predictions = recognizer.predict_each(signals, [texts.get(k) for k in good], list(good), notes)
+        groups = [(speaker_labels or {}).get(k, "") for k in good] if adapt else None
+        predictions = recognizer.predict_each(signals, [texts.get(k) for k in good], list(good), notes, groups=groups)
         for key, prediction in zip(good, predictions, strict=True):
             results[key] = {"file": key, **{k: v for k, v in prediction.to_dict().items() if k != "source"}}
         for key, _ in batch:
@@ -177,15 +200,27 @@ def run_demo(model: str | os.PathLike[str] = "default", output: str | os.PathLik
     recognizer = Recognizer.from_pretrained(model, asr=asr, num_threads=num_threads)
     describe = recognizer.describe()
     classes = recognizer.classes
+    names = recognizer.config.label_names
     yield f"model: {describe['name']} (systems: {', '.join(describe['systems'])}; ASR: {describe['asr']})"
-    yield f"classes: {', '.join(f'{c} = {recognizer.config.label_names.get(c, c)}' for c in classes)}"
+    yield f"classes: {', '.join(f'{c} = {names.get(c, c)}' for c in classes)}"
+    yield ("confidence: the calibrated probability of the answer (temperature-scaled on speakers the model never heard); "
+           "the clips were synthesised with espeak-ng, so the voice carries little emotion and the words carry most of it")
     yield ""
-    header = f"{'file':<12} {'emotion':<8} " + " ".join(f"{'p_' + c:>6}" for c in classes) + "  transcript"
+    truth = {stem: code for code, name in names.items() for stem in (code, name, {"ang": "angry", "hap": "happy"}.get(code, ""))}
+    header = (f"{'file':<12} {'spoken as':<9} {'emotion':<8} {'conf.':>5} " + " ".join(f"{'p_' + c:>6}" for c in classes)
+              + "  transcript")
     yield header
     yield "-" * len(header)
+    hits = 0
     for clip, prediction in zip(clips, recognizer.predict([str(c) for c in clips]), strict=True):
         values = " ".join(f"{prediction.posteriors[c]:>6.3f}" for c in classes)
-        yield f"{clip.name:<12} {prediction.emotion or '-':<8} {values}  ({prediction.transcript_source}) {prediction.transcript or ''}"
+        expected = truth.get(clip.stem, "?")
+        mark = "" if expected == "?" else (" right" if prediction.emotion == expected else " MISS")
+        hits += prediction.emotion == expected
+        confidence = f"{prediction.confidence:>5.2f}" if prediction.confidence is not None else f"{'-':>5}"
+        yield (f"{clip.name:<12} {expected:<9} {(prediction.emotion or '-') + mark:<8} {confidence} {values}  "
+               f"({prediction.transcript_source}) {prediction.transcript or ''}")
+    yield f"{hits} of {len(clips)} clips right (a miss is shown as MISS, not hidden)"
     yield ""
     timeline = emotion_timeline(recognizer, long_clip, name=long_clip.name)
     output = pathlib.Path(output)
@@ -195,7 +230,11 @@ def run_demo(model: str | os.PathLike[str] = "default", output: str | os.PathLik
     who = f"{len(timeline.speakers)} speakers" if timeline.speakers is not None else "; ".join(timeline.notes)
     yield f"{long_clip.name}: {timeline.duration:.1f} s, {len(timeline.segments)} segments ({timeline.method}), {who}"
     tracker = RewardTracker(RewardConfig(classes=classes)) if set(classes) == {"neu", "hap", "sad", "ang"} else None
-    header = (f"{'start':>6} {'end':>6} {'speaker':<7} {'emotion':<8} " + " ".join(f"{'p_' + c:>6}" for c in classes)
+    yield "spoken as: neutral, happy, sad, angry (one sentence each, in that order)"
+    if tracker:
+        yield (f"reward: how much this segment moved the emotion towards pleasant, sum over emotions of f(e) x the change in "
+               f"P(e) since the last segment (IEmoNet's dialogue reward; f: {', '.join(f'{c} {v:+g}' for c, v in RewardConfig().mapping.items())})")
+    header = (f"{'start':>6} {'end':>6} {'speaker':<7} {'emotion':<8} {'conf.':>5} " + " ".join(f"{'p_' + c:>6}" for c in classes)
               + f" {'reward':>7}  transcript")
     yield header
     yield "-" * len(header)
@@ -203,8 +242,10 @@ def run_demo(model: str | os.PathLike[str] = "default", output: str | os.PathLik
         prediction = segment.prediction
         values = " ".join(f"{prediction.posteriors[c]:>6.3f}" for c in classes)
         reward = f"{tracker.update(prediction.posteriors).reward:>7.3f}" if tracker else f"{'':>7}"
-        yield (f"{segment.start:>6.2f} {segment.end:>6.2f} {segment.speaker or '-':<7} {prediction.emotion or '-':<8} "
+        confidence = max(prediction.posteriors.values()) if prediction.posteriors else None
+        shown = f"{confidence:>5.2f}" if confidence is not None else f"{'-':>5}"
+        yield (f"{segment.start:>6.2f} {segment.end:>6.2f} {segment.speaker or '-':<7} {prediction.emotion or '-':<8} {shown} "
                f"{values} {reward}  {prediction.transcript or ''}")
     summary = timeline.summary()
-    yield f"overall (time-weighted): {summary['emotion']}; reward = sum_e f(e) dP(e) per segment (IEmoNet), f: {RewardConfig().mapping}"
+    yield f"overall (time-weighted): {summary['emotion']}"
     yield f"timeline plot: {figure_path}"

@@ -40,9 +40,13 @@ def predict(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars (many files, long timelines).")] = True,
     threads: ThreadsOption = 1,
     max_duration: Annotated[float | None, typer.Option("--max-duration", min=0.1, help="Refuse files longer than this (seconds).")] = None,
+    adapt: Annotated[bool, typer.Option("--adapt", help="Adapt to these files (transductive, no labels): standardise the speech features with their own statistics, per speaker with --speaker-csv, else all together. Give several files (ten or more per speaker).")] = False,
+    speaker_csv: Annotated[pathlib.Path | None, typer.Option("--speaker-csv", help="CSV with columns file,speaker: --adapt per speaker (a 'speaker' column in --transcripts works too).")] = None,
+    min_confidence: Annotated[float | None, typer.Option("--min-confidence", min=0.0, max=1.0, help="Answer 'uncertain' when the calibrated confidence is below this.")] = None,
 ) -> None:
-    """Emotion of audio files: class posteriors, top emotion, V/A/D when the model has them, and
-    the transcript used (given, from --transcripts, or from ASR). JSON lines or CSV.
+    """Emotion of audio files: class posteriors, top emotion with its calibrated confidence,
+    V/A/D when the model has them, and the transcript used (given, from --transcripts, or from
+    ASR). JSON lines or CSV.
 
     --timeline streams each file (read in blocks, never whole, with a progress bar) into
     segments with their speaker and emotion, and a per-speaker summary; the file's emotion is
@@ -50,6 +54,7 @@ def predict(
     from emofuse.config import parse
     from emofuse.inference.batch import find_audio
     from emofuse.inference.batch import predict_files
+    from emofuse.inference.batch import read_speakers
     from emofuse.inference.batch import read_transcripts
     from emofuse.inference.recognizer import Recognizer
     from emofuse.inference.recognizer import RecognizerError
@@ -65,7 +70,15 @@ def predict(
         if text is not None and len(files) != 1:
             raise ValueError(f"--text is the transcript of one file; {len(files)} files were given (use --transcripts)")
         texts = {files[0][0]: text} if text is not None else (read_transcripts(transcripts, files) if transcripts else {})
-        recognizer = Recognizer.from_pretrained(model, asr=asr, num_threads=threads)
+        speaker_table = read_speakers(speaker_csv, files) if speaker_csv is not None else {}
+        if not speaker_table and transcripts is not None and adapt:
+            try:
+                speaker_table = read_speakers(transcripts, files)
+            except ValueError:
+                speaker_table = {}  # no speaker column: adapt to all files together
+        if speaker_csv is not None and not adapt:
+            raise ValueError("--speaker-csv is for --adapt (per-speaker adaptation); add --adapt")
+        recognizer = Recognizer.from_pretrained(model, asr=asr, num_threads=threads, min_confidence=min_confidence)
         with_timeline = timeline or plot is not None
         segments = parse(SegmentationConfig, {"method": segmentation, "vad": vad}) if with_timeline else None
         if speakers is not None and not find_speakers:
@@ -74,7 +87,8 @@ def predict(
         if plot is not None:
             plot.mkdir(parents=True, exist_ok=True)
         records, failures = predict_files(recognizer, files, texts=texts, batch_size=batch_size, segmentation=segments,
-                                          speakers=speaker_config, plot_dir=plot, progress=progress, max_duration=max_duration)
+                                          speakers=speaker_config, plot_dir=plot, progress=progress, max_duration=max_duration,
+                                          adapt=adapt, speaker_labels=speaker_table)
     except (ValueError, OSError, RecognizerError) as error:
         _fail(error)
     rendered = _render(records, output_format)

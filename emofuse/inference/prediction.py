@@ -30,15 +30,23 @@ class Prediction:
     ``members`` holds their own outputs. ``warnings`` says what was odd about the input (no
     speech, clipping, a truncated file, ...); without speech, or when the input could not be
     used at all (``error`` says why), ``emotion`` is ``None`` and ``posteriors`` is empty.
+    ``confidence`` is the calibrated probability of the top class (temperature-scaled on
+    held-out speakers); below the recogniser's ``min_confidence`` the ``emotion`` is
+    ``uncertain`` (the posteriors still say what it leaned to). ``transcript_confidence`` is
+    the ASR engine's confidence in its transcript (it weights the text member), and
+    ``adapted`` says whether the answer was adapted to the other recordings of the call.
     """
 
     emotion: str | None
     posteriors: dict[str, float]
+    confidence: float | None = None
     valence: float | None = None
     arousal: float | None = None
     dominance: float | None = None
     transcript: str | None = None
     transcript_source: Literal["given", "asr", "none"] = "none"
+    transcript_confidence: float | None = None
+    adapted: bool = False
     systems: tuple[str, ...] = ()
     members: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     duration: float | None = None
@@ -51,25 +59,29 @@ class Prediction:
         data = dataclasses.asdict(self)
         data["systems"] = list(self.systems)
         data["warnings"] = list(self.warnings)
-        return {k: v for k, v in data.items() if v is not None and not (k == "warnings" and not v)}
+        return {k: v for k, v in data.items() if v is not None and not (k in {"warnings", "adapted"} and not v)}
 
     def to_row(self) -> dict[str, Any]:
         """One flat row for CSV: ``p_<class>`` columns, no per-member outputs."""
-        row: dict[str, Any] = {"source": self.source, "emotion": self.emotion}
+        row: dict[str, Any] = {"source": self.source, "emotion": self.emotion, "confidence": self.confidence}
         row.update({posterior_column(c): p for c, p in self.posteriors.items()})
         for name in ("valence", "arousal", "dominance"):
             if getattr(self, name) is not None:
                 row[name] = getattr(self, name)
         row.update({"transcript": self.transcript, "transcript_source": self.transcript_source,
+                    "transcript_confidence": self.transcript_confidence,
                     "systems": "+".join(self.systems), "duration": self.duration,
                     "warnings": "; ".join(self.warnings), "error": self.error})
         return row
 
 
 def input_columns(names: Iterable[str], extractors: Mapping[str, FeatureExtractor], signals: Sequence[np.ndarray | None],
-                  transcripts: Sequence[str | None], *, sampling_rate: int, text_lock: threading.Lock) -> dict[str, list[Any]]:
+                  transcripts: Sequence[str | None], *, sampling_rate: int, text_lock: threading.Lock,
+                  modalities: Mapping[str, str] | None = None) -> dict[str, list[Any]]:
     """Each input's value per item (``None`` where the item lacks its modality): front-end
-    features of the signals or transcripts, or the raw ``text`` / ``waveform``."""
+    features of the signals or transcripts, or the raw ``text`` / ``waveform``. With
+    ``modalities`` (input name -> audio or text) a front-end is only touched when some item has
+    its modality (a lazily built text encoder is not loaded for speech alone)."""
     from emofuse.audio.io import resample
 
     columns: dict[str, list[Any]] = {}
@@ -79,23 +91,23 @@ def input_columns(names: Iterable[str], extractors: Mapping[str, FeatureExtracto
             columns[name] = usable_texts
         elif name == "waveform":
             columns[name] = list(signals)
-        elif extractors[name].modality == "text":
-            extractor = extractors[name]
+        elif (modalities[name] if modalities is not None else extractors[name].modality) == "text":
             present = [k for k, t in enumerate(usable_texts) if t is not None]
             column: list[Any] = [None] * len(usable_texts)
             if present:
+                extractor = extractors[name]
                 with text_lock:  # fast tokenizers are not safe across threads
                     arrays = extractor.extract_texts([usable_texts[k] for k in present])  # type: ignore[misc]
                 for k, array in zip(present, arrays, strict=True):
                     column[k] = check_finite(array, f"{name} of text {usable_texts[k]!r:.40}")
             columns[name] = column
         else:
-            extractor = extractors[name]
             column = []
             for signal in signals:
                 if signal is None:
                     column.append(None)
                     continue
+                extractor = extractors[name]
                 if extractor.sampling_rate != sampling_rate:
                     signal = resample(signal, sampling_rate, extractor.sampling_rate)
                 if extractor.max_duration is not None:

@@ -85,6 +85,11 @@ class RecognizerConfig:
     ``heads`` maps ``categorical`` and/or ``dimensional`` to the system that answers it;
     ``systems`` lists every system directory, members before the fusions that use them.
     ``asr`` is the engine used when a caller gives no transcript (``none``: speech only).
+    ``temperatures`` maps a system to the temperature that calibrates its posteriors
+    (:mod:`emofuse.calibration`; fitted on held-out speakers), applied to members before they
+    are fused and to the fused output. ``adaptation`` maps a system to the one that replaces it
+    when predicting with ``adapt`` (a system trained on per-speaker standardised inputs, whose
+    inputs are then standardised with the statistics of the recordings given).
     """
 
     name: str
@@ -97,6 +102,8 @@ class RecognizerConfig:
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    temperatures: dict[str, float] = dataclasses.field(default_factory=dict)
+    adaptation: dict[str, str] = dataclasses.field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -113,6 +120,14 @@ class RecognizerConfig:
         for task, system in self.heads.items():
             if system not in self.systems:
                 raise ValueError(f"head {task!r}: {system!r} is not one of the systems")
+        for system, temperature in self.temperatures.items():
+            if system not in self.systems:
+                raise ValueError(f"temperatures: {system!r} is not one of the systems")
+            if not temperature > 0:
+                raise ValueError(f"temperatures: {system!r} has temperature {temperature}; it must be positive")
+        for system, replacement in self.adaptation.items():
+            if system not in self.systems or replacement not in self.systems:
+                raise ValueError(f"adaptation: {system!r} -> {replacement!r} names a system that is not listed")
         check_asr(self.asr)
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +136,59 @@ class RecognizerConfig:
 
 def display_names(classes: Sequence[str]) -> dict[str, str]:
     return {c: DISPLAY_NAMES.get(c, c) for c in classes}
+
+
+def set_torch_threads(count: int) -> None:
+    """torch's intra-op threads: set now if torch is loaded, else through ``OMP_NUM_THREADS`` when
+    it loads (a recogniser whose systems need no torch never imports it)."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(count)
+
+
+#: The answer when the calibrated confidence is below the recogniser's ``min_confidence``.
+UNCERTAIN = "uncertain"
+
+
+def temper(posteriors: np.ndarray, confidence: float) -> np.ndarray:
+    """``posteriors ** confidence``, renormalised (uniform at confidence 0, unchanged at 1).
+
+    >>> temper(np.array([0.9, 0.1]), 0.0).tolist()
+    [0.5, 0.5]
+    >>> temper(np.array([0.9, 0.1]), 1.0).round(3).tolist()
+    [0.9, 0.1]
+    """
+    confidence = min(max(confidence, 0.0), 1.0)
+    logs = confidence * np.log(np.clip(np.asarray(posteriors, dtype=np.float64), 1e-12, None))
+    exp = np.exp(logs - logs.max())
+    return exp / exp.sum()
+
+
+class LazyExtractors(Mapping[str, FeatureExtractor]):
+    """Front-ends by input name, each built the first time it is asked for."""
+
+    def __init__(self, components: Mapping[str, Component]) -> None:
+        self._components = dict(components)
+        self._built: dict[str, FeatureExtractor] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> FeatureExtractor:
+        if name not in self._built:
+            if name not in self._components:
+                raise KeyError(name)
+            with self._lock:
+                if name not in self._built:
+                    self._built[name] = build_extractor(self._components[name])
+        return self._built[name]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self._components)
+
+    def __len__(self) -> int:
+        return len(self._components)
 
 
 class Recognizer:
@@ -132,9 +200,16 @@ class Recognizer:
     """
 
     def __init__(self, config: RecognizerConfig, systems: Mapping[str, System], *, asr: str | None = None,
-                 directory: pathlib.Path | None = None, speech_check: bool = True) -> None:
+                 directory: pathlib.Path | None = None, speech_check: bool = True, adapt: bool = False,
+                 min_confidence: float | None = None) -> None:
         self.config = config
         self.speech_check = speech_check
+        if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+            raise RecognizerError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        self.min_confidence = min_confidence
+        if adapt and not config.adaptation:
+            log.info("%s has no adapted systems; adapt standardises nothing", config.name)
+        self.adapt = adapt
         self.directory = directory
         self.systems = dict(systems)
         missing = [s for s in config.systems if s not in self.systems]
@@ -147,11 +222,15 @@ class Recognizer:
                 if feature in self.features and self.features[feature] != component:
                     raise RecognizerError(f"front-end {feature!r} is configured differently in two systems")
                 self.features[feature] = component
-        self.extractors: dict[str, FeatureExtractor] = {}
+        self._modalities: dict[str, str] = dict(RAW_INPUTS)
+        for name in self._order + [self.config.adaptation[s] for s in self._order if s in self.config.adaptation]:
+            self._modalities.update({i.name: i.modality for i in self.systems[name].spec.inputs})
         for name in sorted(self._needed_inputs() - set(RAW_INPUTS)):
             if name not in self.features:
                 raise RecognizerError(f"input {name!r} has no front-end")
-            self.extractors[name] = build_extractor(self.features[name])
+        #: Front-ends by input name, built on first use (a text encoder loads only when there is text).
+        self.extractors: Mapping[str, FeatureExtractor] = LazyExtractors(
+            {n: self.features[n] for n in self._needed_inputs() - set(RAW_INPUTS)})
         for task, head in config.heads.items():
             if self.systems[head].spec.task_type != task:
                 raise RecognizerError(f"head {task!r}: system {head!r} is {self.systems[head].spec.task_type}")
@@ -178,16 +257,20 @@ class Recognizer:
         return order
 
     def _needed_inputs(self) -> set[str]:
-        return {i.name for s in self._order for i in self.systems[s].spec.inputs}
+        names = set(self._order) | {self.config.adaptation[s] for s in self._order if s in self.config.adaptation}
+        return {i.name for s in names for i in self.systems[s].spec.inputs}
 
     # Loading and saving ---------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike[str] = "default", *, asr: str | None = None,
-                        num_threads: int | None = None, speech_check: bool = True) -> Recognizer:
+                        num_threads: int | None = None, speech_check: bool = True, adapt: bool = False,
+                        min_confidence: float | None = None) -> Recognizer:
         """Load a recogniser from a directory, a bundled name (``default``) or a hub id; a
         directory exported to ONNX runs on onnxruntime (:mod:`emofuse.inference.onnx`).
 
         ``asr`` replaces the recogniser's default speech recogniser (``none``: no ASR).
+        ``adapt`` makes :meth:`predict` adapt to the recordings it is given (see there);
+        ``min_confidence`` turns answers whose calibrated confidence is lower into ``uncertain``.
         ``num_threads`` sets torch's intra-op threads for the whole process (``None``: leave
         them), or onnxruntime's per session (``None``: one). ``speech_check`` (on by default) runs the voice-activity and signal checks of
         :mod:`emofuse.inference.checks` before predicting. One thread is usually best for single utterances: the models are small, and
@@ -216,11 +299,10 @@ class Recognizer:
 
         if is_onnx_recognizer(directory):  # ONNX export: onnxruntime, no torch
             systems = load_onnx_systems(directory, config, threads=num_threads)
-            return cls(config, systems, asr=asr, directory=directory, speech_check=speech_check)
+            return cls(config, systems, asr=asr, directory=directory, speech_check=speech_check, adapt=adapt,
+                       min_confidence=min_confidence)
         if num_threads is not None:
-            import torch
-
-            torch.set_num_threads(num_threads)
+            set_torch_threads(num_threads)
         systems = {}
         for name in config.systems:
             system_dir = directory / SYSTEMS_DIR / name
@@ -230,7 +312,8 @@ class Recognizer:
                 systems[name] = load_system(system_dir, spec=spec)
             except InvalidSystemError as error:
                 raise RecognizerError(f"system {name!r}: {error}") from None
-        return cls(config, systems, asr=asr, directory=directory, speech_check=speech_check)
+        return cls(config, systems, asr=asr, directory=directory, speech_check=speech_check, adapt=adapt,
+                   min_confidence=min_confidence)
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> pathlib.Path:
         """Write the recogniser to ``directory`` (``config.json``, a directory per system, and a
@@ -267,7 +350,7 @@ class Recognizer:
         return self.config.sampling_rate
 
     def _input_modality(self, name: str) -> str:
-        return RAW_INPUTS.get(name) or self.extractors[name].modality
+        return self._modalities[name]
 
     @property
     def reads_text(self) -> bool:
@@ -313,12 +396,20 @@ class Recognizer:
 
     def predict(self, audios: Sequence[AudioSource | None], *, texts: Sequence[str | None] | None = None,
                 sampling_rate: int | None = None, batch_size: int = 16,
-                errors: Literal["return", "raise"] = "return") -> list[Prediction]:
+                errors: Literal["return", "raise"] = "return", adapt: bool | None = None,
+                speakers: Sequence[str | None] | None = None) -> list[Prediction]:
         """Predict many utterances, ``batch_size`` at a time: one result per input, in order.
 
         With ``errors="return"`` an input that cannot be predicted (an unreadable file, a missing
         modality) gives a :class:`Prediction` whose ``error`` says why, and the others are still
         predicted; ``errors="raise"`` raises at the first one.
+
+        ``adapt`` (default: the recogniser's ``adapt`` option) is *transductive*, unsupervised
+        adaptation: the systems named in ``config.adaptation`` are replaced by their adapted
+        versions, whose inputs are standardised with the statistics of the recordings given here
+        (per speaker when ``speakers`` names one per input, else all of them together); no label
+        is used, but each answer then depends on the other recordings of the call. Give several
+        recordings (ten or more per speaker); all inputs are then predicted as one batch.
         """
         if errors not in {"return", "raise"}:
             raise ValueError(f"errors must be 'return' or 'raise', got {errors!r}")
@@ -329,6 +420,11 @@ class Recognizer:
         texts = list(texts) if texts is not None else [None] * len(audios)
         if len(texts) != len(audios):
             raise RecognizerError(f"{len(audios)} audio items but {len(texts)} texts")
+        adapt = self.adapt if adapt is None else adapt
+        if speakers is not None and len(speakers) != len(audios):
+            raise RecognizerError(f"{len(audios)} audio items but {len(speakers)} speakers")
+        if adapt:
+            batch_size = max(len(audios), 1)
         results: list[Prediction] = []
         for start in range(0, len(audios), batch_size):
             chunk = list(audios[start : start + batch_size])
@@ -347,26 +443,33 @@ class Recognizer:
                     signals.append(None)
                     failed[k] = str(error)
             ready = [k for k in range(len(chunk)) if k not in failed]
+            groups = None
+            if adapt:
+                groups = [str(speakers[start + k]) if speakers is not None and speakers[start + k] is not None else ""
+                          for k in ready]
             answered = self.predict_each([signals[k] for k in ready], [texts[start + k] for k in ready],
-                                          [sources[k] for k in ready], [notes[k] for k in ready], errors=errors)
+                                          [sources[k] for k in ready], [notes[k] for k in ready], errors=errors,
+                                          groups=groups)
             by_item = dict(zip(ready, answered, strict=True))
             results += [by_item[k] if k in by_item else Prediction(emotion=None, posteriors={}, source=sources[k],
                                                                   error=failed[k]) for k in range(len(chunk))]
         return results
 
     def predict_each(self, signals: list[np.ndarray | None], texts: list[str | None], sources: list[str | None],
-                     notes: list[list[str]], *, errors: str = "return") -> list[Prediction]:
+                     notes: list[list[str]], *, errors: str = "return",
+                     groups: Sequence[str] | None = None) -> list[Prediction]:
         """:meth:`predict_signals`, but if an item fails the batch is predicted item by item, so
-        that a bad item gets its ``error`` and the others are still predicted."""
+        that a bad item gets its ``error`` and the others are still predicted (when adapting,
+        ``groups`` given, a failing batch fails as a whole: its statistics need every item)."""
         if not signals:
             return []
         try:
-            return self.predict_signals(signals, texts=texts, sources=sources, warnings=notes)
+            return self.predict_signals(signals, texts=texts, sources=sources, warnings=notes, groups=groups)
         except (RecognizerError, ValueError) as error:
-            if errors == "raise" or len(signals) == 1:
+            if errors == "raise" or len(signals) == 1 or groups is not None:
                 if errors == "raise":
                     raise
-                return [Prediction(emotion=None, posteriors={}, source=sources[0], error=str(error))]
+                return [Prediction(emotion=None, posteriors={}, source=source, error=str(error)) for source in sources]
         return [self.predict_each([s], [t], [n], [w], errors=errors)[0]
                 for s, t, n, w in zip(signals, texts, sources, notes, strict=True)]
 
@@ -383,9 +486,18 @@ class Recognizer:
             return None
         return self.transcriber.transcribe(signal, self.sampling_rate)
 
+    def transcribe_scored(self, signal: np.ndarray) -> tuple[str | None, float | None]:
+        """The ASR transcript and the engine's confidence in it (0-1; ``None`` when the engine
+        gives none), see :meth:`emofuse.asr.base.Transcriber.transcribe_scored`."""
+        if self.transcriber is None:
+            return None, None
+        return self.transcriber.transcribe_scored(signal, self.sampling_rate)
+
     def predict_signals(self, signals: Sequence[np.ndarray | None], *, texts: Sequence[str | None] | None = None,
                         sources: Sequence[str | None] | None = None,
-                        warnings: Sequence[Sequence[str]] | None = None, asr: bool = True) -> list[Prediction]:
+                        warnings: Sequence[Sequence[str]] | None = None, asr: bool = True,
+                        groups: Sequence[str] | None = None,
+                        transcript_confidences: Sequence[float | None] | None = None) -> list[Prediction]:
         """Predict a batch of signals (at :attr:`sampling_rate`, or ``None``) with optional texts.
 
         Each signal is checked first (:mod:`emofuse.inference.checks`): one without speech gives
@@ -393,7 +505,13 @@ class Recognizer:
         ``warnings``, as do samples beyond full scale (the signal is then scaled down), clipping
         and a DC offset. Items without text are transcribed when the recogniser reads text and
         has ASR (``asr=False``: not in this call). ``warnings`` (one list per item) adds earlier
-        notes, a truncated file say.
+        notes, a truncated file say. ``groups`` (one name per item) adapts the systems of
+        ``config.adaptation`` to these items, per group (see :meth:`predict`).
+
+        A text system's posteriors are tempered by the confidence of the transcript it read
+        (``transcript_confidences``, or the ASR engine's; given transcripts count as certain):
+        ``p ** c`` renormalised, so that in log-linear fusion the text member's weight is
+        multiplied by ``c`` and a transcript the ASR doubts cannot outvote the voice.
         """
         count = len(signals)
         texts = list(texts) if texts is not None else [None] * count
@@ -426,6 +544,10 @@ class Recognizer:
             usable.append(signal)
         transcripts: list[str | None] = []
         origins: list[Literal["given", "asr", "none"]] = []
+        confidences: list[float | None] = []
+        given_confidences = list(transcript_confidences) if transcript_confidences is not None else [None] * count
+        if len(given_confidences) != count:
+            raise RecognizerError("give one transcript confidence (or None) per signal")
         for k, (signal, text) in enumerate(zip(usable, texts, strict=True)):
             if text is not None and not isinstance(text, str):
                 raise ValueError(f"{sources[k] or f'item {k}'}: a transcript must be a string, got {type(text).__name__}")
@@ -434,13 +556,17 @@ class Recognizer:
                 notes[k] += problems
                 transcripts.append(cleaned)
                 origins.append("given")
+                confidences.append(given_confidences[k])
             elif asr and self.reads_text and signal is not None and self.transcriber is not None:
-                transcripts.append(self.transcribe(signal) or "")
+                heard, confidence = self.transcribe_scored(signal)
+                transcripts.append(heard or "")
                 origins.append("asr")
+                confidences.append(confidence)
             else:
                 transcripts.append(None)
                 origins.append("none")
-        outputs = self.system_outputs(usable, transcripts)
+                confidences.append(None)
+        outputs = self.system_outputs(usable, transcripts, groups=groups, transcript_confidences=confidences)
         results = []
         for k in range(count):
             if unheard[k] and not self._answers(outputs, k):
@@ -450,37 +576,62 @@ class Recognizer:
                 continue
             prediction = self._prediction(k, outputs, usable[k], transcripts[k], origins[k], sources[k])
             duration = None if signals[k] is None else round(len(signals[k]) / self.sampling_rate, 3)  # type: ignore[arg-type]
-            results.append(dataclasses.replace(prediction, warnings=tuple(notes[k]), duration=duration))
+            prediction = dataclasses.replace(prediction, warnings=tuple(notes[k]), duration=duration,
+                                             transcript_confidence=None if confidences[k] is None else round(confidences[k], 4),
+                                             adapted=groups is not None and bool(self.config.adaptation))
+            results.append(self._judge(prediction))
         return results
+
+    def _judge(self, prediction: Prediction) -> Prediction:
+        """The prediction with its ``confidence`` (the calibrated top posterior), and
+        ``uncertain`` as its emotion when that is below :attr:`min_confidence`."""
+        if not prediction.posteriors:
+            return prediction
+        confidence = max(prediction.posteriors.values())
+        prediction = dataclasses.replace(prediction, confidence=round(confidence, 4))
+        if self.min_confidence is not None and confidence < self.min_confidence:
+            return dataclasses.replace(prediction, emotion=UNCERTAIN)
+        return prediction
 
     def _answers(self, outputs: Mapping[str, list[np.ndarray | None]], k: int) -> bool:
         """Whether every head has an output for item ``k``."""
         return all(outputs[head][k] is not None for head in self.config.heads.values())
 
-    def system_outputs(self, signals: Sequence[np.ndarray | None],
-                       transcripts: Sequence[str | None]) -> dict[str, list[np.ndarray | None]]:
-        """Every system's scores per item (``None`` where the system lacks an input)."""
+    def system_outputs(self, signals: Sequence[np.ndarray | None], transcripts: Sequence[str | None], *,
+                       groups: Sequence[str] | None = None,
+                       transcript_confidences: Sequence[float | None] | None = None) -> dict[str, list[np.ndarray | None]]:
+        """Every system's scores per item (``None`` where the system lacks an input), calibrated
+        with the recogniser's temperatures; with ``groups``, adapted (see :meth:`predict`)."""
         columns = input_columns(self._needed_inputs(), self.extractors, signals, transcripts,
-                                sampling_rate=self.sampling_rate, text_lock=self._text_lock)
+                                sampling_rate=self.sampling_rate, text_lock=self._text_lock, modalities=self._modalities)
         count = len(signals)
         keys = [str(k) for k in range(count)]
+        if groups is not None and len(groups) != count:
+            raise RecognizerError(f"{count} items but {len(groups)} adaptation groups")
+        confidences = list(transcript_confidences) if transcript_confidences is not None else [None] * count
         outputs: dict[str, list[np.ndarray | None]] = {}
         for name in self._order:
-            system = self.systems[name]
+            system_name = self.config.adaptation.get(name, name) if groups is not None else name
+            system = self.systems[system_name]
             spec = system.spec
+            if groups is not None and spec.normalization == "speaker":
+                columns = {**columns, **self._standardized(spec, columns, groups)}
             rows: list[np.ndarray | None] = [None] * count
+            single: set[int] = set()
             if spec.members:  # score fusion: fuse, per item, the members that answered
-                groups: dict[tuple[str, ...], list[int]] = {}
+                answered: dict[tuple[str, ...], list[int]] = {}
                 for k in range(count):
                     available = tuple(m for m in spec.members if outputs[m][k] is not None)
                     if available:
-                        groups.setdefault(available, []).append(k)
-                for available, items in groups.items():
+                        answered.setdefault(available, []).append(k)
+                for available, items in answered.items():
                     ids = tuple(keys[k] for k in items)
                     members = {m: Predictions(spec.task_type, self.systems[m].outputs, ids,
                                               np.stack([outputs[m][k] for k in items]))  # type: ignore[misc]
                                for m in available}
                     values = system.predict(SystemData(ids, members=members)).scores
+                    if len(available) < 2:
+                        single.update(items)  # one member answered: its calibrated output as it is
                     for position, k in enumerate(items):
                         rows[k] = values[position]
             else:
@@ -489,10 +640,40 @@ class Recognizer:
                     ids = tuple(keys[k] for k in ready)
                     inputs = {i.name: {keys[k]: columns[i.name][k] for k in ready} for i in spec.inputs}
                     values = system.predict(SystemData(ids, inputs=inputs)).scores
+                    reads_text = any(self._modalities[i.name] == "text" for i in spec.inputs)
                     for position, k in enumerate(ready):
                         rows[k] = values[position]
+                        if reads_text and spec.task_type == "categorical" and confidences[k] is not None:
+                            rows[k] = temper(values[position], float(confidences[k]))  # type: ignore[arg-type]
+            temperature = self.config.temperatures.get(system_name)
+            if temperature is not None and spec.task_type == "categorical":
+                from emofuse.calibration import apply_temperature
+
+                rows = [row if row is None or k in single else apply_temperature(row[None, :], temperature)[0]
+                        for k, row in enumerate(rows)]
             outputs[name] = rows
         return outputs
+
+    def _standardized(self, spec: Any, columns: Mapping[str, list[Any]], groups: Sequence[str]) -> dict[str, list[Any]]:
+        """The system's vector inputs standardised per group with the group's own statistics."""
+        from emofuse.training.inputs import speaker_standardize
+
+        result = {}
+        for input_spec in spec.inputs:
+            column = columns[input_spec.name]
+            present = {str(k): v for k, v in enumerate(column) if v is not None}
+            if not present or isinstance(next(iter(present.values())), str):
+                continue
+            sizes: dict[str, int] = {}
+            for k in present:
+                sizes[groups[int(k)]] = sizes.get(groups[int(k)], 0) + 1
+            small = sorted(g or "all" for g, n in sizes.items() if n < 2)
+            if small:
+                raise RecognizerError(f"adaptation needs at least two recordings per speaker; {', '.join(small)} "
+                                      "has one (give more recordings, or predict without adapt)")
+            standardized = speaker_standardize(present, {k: groups[int(k)] for k in present})
+            result[input_spec.name] = [standardized.get(str(k)) for k in range(len(column))]
+        return result
 
     def _prediction(self, k: int, outputs: Mapping[str, list[np.ndarray | None]], signal: np.ndarray | None,
                     transcript: str | None, origin: Literal["given", "asr", "none"], source: str | None) -> Prediction:

@@ -1,0 +1,178 @@
+"""Calibrated confidence, the reject option, transductive adaptation and transcript-confidence
+weighting of the recogniser, on tiny hand-built recognisers (numpy systems, no torch)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emofuse.config import Component
+from emofuse.data.labels import FOUR_CLASSES
+from emofuse.inference import Recognizer
+from emofuse.inference import RecognizerConfig
+from emofuse.inference import RecognizerError
+from emofuse.inference.recognizer import UNCERTAIN
+from emofuse.inference.recognizer import temper
+
+RATE = 16000
+
+
+def tone(frequency: float, seconds: float = 0.5, level: float = 0.3) -> np.ndarray:
+    """A tone in a little noise (every Mel band has energy, so a gain shifts every log band alike)."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    noise = 0.01 * np.random.default_rng(int(frequency)).standard_normal(t.size)
+    return (level * (np.sin(2 * np.pi * frequency * t) + noise)).astype(np.float32)
+
+
+def logistic(dim: int, seed: int, *, scale: float = 1.0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"mean": np.zeros(dim), "scale": np.ones(dim), "classes": np.arange(4.0),
+            "coef": scale * rng.normal(size=(4, dim)), "intercept": np.zeros(4)}
+
+
+def recognizer(**config) -> Recognizer:
+    """Speech: logistic regression on 8-bin log-Mel statistics (plain and per-group standardised);
+    text: logistic regression on the raw text's length features would need an encoder, so the
+    'text' member reads the same audio front-end here; fused: weighted late fusion."""
+    from emofuse.audio.logmel import LogMelStatsConfig
+    from emofuse.fusion import LateFusionConfig
+    from emofuse.models import InputSpec
+    from emofuse.models.configs import LogisticRegressionConfig
+    from emofuse.systems import SystemSpec
+    from emofuse.systems import build_system
+
+    features = {"logmel": Component("logmel_stats", LogMelStatsConfig(n_mels=4, deltas=False))}
+    spec = InputSpec("logmel", "audio", "vector", 8)
+    model = Component("logistic_regression", LogisticRegressionConfig())
+    systems = {}
+    for name, normalization, seed in (("speech", "global", 0), ("speech_adapted", "speaker", 1), ("other", "global", 2)):
+        systems[name] = build_system(SystemSpec("categorical", FOUR_CLASSES, inputs=(spec,), model=model, features=features,
+                                                normalization=normalization))
+        systems[name].load_state_dict(logistic(8, seed, scale=0.5))
+    systems["fused"] = build_system(SystemSpec("categorical", FOUR_CLASSES, members=("speech", "other"),
+                                               fusion=Component("late", LateFusionConfig(method="weighted"))))
+    systems["fused"].load_state_dict({"weights": np.array([0.5, 0.5])})
+    options = {k: config.pop(k) for k in ("adapt", "min_confidence") if k in config}
+    recognizer_config = RecognizerConfig(name="tiny", heads={"categorical": "fused"}, systems=tuple(systems), asr="none",
+                                         **config)
+    return Recognizer(recognizer_config, systems, speech_check=False, **options)
+
+
+SIGNALS = [tone(f, level=a) for f, a in ((150, 0.1), (300, 0.3), (600, 0.5), (1200, 0.2), (2400, 0.4), (200, 0.3))]
+
+
+def test_every_prediction_carries_its_confidence():
+    predictions = recognizer().predict(SIGNALS, sampling_rate=RATE)
+    for prediction in predictions:
+        assert prediction.confidence == pytest.approx(max(prediction.posteriors.values()), abs=1e-4)
+        assert "confidence" in prediction.to_dict() and "confidence" in prediction.to_row()
+
+
+def test_temperatures_soften_the_answer_without_changing_it():
+    plain = recognizer().predict(SIGNALS, sampling_rate=RATE)
+    soft = recognizer(temperatures={"speech": 4.0, "other": 4.0, "fused": 2.0}).predict(SIGNALS, sampling_rate=RATE)
+    for a, b in zip(plain, soft, strict=True):
+        assert b.emotion == a.emotion
+        assert b.confidence < a.confidence
+    with pytest.raises(ValueError, match="positive"):
+        recognizer(temperatures={"fused": 0.0})
+    with pytest.raises(ValueError, match="not one of the systems"):
+        recognizer(temperatures={"nobody": 1.0})
+
+
+def test_low_confidence_answers_become_uncertain():
+    predictions = recognizer(min_confidence=0.99).predict(SIGNALS, sampling_rate=RATE)
+    assert all(p.emotion == UNCERTAIN and p.posteriors for p in predictions)
+    assert all(p.emotion in FOUR_CLASSES for p in recognizer(min_confidence=0.0).predict(SIGNALS, sampling_rate=RATE))
+    with pytest.raises(RecognizerError, match="min_confidence"):
+        recognizer(min_confidence=1.5)
+
+
+def test_adaptation_standardises_per_speaker_and_is_transductive():
+    tiny = recognizer(adaptation={"speech": "speech_adapted"})
+    plain = tiny.predict(SIGNALS, sampling_rate=RATE)
+    adapted = tiny.predict(SIGNALS, sampling_rate=RATE, adapt=True)
+    assert all(p.adapted for p in adapted) and not any(p.adapted for p in plain)
+    assert any(not np.allclose(list(a.posteriors.values()), list(b.posteriors.values())) for a, b in zip(plain, adapted, strict=True))
+    # the statistics are the files': a louder copy of every file gives the same adapted speech member
+    louder = tiny.predict([s * 2 for s in SIGNALS], sampling_rate=RATE, adapt=True)
+    for a, b in zip(adapted, louder, strict=True):
+        np.testing.assert_allclose(list(a.members["speech"].values()), list(b.members["speech"].values()), atol=1e-3)
+    # per speaker: each speaker's files on their own
+    speakers = ["a", "a", "a", "b", "b", "b"]
+    by_speaker = tiny.predict(SIGNALS, sampling_rate=RATE, adapt=True, speakers=speakers)
+    alone = tiny.predict(SIGNALS[:3], sampling_rate=RATE, adapt=True)
+    for a, b in zip(by_speaker[:3], alone, strict=True):
+        np.testing.assert_allclose(list(a.posteriors.values()), list(b.posteriors.values()), atol=1e-6)
+    single = tiny.predict(SIGNALS[:1], sampling_rate=RATE, adapt=True)
+    assert "at least two recordings" in single[0].error
+
+
+def test_adaptation_names_must_exist():
+    with pytest.raises(ValueError, match="adaptation"):
+        recognizer(adaptation={"speech": "missing"})
+
+
+def test_transcript_confidence_tempers_the_member():
+    assert temper(np.array([0.7, 0.2, 0.1]), 0.0).tolist() == pytest.approx([1 / 3] * 3)
+    tiny = recognizer()
+    sure = tiny.predict_signals(SIGNALS[:2], transcript_confidences=[None, None])
+    assert all(p.transcript_confidence is None for p in sure)
+
+
+def test_speech_alone_loads_neither_torch_nor_a_text_encoder():
+    from emofuse.inference.batch import examples_directory
+
+    path = examples_directory() / "angry.wav"
+    code = (
+        "import sys, json; from emofuse.inference import Recognizer; "
+        "r = Recognizer.from_pretrained('default', asr='none', num_threads=1); "
+        f"p = r('{path}'); "
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules, "
+        "'built': sorted(r.extractors._built)}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded == {"torch": False, "transformers": False, "built": ["robust"]}
+
+
+def test_predict_command_adapts_and_rejects(tmp_path):
+    from typer.testing import CliRunner
+
+    from emofuse.cli import app
+    from emofuse.inference.batch import examples_directory
+
+    clips = [str(p) for p in sorted(examples_directory().glob("*.wav")) if p.stem != "dialogue"]
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", *clips, "--asr", "none", "--adapt", "--min-confidence", "0.999", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(records) == len(clips)
+    assert all(r["emotion"] == UNCERTAIN and r["adapted"] and 0 < r["confidence"] < 0.999 for r in records)
+    speakers = tmp_path / "speakers.csv"
+    speakers.write_text("file,speaker\n" + "".join(f"{pathlib.Path(c).name},s1\n" for c in clips))
+    result = runner.invoke(app, ["predict", *clips, "--asr", "none", "--speaker-csv", str(speakers)])
+    assert result.exit_code != 0 and "--adapt" in result.output
+
+
+def test_demo_shows_confidence_misses_and_the_reward(tmp_path):
+    from emofuse.inference.batch import run_demo
+
+    lines = list(run_demo(output=tmp_path, asr="none"))
+    text = "\n".join(lines)
+    assert "confidence" in lines[2] and "spoken as" in text and "clips right" in text
+    assert "reward: " in text and (tmp_path / "dialogue_timeline.png").is_file()
+
+
+def test_pocketsphinx_scores_its_transcripts():
+    from emofuse.asr.base import build_transcriber
+    from emofuse.audio.io import read_audio
+    from emofuse.inference.batch import examples_directory
+
+    transcriber = build_transcriber("pocketsphinx")
+    text, confidence = transcriber.transcribe_scored(read_audio(examples_directory() / "happy.wav"), RATE)
+    assert "happy" in text and 0.0 < confidence <= 1.0
+    assert transcriber.transcribe_scored(np.zeros(0, dtype=np.float32), RATE) == ("", 0.0)

@@ -1,0 +1,144 @@
+"""The robust speech front-end, the pitch tracker, perturbations and augmentation, calibration."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from emofuse.audio.functionals import RobustFunctionalsConfig
+from emofuse.audio.functionals import feature_names
+from emofuse.audio.functionals import robust_functionals
+from emofuse.audio.perturb import CONDITIONS
+from emofuse.audio.perturb import add_noise
+from emofuse.audio.perturb import gain
+from emofuse.audio.perturb import perturb
+from emofuse.audio.perturb import telephone
+from emofuse.audio.pitch import track_pitch
+from emofuse.calibration import apply_temperature
+from emofuse.calibration import expected_calibration_error
+from emofuse.calibration import fit_temperature
+from emofuse.calibration import reliability
+
+RATE = 16000
+
+
+def voice(seconds: float = 1.5, f0: float = 180.0, *, seed: int = 0, glide: float = 0.0) -> np.ndarray:
+    """A vowel-like harmonic signal with a pitch glide, a syllable rhythm and a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    frequency = f0 * 2 ** (glide * t / seconds / 12)
+    phase = 2 * np.pi * np.cumsum(frequency) / RATE
+    harmonics = sum(np.sin(k * phase) / k for k in range(1, 12))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    signal = 0.3 * envelope * harmonics + 0.003 * rng.standard_normal(t.size)
+    return (signal / np.max(np.abs(signal)) * 0.5).astype(np.float32)
+
+
+def test_crepe_tracks_the_pitch_of_a_harmonic_tone():
+    track = track_pitch(voice(f0=200.0), RATE, hop=0.02)
+    voiced = track.voiced(0.5)
+    assert voiced.mean() > 0.8
+    assert np.median(track.frequency[voiced]) == pytest.approx(200.0, rel=0.03)
+
+
+def test_pitch_mask_limits_the_frames_the_network_sees():
+    signal = voice()
+    mask = np.zeros(len(signal) // 320 + 1, dtype=bool)
+    mask[10:20] = True
+    track = track_pitch(signal, RATE, hop=0.02, mask=mask)
+    assert np.all(track.periodicity[~mask] == 0) and np.all(track.periodicity[mask] > 0)
+
+
+@pytest.fixture(scope="module")
+def energy_config():
+    return RobustFunctionalsConfig(vad="energy")
+
+
+def test_functionals_have_one_named_value_each_and_are_finite(energy_config):
+    features = robust_functionals(voice(), RATE, energy_config)
+    assert features.shape == (len(feature_names(energy_config)),)
+    assert np.all(np.isfinite(features))
+    names = feature_names(energy_config)
+    assert features[names.index("f0_p50")] == pytest.approx(12 * np.log2(180 / 27.5), abs=0.5)
+
+
+def test_functionals_do_not_change_with_the_gain(energy_config):
+    signal = voice(seed=1)
+    reference = robust_functionals(signal, RATE, energy_config)
+    for decibels in (-30.0, -12.0):
+        quieter = robust_functionals(signal * 10 ** (decibels / 20), RATE, energy_config)
+        np.testing.assert_allclose(quieter, reference, rtol=1e-3, atol=1e-3)
+
+
+def test_functionals_follow_the_voice(energy_config):
+    names = feature_names(energy_config)
+    low = robust_functionals(voice(f0=120.0), RATE, energy_config)
+    high = robust_functionals(voice(f0=240.0, glide=6.0), RATE, energy_config)
+    assert high[names.index("f0_mean")] > low[names.index("f0_mean")] + 10
+    assert high[names.index("f0_range")] > low[names.index("f0_range")] + 2
+
+
+def test_every_condition_keeps_the_length_and_stays_in_range():
+    signal = voice(seconds=1.0)
+    for condition in CONDITIONS:
+        if CONDITIONS[condition][0] == "room" and importlib.util.find_spec("pyroomacoustics") is None:
+            continue
+        out = perturb(signal, RATE, condition, seed=3)
+        assert abs(len(out) - len(signal)) <= 2, condition
+        assert np.all(np.isfinite(out)) and np.max(np.abs(out)) <= 1.0, condition
+    with pytest.raises(ValueError, match="unknown condition"):
+        perturb(signal, RATE, "underwater")
+
+
+def test_gain_clips_and_noise_has_the_asked_snr():
+    signal = voice(seconds=1.0)
+    assert np.max(gain(signal, 20.0)) == 1.0
+    noisy = add_noise(signal * 0.5, 10.0, 0.0, np.random.default_rng(0))
+    noise = noisy - signal * 0.5
+    snr = 10 * np.log10(np.mean((signal * 0.5) ** 2) / np.mean(noise**2))
+    assert snr == pytest.approx(10.0, abs=0.3)
+
+
+def test_telephone_removes_what_is_above_its_band():
+    t = np.arange(RATE) / RATE
+    high = (0.3 * np.sin(2 * np.pi * 6000 * t)).astype(np.float32)
+    assert np.std(telephone(high, RATE)) < 0.01 * np.std(high)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("audiomentations") is None, reason="needs the augment extra")
+def test_augmentation_is_reproducible_from_its_seed():
+    from emofuse.audio.perturb import augment
+
+    signal = voice(seconds=1.0)
+    first, again, other = augment(signal, RATE, seed=5), augment(signal, RATE, seed=5), augment(signal, RATE, seed=6)
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == signal.shape and not np.array_equal(first, other)
+
+
+def test_expected_calibration_error_against_the_formula():
+    rng = np.random.default_rng(0)
+    posteriors = rng.dirichlet(np.ones(4), size=300)
+    truth = rng.integers(0, 4, 300)
+    confidence, correct = posteriors.max(axis=1), posteriors.argmax(axis=1) == truth
+    total = 0.0
+    for low in np.arange(10) / 10:  # the formula written out, bins (low, low + 0.1]
+        members = (confidence > low) & (confidence <= low + 0.1)
+        if members.any():
+            total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    assert expected_calibration_error(truth, posteriors) == pytest.approx(total)
+    assert sum(r["count"] for r in reliability(truth, posteriors)) == 300
+
+
+def test_temperature_scaling_recovers_a_known_temperature_and_keeps_the_answers():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 2, (4000, 4))
+    calibrated = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    truth = np.array([rng.choice(4, p=p) for p in calibrated])
+    overconfident = apply_temperature(calibrated, 1 / 3)  # three times sharper than the truth
+    temperature = fit_temperature(truth, overconfident)
+    assert temperature == pytest.approx(3.0, rel=0.1)
+    rescaled = apply_temperature(overconfident, temperature)
+    assert np.array_equal(rescaled.argmax(axis=1), overconfident.argmax(axis=1))
+    assert expected_calibration_error(truth, rescaled) < expected_calibration_error(truth, overconfident) / 3
+    with pytest.raises(ValueError, match="labels"):
+        fit_temperature(["neu"], overconfident[:1])

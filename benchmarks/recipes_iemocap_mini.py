@@ -89,7 +89,7 @@ def main() -> None:
     for recipe in arguments.recipes.split(","):
         path = ROOT / "recipes" / f"{recipe}.yaml"
         full = load_yaml(path)
-        config = emofuse.load_experiment(path, variant="offline", overrides=[
+        config = emofuse.load_experiment(path, variant="offline,paper", overrides=[
             *REDUCED[recipe], f"extraction.cache_dir={arguments.cache}", "extraction.num_workers=2"])
         start = time.perf_counter()
         result = emofuse.run_experiment(config, arguments.runs / recipe, progress=False)
@@ -110,7 +110,7 @@ def main() -> None:
                          row["runs"], "" if reference is None else reference])
         logging.info("%s: %.0f s", recipe, seconds)
     text = [
-        "IEMOCAP_mini (167 utterances, 4 classes; Atmaja: V/A/D), each recipe's own protocol and its `offline` "
+        "IEMOCAP_mini (167 utterances, 4 classes; Atmaja: V/A/D), each recipe's own protocol, its `offline` and `paper` "
         "variant (MiniLM-L6 for BERT/XLNet, log-Mel frames for wav2vec 2.0, a trainable embedding for GloVe), "
         "reduced for 2 CPU cores as listed in `REDUCED` of the script. Mean ± std over folds × seeds. "
         "Paper: the published figure on the full IEMOCAP with the real encoders (orientation only, not comparable).",

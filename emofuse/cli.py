@@ -100,7 +100,7 @@ def run(
     config: Annotated[pathlib.Path, typer.Argument(help="Experiment YAML (see recipes/).")],
     output: Annotated[pathlib.Path | None, typer.Option("--output", "-o", help="Run directory (default: runs/<name>).")] = None,
     options: Overrides = None,
-    variant: Annotated[str | None, typer.Option("--variant", help="A named override set the recipe defines (e.g. offline).")] = None,
+    variant: Annotated[str | None, typer.Option("--variant", help="Named override sets the recipe defines, applied in order (e.g. offline, or offline,paper).")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an existing run in the output directory.")] = False,
     system: Annotated[list[str] | None, typer.Option("--system", help="Run only these systems (and their members).")] = None,
     fold: Annotated[list[str] | None, typer.Option("--fold", help="Run only these folds (by name, e.g. session_1).")] = None,

@@ -87,7 +87,8 @@ class TaskConfig:
     """``categorical`` (weighted cross-entropy, UA) or ``dimensional`` (CCC or MSE, mean CCC).
 
     ``loss_weights`` weight the dimensional targets (Atmaja & Akagi's ``a, b, 1 - a - b``);
-    ``label_smoothing`` softens the categorical targets of the cross-entropy.
+    ``label_smoothing`` softens the categorical targets of the cross-entropy (0.1 by default,
+    0 in the papers' settings).
     """
 
     type: Literal["categorical", "dimensional"] = "categorical"
@@ -95,7 +96,7 @@ class TaskConfig:
     targets: tuple[str, ...] = DIMENSIONS
     loss: Literal["ccc", "mse"] = "ccc"
     loss_weights: tuple[float, ...] | None = None
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.targets if t not in DIMENSIONS]
@@ -109,6 +110,13 @@ class TaskConfig:
 class TrainingConfig:
     """How a model is trained (Lightning): optimiser, schedule, model selection, hardware.
 
+    The defaults learn from a few hundred utterances: AdamW (weight decay 0.01), a linear
+    warm-up over ``warmup_fraction`` of the steps then cosine decay, gradients clipped at norm
+    1, the epoch with the best dev score kept and training stopped after 10 epochs without
+    improvement, length-bucketed batches. ``mixup`` (Beta parameter, 0 = off) mixes pairs of
+    utterances whose inputs are feature vectors or frames. Papers' own settings are written out
+    in each recipe's ``paper`` variant.
+
     ``selection: best_dev`` keeps the epoch with the best dev score (UA or mean CCC) and allows
     ``early_stopping_patience``; ``last`` trains a fixed number of epochs (IEmoNet). Only the
     fold's dev set is ever used for selection. ``repeat`` shows every training utterance that
@@ -121,27 +129,28 @@ class TrainingConfig:
 
     max_epochs: int = 30
     batch_size: int = 32
-    optimizer: Literal["adam", "adamw", "sgd", "nadam", "rmsprop"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "nadam", "rmsprop"] = "adamw"
     learning_rate: float = 1e-3
     encoder_learning_rate: float | None = None
-    weight_decay: float = 0.0
+    weight_decay: float = 0.01
     momentum: float = 0.9
     nesterov: bool = False
-    scheduler: Literal["none", "linear_warmup", "step_halving", "cosine", "one_cycle"] = "none"
+    scheduler: Literal["none", "linear_warmup", "step_halving", "cosine", "one_cycle"] = "cosine"
     warmup_fraction: float = 0.1
     step_size: int = 2
     step_start: int = 8
     gamma: float = 0.5
     selection: Literal["best_dev", "last"] = "best_dev"
-    early_stopping_patience: int | None = None
-    gradient_clip: float | None = None
+    early_stopping_patience: int | None = 10
+    gradient_clip: float | None = 1.0
+    mixup: float = 0.0
     precision: Literal["32-true", "32", "16-mixed", "bf16-mixed"] = "32-true"
     accelerator: str = "auto"
     devices: int | str = 1
     num_nodes: int = 1
     strategy: str = "auto"
     num_workers: int = 0
-    length_bucketing: bool = False
+    length_bucketing: bool = True
     repeat: int = 1
     shuffle_buffer: int = 10000
 
@@ -150,6 +159,8 @@ class TrainingConfig:
             raise ValueError("max_epochs, batch_size, learning_rate and repeat must be positive")
         if self.shuffle_buffer < self.batch_size:
             raise ValueError(f"shuffle_buffer ({self.shuffle_buffer}) must hold at least one batch ({self.batch_size})")
+        if self.mixup < 0:
+            raise ValueError(f"mixup must be 0 (off) or a positive Beta parameter, got {self.mixup}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,18 +330,18 @@ def load_experiment(
 ) -> ExperimentConfig:
     """Parse an experiment from a YAML file or a dict.
 
-    ``variant`` applies one of the experiment's named override lists, then ``overrides``
-    (``key.path=value``) apply on top. Relative paths in data sections are resolved against the
+    ``variant`` applies one of the experiment's named override lists (several, comma-separated,
+    in order: ``offline,paper``), then ``overrides`` (``key.path=value``) apply on top. Relative paths in data sections are resolved against the
     current directory, as on a command line; environment variables (``$IEMOCAP``) and ``~`` are
     expanded.
     """
     data = load_yaml(source) if isinstance(source, str | pathlib.Path) else source
     where = f"{source}: " if isinstance(source, str | pathlib.Path) else ""
-    if variant is not None:
+    for name in (variant.split(",") if variant else []):
         variants = (data or {}).get("variants") or {}
-        if variant not in variants:
-            raise ConfigError(f"{where}unknown variant {variant!r}; this experiment defines: {', '.join(variants) or 'none'}")
-        data = apply_overrides(data, list(variants[variant]))
+        if name.strip() not in variants:
+            raise ConfigError(f"{where}unknown variant {name.strip()!r}; this experiment defines: {', '.join(variants) or 'none'}")
+        data = apply_overrides(data, list(variants[name.strip()]))
     data = apply_overrides(data, overrides or [])
     try:
         config = parse(ExperimentConfig, data)

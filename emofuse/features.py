@@ -256,7 +256,9 @@ def _run_audio(
 
 
 def _run_text(extractor: FeatureExtractor, cache: FeatureCache, texts: list[str], *, progress: bool) -> None:
+    """Texts in batches of similar length (each batch is padded to its longest text only)."""
     batch_size = int(getattr(extractor.config, "batch_size", 32))
+    texts = sorted(texts, key=len)
     with tqdm(total=len(texts), desc=f"{extractor.name} features", disable=not progress) as bar:
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]

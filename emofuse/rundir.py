@@ -248,7 +248,7 @@ class RunDirectory:
             previous = yaml.safe_load(stored.read_text()) if stored.is_file() else None
             if restart:
                 self.delete()
-            elif previous != current and any(self.finished()):
+            elif previous is not None and _as_parsed(previous) != current and any(self.finished()):
                 raise RunDirectoryError(f"{self.path} holds a run of a different config; use another output "
                                         "directory or --restart to discard it")
         self.path.mkdir(parents=True, exist_ok=True)
@@ -416,6 +416,19 @@ class RunDirectory:
         if kept:
             log.warning("%s: kept %d files that emofuse did not write (first: %s)", self.path, len(kept), kept[0])
         return kept
+
+
+def _as_parsed(stored: Any) -> Any:
+    """A stored ``config.yaml`` as this version of emofuse reads it: keys added since the run was
+    written take their defaults, so an upgrade alone never makes a run "of a different config"."""
+    from emofuse.config import ConfigError
+    from emofuse.config import to_dict
+    from emofuse.experiment import load_experiment
+
+    try:
+        return json.loads(json.dumps(jsonable(to_dict(load_experiment(stored)))))
+    except (ConfigError, ValueError, TypeError):
+        return stored
 
 
 def _owned(relative: tuple[str, ...], name: str) -> bool:

@@ -47,6 +47,24 @@ def test_a_changed_config_needs_restart(tmp_path):
     assert not list(run.finished()) and run.config().seeds == (1,)
 
 
+def test_a_run_written_before_a_config_key_existed_resumes_after_an_upgrade(tmp_path):
+    import yaml
+
+    run = RunDirectory(tmp_path / "run")
+    run.create(config())
+    run.set_task("categorical", ["neu", "ang"])
+    run.fold("a", 0, "f1").mark_done()
+    stored = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    del stored["systems"]["a"]["training"]["mixup"]  # as an emofuse without that key wrote it
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(stored))
+    run.create(config())  # the same experiment: resumes, keeps the finished fold
+    assert [f.fold for f in run.finished()] == ["f1"]
+    stored["systems"]["a"]["training"]["max_epochs"] = 3  # but a real change is still refused
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(stored))
+    with pytest.raises(RunDirectoryError, match="different config"):
+        run.create(config())
+
+
 def test_a_directory_that_is_not_a_run_is_never_written_or_deleted(tmp_path):
     thesis = tmp_path / "thesis"
     thesis.mkdir()

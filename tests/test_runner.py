@@ -112,9 +112,11 @@ def test_a_fold_killed_mid_training_resumes_to_the_same_result(tmp_path, synthet
     assert (fold.checkpoints / "last.ckpt").exists() and not fold.done
     run_experiment(config, tmp_path / "run", progress=False, systems=["audio"])
     first, second = (pd.read_csv(fold.path / "logs" / f"version_{n}" / "metrics.csv") for n in (0, 1))
-    assert sorted(set(first["epoch"].dropna().astype(int))) == [0, 1, 2, 3, 4]
-    assert sorted(set(second["epoch"].dropna().astype(int))) == list(range(4, 15))  # from the checkpoint of epoch 4
     reference = RunDirectory(tmp_path / "uninterrupted").fold("audio", 0, "session_1")
+    whole = pd.read_csv(reference.path / "logs" / "version_0" / "metrics.csv")
+    assert sorted(set(first["epoch"].dropna().astype(int))) == [0, 1, 2, 3, 4]
+    # the second attempt starts from the checkpoint of epoch 4 and stops where the uninterrupted run stopped
+    assert sorted(set(second["epoch"].dropna().astype(int))) == list(range(4, int(whole["epoch"].max()) + 1))
     for name in ("predictions.csv", "model.safetensors"):  # bit for bit
         assert (fold.path / name).read_bytes() == (reference.path / name).read_bytes(), name
     assert fold.metrics()["fitted"] == reference.metrics()["fitted"]
@@ -263,3 +265,77 @@ def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_c
     assert f"interrupted by {signal_name}; re-run the same command to resume" in stderr
     fold = RunDirectory(tmp_path / "run").fold("audio", 0, "session_1")
     assert not fold.done and (fold.checkpoints / "last.ckpt").exists()  # resumable, nothing half-written
+
+
+def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, synthetic_corpus, tiny_bert):
+    systems = {"audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]},
+                         "training": {"max_epochs": 3, "batch_size": 8, "optimizer": "sgd", "learning_rate": 1.0e30}}}
+    config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", systems=systems)
+    with pytest.raises(RunError, match=r"system 'audio', seed 0, session_1: training diverged: the loss is (nan|inf) "
+                                       r"at epoch \d+, step \d+ \(learning rate [0-9.]+e\+(29|30)\)"):
+        run_experiment(config, tmp_path / "run", progress=False)
+    run = RunDirectory(tmp_path / "run")
+    assert not list(run.finished())  # nothing written as finished, no NaN scores
+
+
+def test_last_checkpoint_holds_the_best_epoch_including_its_own_dev_score(tmp_path, tiny_bert, tiny_wav2vec2):
+    """A fold resumed from last.ckpt must choose the same best epoch as an uninterrupted one: the
+    checkpoint written after epoch 1 already counts epoch 1's dev score."""
+    import dataclasses
+
+    import torch
+    from test_systems import _example_spec
+
+    from emofuse.experiment import TaskConfig
+    from emofuse.experiment import TrainingConfig
+    from emofuse.systems.base import SystemData
+    from emofuse.systems.base import build_system
+    from emofuse.tasks.build import build_task
+    from emofuse.training.lightning import fit_neural
+
+    spec = _example_spec("mlp", {"tiny_text_model": tiny_bert, "tiny_ssl_model": tiny_wav2vec2})
+    system = build_system(spec)
+    rng = np.random.default_rng(0)
+    (name,) = [i.name for i in spec.inputs]
+
+    def data(n, prefix):
+        ids = tuple(f"{prefix}{k}" for k in range(n))
+        return SystemData(ids, inputs={name: {i: rng.standard_normal(64).astype(np.float32) for i in ids}},
+                          truth=np.arange(n) % 3)
+
+    task = build_task(TaskConfig(), classes=spec.outputs)
+    training = dataclasses.replace(TrainingConfig(), max_epochs=1, batch_size=8)
+    fit_neural(system, data(24, "t"), data(9, "d"), task=task, training=training, seed=0, directory=tmp_path)
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    (state,) = [v for k, v in last["callbacks"].items() if k.startswith("ModelCheckpoint") and "dev_score" in k]
+    assert state["best_model_score"] is not None
+    assert state["best_model_path"].endswith("best.ckpt")
+
+
+def test_length_buckets_are_shared_between_processes(monkeypatch):
+    from emofuse.training import data
+
+    lengths = list(range(5, 55))
+    whole = list(data.BucketBatchSampler(lengths, batch_size=4, seed=3))
+    shares = []
+    for rank in range(2):
+        monkeypatch.setattr(data, "_process_group", lambda rank=rank: (rank, 2))
+        sampler = data.BucketBatchSampler(lengths, batch_size=4, seed=3)
+        shares.append(list(sampler))
+        assert len(shares[-1]) == len(sampler) == 7  # 13 batches padded to 14, 7 each
+    drawn = sorted(tuple(b) for share in shares for b in share)
+    assert sorted(set(drawn)) == sorted(tuple(b) for b in whole)  # every batch taken, one padded twice
+    assert len(drawn) == 14
+
+
+def test_length_buckets_measure_texts_waveforms_and_frames():
+    import numpy as np
+
+    from emofuse.training.data import UtteranceDataset
+
+    texts = {"a": "short", "b": "a much longer sentence"}
+    frames = {"a": np.zeros((7, 3)), "b": np.zeros((2, 3))}
+    waves = {"a": np.zeros(16000), "b": np.zeros(800)}
+    assert [UtteranceDataset(["a", "b"], [texts], None).length(i) for i in range(2)] == [5, 22]
+    assert [UtteranceDataset(["a", "b"], [frames], None).length(i) for i in range(2)] == [7, 2]
+    assert [UtteranceDataset(["a", "b"], [waves], None).length(i) for i in range(2)] == [16000, 800]

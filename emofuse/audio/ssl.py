@@ -38,6 +38,8 @@ class SSLEncoder(torch.nn.Module):
         self.normalize = normalize
         self.use_attention_mask = attention_mask
         self.num_layers = int(model.config.num_hidden_layers) + 1  # the CNN/projection output, then each block
+        if getattr(model.config, "layerdrop", 0.0):  # LayerDrop skips layers in training, and their hidden
+            model.config.layerdrop = 0.0  # states: layer choice and weighted sums need every layer
         self.hidden_size = int(model.config.hidden_size)
 
     @classmethod

@@ -19,6 +19,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import mask_from_lengths
+from emofuse.models.base import output_layer
 from emofuse.models.configs import AttentionAlignmentConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -49,7 +50,7 @@ class AttentionAlignment(EmotionModel):
         self.fusion = torch.nn.LSTM(4 * hidden, hidden, batch_first=True, bidirectional=True)
         self.dropout = torch.nn.Dropout(config.dropout)
         self.embedding_size = 2 * hidden
-        self.head = torch.nn.Linear(2 * hidden, output_size)
+        self.head = output_layer(2 * hidden, output_size)
 
     def align(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Encoded words, their aligned audio vectors, the attention weights and the word mask."""

@@ -18,6 +18,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.configs import ClassificationBlockConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.standardize import SystemModel
@@ -41,7 +42,7 @@ class ClassificationBlock(EmotionModel):
             size = hidden
         self.block = torch.nn.Sequential(*layers)
         self.embedding_size = size
-        self.head = torch.nn.Linear(size, output_size)
+        self.head = output_layer(size, output_size)
         self.frozen = True
         self._set_members_trainable(False)
 

@@ -16,6 +16,7 @@ import torch
 from emofuse.components import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.configs import ConcatFusionConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.registry import Example
@@ -30,10 +31,10 @@ class ConcatFusion(EmotionModel):
             raise ValueError(f"concat fusion: branches take {sum(counts)} inputs, the system gives {len(inputs)}")
         branches, start = [], 0
         for component, count in zip(config.branches, counts, strict=True):
-            # a branch's own output layer is never used: build it with one output
             branch = MODELS.build(component.name, component.config, list(inputs[start : start + count]), 1)
             if not isinstance(branch, EmotionModel):
                 raise ValueError(f"concat fusion: branch {component.name!r} is not a neural model")
+            branch.head = torch.nn.Identity()  # only the branch's embedding is used
             branches.append(branch)
             start += count
         self.counts = counts
@@ -41,7 +42,7 @@ class ConcatFusion(EmotionModel):
         size = sum(branch.embedding_size for branch in branches)
         self.dense = torch.nn.Sequential(torch.nn.Linear(size, config.hidden_size), torch.nn.ReLU(), torch.nn.Dropout(config.dropout))
         self.embedding_size = config.hidden_size
-        self.head = torch.nn.Linear(config.hidden_size, output_size)
+        self.head = output_layer(config.hidden_size, output_size)
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         parts, start = [], 0
@@ -51,8 +52,7 @@ class ConcatFusion(EmotionModel):
         return self.dense(torch.cat(parts, dim=-1))  # (batch, hidden_size)
 
     def parameter_groups(self, learning_rate: float) -> list[dict]:
-        # the branches' own groups keep their pretrained flags (their unused output layers get
-        # no gradients, so no optimiser step changes them)
+        # the branches' own groups keep their pretrained flags
         groups = [g for branch in self.branches for g in branch.parameter_groups(learning_rate)]
         return [*groups, {"params": [*self.dense.parameters(), *self.head.parameters()], "lr": learning_rate}]
 

@@ -18,6 +18,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.cnn14 import CNN14
 from emofuse.models.configs import ConditionedCNN14Config
 from emofuse.models.inputs import InputSpec
@@ -42,7 +43,7 @@ class ConditionedCNN14(EmotionModel):
         else:
             self.projections = torch.nn.ModuleList([torch.nn.Linear(text.dim, channels[-1])])
         self.embedding_size = self.cnn.embedding_size
-        self.head = torch.nn.Linear(self.embedding_size, output_size)
+        self.head = output_layer(self.embedding_size, output_size)
         self.cnn.head = torch.nn.Identity()  # the conditioned model has its own output layer
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:

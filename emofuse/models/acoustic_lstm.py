@@ -14,6 +14,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.configs import AcousticLSTMConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -29,12 +30,15 @@ class AcousticLSTM(EmotionModel):
         self.norm = torch.nn.BatchNorm1d(size)
         self.lstms = torch.nn.ModuleList()
         for hidden in config.lstm_sizes:
-            self.lstms.append(torch.nn.LSTM(size, hidden, batch_first=True))
+            lstm = torch.nn.LSTM(size, hidden, batch_first=True)
+            if inputs[0].kind == "vector":  # one time step from a zero state: the recurrent weights never act
+                lstm.weight_hh_l0.requires_grad_(False)
+            self.lstms.append(lstm)
             size = hidden
         self.dense = torch.nn.Sequential(torch.nn.Linear(size, config.dense_size), torch.nn.ReLU())
         self.dropout = torch.nn.Dropout(config.dropout)
         self.embedding_size = config.dense_size
-        self.head = torch.nn.Linear(config.dense_size, output_size)
+        self.head = output_layer(config.dense_size, output_size)
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         ((values, lengths),) = inputs

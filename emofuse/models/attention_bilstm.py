@@ -16,6 +16,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.blocks.pooling import SelfAttentionPooling
 from emofuse.models.blocks.pooling import frame_mask
 from emofuse.models.configs import AttentionBiLSTMConfig
@@ -36,7 +37,7 @@ class AttentionBiLSTM(EmotionModel):
         self.attention = SelfAttentionPooling(2 * config.lstm_size, config.attention_size)
         self.embedding_size = 4 * config.lstm_size
         self.dropout = torch.nn.Dropout(config.dropout)
-        self.head = torch.nn.Linear(self.embedding_size, output_size)
+        self.head = output_layer(self.embedding_size, output_size)
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         ((values, lengths),) = inputs  # (batch, frames, features)

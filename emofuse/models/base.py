@@ -35,6 +35,16 @@ class EmotionModel(torch.nn.Module):
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": learning_rate}]
 
 
+def output_layer(in_features: int, out_features: int) -> torch.nn.Linear:
+    """The linear output layer of a model, with small initial weights (normal, std 0.01) and zero
+    bias: the initial outputs are near zero whatever the embedding's scale, so a classifier
+    starts from uniform posteriors (loss ln C) and a regressor from the mean target."""
+    layer = torch.nn.Linear(in_features, out_features)
+    torch.nn.init.normal_(layer.weight, std=0.01)
+    torch.nn.init.zeros_(layer.bias)
+    return layer
+
+
 def mask_from_lengths(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     """``(batch,) -> (batch, max_length)`` boolean mask of valid positions."""
     return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]

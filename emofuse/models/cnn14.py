@@ -18,6 +18,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.blocks.conv import CNN14Backbone
 from emofuse.models.blocks.conv import Condition
 from emofuse.models.blocks.crop import random_crop
@@ -44,7 +45,7 @@ class CNN14(EmotionModel):
         self.embedding_size = width
         self.fc = torch.nn.Linear(width, width)
         self.dropout = torch.nn.Dropout(config.head_dropout)
-        self.head = torch.nn.Linear(width, output_size)
+        self.head = output_layer(width, output_size)
 
     def pooled(self, inputs: Sequence[Input], *, condition: Condition | None = None) -> torch.Tensor:
         """Backbone features pooled over time: ``(batch, channels)`` (before the linear layers)."""

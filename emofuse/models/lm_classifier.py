@@ -39,6 +39,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.configs import LMClassifierConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -66,6 +67,9 @@ class LMClassifier(EmotionModel):
         if not config.fine_tune:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
+        pooler = getattr(self.encoder, "pooler", None)
+        if isinstance(pooler, torch.nn.Module):  # BERT's pooler: hidden states are pooled here instead
+            pooler.requires_grad_(False)
         size = int(self.encoder.config.hidden_size)
         if config.hidden_size:
             self.hidden: torch.nn.Module = torch.nn.Sequential(
@@ -76,7 +80,7 @@ class LMClassifier(EmotionModel):
             self.hidden = torch.nn.Identity()
         self.embedding_size = size
         self.dropout = torch.nn.Dropout(config.dropout)
-        self.output = torch.nn.Linear(size, output_size)
+        self.output = output_layer(size, output_size)
 
     def train(self, mode: bool = True) -> LMClassifier:
         super().train(mode)
@@ -114,7 +118,8 @@ class LMClassifier(EmotionModel):
         layer's weights (with the L2 penalty as weight decay) and the rest of the head."""
         groups: list[dict] = []
         if self.config.fine_tune:
-            groups.append({"params": list(self.encoder.parameters()), "lr": learning_rate, "pretrained": True})
+            groups.append({"params": [p for p in self.encoder.parameters() if p.requires_grad], "lr": learning_rate,
+                           "pretrained": True})
         penalised = [self.hidden[0].weight] if self.config.hidden_size and self.config.l2 > 0 else []
         if penalised:
             groups.append({"params": penalised, "lr": learning_rate, "weight_decay": 2.0 * self.config.l2})

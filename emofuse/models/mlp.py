@@ -12,6 +12,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.configs import MLPConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -33,7 +34,7 @@ class MLP(EmotionModel):
         self.input_dropout = torch.nn.Dropout(config.dropout if not config.hidden_sizes else 0.0)
         self.body = torch.nn.Sequential(*layers)
         self.embedding_size = size
-        self.head = torch.nn.Linear(size, output_size)
+        self.head = output_layer(size, output_size)
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         features = torch.cat([values for values, _ in inputs], dim=-1)  # (batch, sum of dims)

@@ -19,6 +19,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.blocks.layers import LayerWeightedSum
 from emofuse.models.blocks.pooling import LogisticAttentionPooling
 from emofuse.models.blocks.pooling import MeanMaxPooling
@@ -54,7 +55,7 @@ class PoolingHead(EmotionModel):
             self.pooling = MeanPooling()
         self.embedding_size = self.pooling.output_size(dim)
         self.dropout = torch.nn.Dropout(config.dropout)
-        self.head = torch.nn.Linear(self.embedding_size, output_size)
+        self.head = output_layer(self.embedding_size, output_size)
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         ((values, lengths),) = inputs  # (batch, frames, dim), (batch,)

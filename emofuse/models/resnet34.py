@@ -24,6 +24,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.base import output_layer
 from emofuse.models.blocks.crop import random_crop
 from emofuse.models.blocks.pooling import StatisticsPooling
 from emofuse.models.blocks.resnet import ResNetBackbone
@@ -60,7 +61,7 @@ class ResNet34(EmotionModel):
         )
         self.embedding_size = config.embedding_size
         self.dropout = torch.nn.Dropout(config.dropout)
-        self.head = torch.nn.Linear(config.embedding_size, output_size)
+        self.head = output_layer(config.embedding_size, output_size)
         if config.mode == "linear_probe":
             self.backbone.requires_grad_(False)
 

@@ -71,9 +71,10 @@ class UtteranceDataset(Dataset):
         return item, target
 
     def length(self, index: int) -> int:
-        """Frames of the longest sequence input of an item (for length bucketing)."""
+        """Length of an item's longest input, for length bucketing: frames of a sequence, samples
+        of a waveform, characters of a text (a fixed-size vector counts the same for every item)."""
         identifier = self.ids[index]
-        lengths = [len(v[identifier]) for v in self.inputs if isinstance(v[identifier], np.ndarray) and v[identifier].ndim >= 2]
+        lengths = [len(value) for value in (v[identifier] for v in self.inputs) if isinstance(value, (np.ndarray, str))]
         return max(lengths, default=1)
 
 
@@ -95,7 +96,10 @@ class Collator:
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches of items of similar length: shuffle, sort within large pools, batch, shuffle batches.
 
-    Cuts padding for sequence models (``length_bucketing: true``).
+    Cuts padding for sequence models (``length_bucketing: true``). Under DDP every process draws
+    the same batches and takes every ``world_size``-th one (the list padded to a multiple of
+    ``world_size`` with its first batches), so the processes take equal shares; the process group
+    is read when iterating, inside the worker process (``ddp_spawn`` pickles the sampler).
     """
 
     def __init__(self, lengths: Sequence[int], *, batch_size: int, seed: int = 0, pool_factor: int = 50) -> None:
@@ -103,12 +107,15 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.batch_size = batch_size
         self.seed = seed
         self.pool = batch_size * pool_factor
-        self.epoch = 0
+        self.epoch = 0  # set by the trainer at the start of each epoch (EmotionModule.on_train_epoch_start)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[list[int]]:
+        # a generator: the order is drawn at the first batch, after the trainer has set this epoch
+        # (an iterator made earlier, as Lightning does when it counts the steps of a schedule, must
+        # not fix the epoch it was made in)
         rng = random.Random(self.seed * 100003 + self.epoch)
         self.epoch += 1
         order = list(range(len(self.lengths)))
@@ -118,13 +125,25 @@ class BucketBatchSampler(Sampler[list[int]]):
             pool = sorted(order[start : start + self.pool], key=lambda i: self.lengths[i])
             batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
         rng.shuffle(batches)
-        return iter(batches)
+        rank, world = _process_group()
+        if world > 1:
+            batches += batches[: -len(batches) % world]
+            batches = batches[rank::world]
+        yield from batches
 
     def __len__(self) -> int:
-        return sum(
+        batches = sum(
             -(-min(self.pool, len(self.lengths) - start) // self.batch_size)
             for start in range(0, len(self.lengths), self.pool)
         )
+        return -(-batches // _process_group()[1])
+
+
+def _process_group() -> tuple[int, int]:
+    """(rank, world size) of the running torch.distributed group, (0, 1) outside one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 def fit_rows(values: Mapping[str, np.ndarray], ids: Sequence[str], *, max_rows: int = 2_000_000) -> torch.Tensor:

@@ -17,8 +17,12 @@ def read_history(fold: FoldDirectory):  # noqa: ANN201 - a pandas DataFrame
     (every attempt of a resumed fold, later epochs replacing earlier ones)."""
     import pandas as pd
 
-    frames = [pd.read_csv(path) for path in sorted(fold.logs.glob("version_*/metrics.csv"),
-                                                   key=lambda p: int(p.parent.name.removeprefix("version_")))]
+    frames = []
+    for path in sorted(fold.logs.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.removeprefix("version_"))):
+        try:
+            frames.append(pd.read_csv(path))
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):  # an attempt killed before its log was written
+            log.info("%s: skipped an empty or cut-off training log", path)
     if not frames:
         return pd.DataFrame(columns=list(COLUMNS))
     logged = pd.concat(frames, ignore_index=True)

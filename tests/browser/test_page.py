@@ -29,6 +29,16 @@ ARGS = [
 ]
 
 
+def _speech_file():
+    from emofuse.inference.batch import examples_directory
+
+    return examples_directory() / "dialogue.wav"
+
+
+# The fake microphone plays a recording of speech (its default beep is rightly reported as no speech).
+ARGS.append(f"--use-file-for-fake-audio-capture={_speech_file()}")
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,0 +1,229 @@
+"""Deep models on EmoDB, leave-one-speaker-out, trained with emofuse's small-data defaults (issue 12).
+
+Audio models on EmoDB (7 and 4 classes): the IEmoNet attention BiLSTM on IS09 windows, CNN14 and
+ResNet34 with SpecAugment on log-Mel, the four pooling heads on pyAudioAnalysis frames, the
+acoustic LSTM on HSF (``benchmarks/configs/deep_emodb.yaml``). On the pseudo-bimodal pairing of
+EmoDB speech with same-class GoEmotions texts (4 classes): CNN14 alone, SFCNN14, MFCNN14,
+attention alignment, concatenation and the classification block
+(``benchmarks/configs/deep_pseudo_bimodal.yaml``).
+
+    python benchmarks/deep_emodb.py                       # everything (under 90 min on 2 quiet cores)
+    python benchmarks/deep_emodb.py --tasks emodb7 --systems cnn14,resnet34
+    python benchmarks/deep_emodb.py --report-only         # tables and figures from finished runs
+
+Each system runs as ``emofuse run --system NAME`` in its own process (wall time and peak memory
+are its own). Writes ``benchmarks/results/deep_emodb.json`` (one row per system and task:
+``system``, ``task``, ``uar_mean``, ``uar_std`` over folds x seeds, ``uar_pooled``, ``seeds``,
+``epochs``, ``minutes``, ``peak_memory_mb``, ``settings``) and ``deep_emodb.md`` with the mean
+learning curve of every row (``benchmarks/results/deep_emodb/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+if __package__ in {None, ""}:
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import RESULTS
+from benchmarks._common import ROOT
+from benchmarks._common import markdown_table
+from benchmarks._common import write_results
+
+log = logging.getLogger("deep_emodb")
+
+CONFIGS = ROOT / "benchmarks" / "configs"
+#: task -> (config, overrides, systems in table order)
+TASKS = {
+    "emodb7": ("deep_emodb.yaml", [], ["attention_bilstm", "cnn14", "resnet34", "pool_mean", "pool_mean_max",
+                                       "pool_attention", "pool_mlp_mean", "acoustic_lstm"]),
+    "emodb4": ("deep_emodb.yaml", ["data.label_map=emodb_four_class"],
+               ["attention_bilstm", "cnn14", "resnet34", "pool_mean", "pool_mean_max", "pool_attention",
+                "pool_mlp_mean", "acoustic_lstm"]),
+    "pseudo_bimodal4": ("deep_pseudo_bimodal.yaml", [], ["cnn14", "sfcnn14", "mfcnn14", "attention_alignment",
+                                                         "concat", "classification_block"]),
+}
+#: Members trained for a system but not rows of the table.
+HELPERS = {"classification_block": ["audio", "text"]}
+AUDIO_GOAL, BEST_GOAL, FUSION_MARGIN = 0.55, 0.70, 0.05
+
+
+def run_directory(arguments: argparse.Namespace, task: str) -> pathlib.Path:
+    return arguments.runs / task
+
+
+def run_system(arguments: argparse.Namespace, task: str, system: str) -> dict[str, float]:
+    """``emofuse run --system`` in a child process: wall seconds and peak resident MiB."""
+    config, overrides, _ = TASKS[task]
+    executable = shutil.which("emofuse", path=str(pathlib.Path(sys.executable).parent)) or "emofuse"
+    command = [executable, "run", str(CONFIGS / config), "-o", str(run_directory(arguments, task)), "--system", system,
+               "--no-progress", "--jobs", str(arguments.jobs)]
+    for value in [f"extraction.cache_dir={arguments.cache}", *overrides, *arguments.set]:
+        command += ["--set", value]
+    log.info("%s", " ".join(command))
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT)
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{task} {system} failed (exit {os.waitstatus_to_exitcode(status)})")
+    return {"seconds": round(time.perf_counter() - start, 1), "peak_memory_mb": round(usage.ru_maxrss / 1024.0)}
+
+
+def _histories(run: pathlib.Path, system: str):  # noqa: ANN202 - a pandas DataFrame
+    import pandas as pd
+
+    frames = []
+    for path in sorted((run / "systems" / system).glob("seed_*/*/history.csv")):
+        frame = pd.read_csv(path)
+        frame["fold"] = f"{path.parent.parent.name}/{path.parent.name}"
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def learning_curve(run: pathlib.Path, system: str, path: pathlib.Path, title: str) -> pathlib.Path | None:
+    """Mean training and dev loss and dev UA per epoch over every (seed, fold), with the band of
+    one standard deviation; folds that stopped early count only for their epochs."""
+    histories = _histories(run, system)
+    if histories is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grouped = histories.groupby("epoch")
+    figure, (losses, scores) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for column, axis, label in (("train_loss", losses, "training loss"), ("dev_loss", losses, "dev loss"),
+                                ("dev_score", scores, "dev UA")):
+        mean, std = grouped[column].mean(), grouped[column].std().fillna(0.0)
+        axis.plot(mean.index, mean.values, label=label)
+        axis.fill_between(mean.index, (mean - std).values, (mean + std).values, alpha=0.2)
+    losses.set_xlabel("epoch")
+    scores.set_xlabel("epoch")
+    losses.legend(frameon=False)
+    scores.set_ylabel("dev UA")
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _settings(config, system: str) -> str:  # noqa: ANN001 (ExperimentConfig)
+    spec = config.systems[system]
+    model = spec.model.config
+    parts = [spec.model.name]
+    for key in ("channels", "hidden_sizes", "lstm_size", "lstm_sizes", "head", "crop_seconds", "spec_augment",
+                "chunk_frames", "hidden_size"):
+        if hasattr(model, key):
+            parts.append(f"{key} {getattr(model, key)}")
+    training = spec.training
+    parts.append(f"{training.optimizer} {training.learning_rate:g}, {training.scheduler}, max {training.max_epochs} epochs,"
+                 f" batch {training.batch_size}" + (f", mixup {training.mixup:g}" if training.mixup else ""))
+    return "; ".join(parts)
+
+
+def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict]:
+    from emofuse.experiment import load_experiment
+
+    config_name, overrides, systems = TASKS[task]
+    config = load_experiment(CONFIGS / config_name, overrides=[*overrides, *arguments.set])
+    run = run_directory(arguments, task)
+    summary_path = run / "results" / "summary.json"
+    if not summary_path.is_file():
+        return []
+    summary = {row["system"]: row for row in json.loads(summary_path.read_text())["systems"]}
+    rows = []
+    for system in systems:
+        if system not in summary:
+            continue
+        record = summary[system]
+        epochs = [json.loads(p.read_text()).get("fitted", {}).get("epochs_trained")
+                  for p in sorted((run / "systems" / system).glob("seed_*/*/metrics.json"))]
+        epochs = [e for e in epochs if e is not None]
+        seeds = sorted({int(p.name.removeprefix("seed_")) for p in (run / "systems" / system).glob("seed_*")})
+        spent = timing.get(f"{task}/{system}", {})
+        figure = learning_curve(run, system, RESULTS / "deep_emodb" / f"{task}_{system}.png", f"{task}: {system}")
+        rows.append({
+            "system": system, "task": task,
+            "uar_mean": record["UA_mean"], "uar_std": record["UA_std"], "uar_pooled": record.get("UA_pooled_mean"),
+            "seeds": seeds, "folds": record["runs"] // max(1, len(seeds)),
+            "epochs": round(sum(epochs) / len(epochs), 1) if epochs else None,
+            "minutes": round(spent["seconds"] / 60.0, 1) if "seconds" in spent else None,
+            "peak_memory_mb": spent.get("peak_memory_mb"),
+            "settings": _settings(config, system),
+            "figure": None if figure is None else str(figure.relative_to(RESULTS)),
+        })
+    return rows
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    lines = []
+    audio = [r for r in rows if r["task"] == "emodb7"]
+    if audio:
+        below = [r["system"] for r in audio if r["uar_mean"] < AUDIO_GOAL]
+        best = max(audio, key=lambda r: r["uar_mean"])
+        lines.append(f"- every deep audio model at least {100 * AUDIO_GOAL:.0f} % 7-class UAR (fold mean): "
+                     + ("met" if not below else f"not met ({', '.join(below)} below)"))
+        lines.append(f"- the best at least {100 * BEST_GOAL:.0f} %: {'met' if best['uar_mean'] >= BEST_GOAL else 'not met'} "
+                     f"({best['system']} {100 * best['uar_mean']:.1f})")
+    bimodal = {r["system"]: r["uar_mean"] for r in rows if r["task"] == "pseudo_bimodal4"}
+    if {"cnn14", "sfcnn14", "mfcnn14"} <= set(bimodal):
+        order = bimodal["mfcnn14"] > bimodal["sfcnn14"] > bimodal["cnn14"]
+        lines.append(f"- MFCNN14 > SFCNN14 > CNN14 on the pseudo-bimodal pairing: {'met' if order else 'not met'} "
+                     f"({100 * bimodal['mfcnn14']:.1f} / {100 * bimodal['sfcnn14']:.1f} / {100 * bimodal['cnn14']:.1f})")
+        short = [s for s, v in bimodal.items() if s != "cnn14" and v < bimodal["cnn14"] + FUSION_MARGIN]
+        lines.append(f"- every fusion at least {100 * FUSION_MARGIN:.0f} points over CNN14 alone: "
+                     + ("met" if not short else f"not met ({', '.join(short)})"))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated: " + ", ".join(TASKS))
+    parser.add_argument("--systems", default=None, help="comma-separated systems (default: every row of the task)")
+    parser.add_argument("--set", action="append", default=[], help="config override for every run (k=v)")
+    parser.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "deep_emodb")
+    parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path("/tmp/emofuse-benchmark-cache"))
+    parser.add_argument("--jobs", type=int, default=2, help="folds trained at once (one torch thread each)")
+    parser.add_argument("--report-only", action="store_true")
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    tasks = arguments.tasks.split(",")
+    timing_path = arguments.runs / "timing.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+    if not arguments.report_only:
+        arguments.runs.mkdir(parents=True, exist_ok=True)
+        for task in tasks:
+            wanted = arguments.systems.split(",") if arguments.systems else TASKS[task][2]
+            for system in [*[h for s in wanted for h in HELPERS.get(s, [])], *wanted]:
+                timing[f"{task}/{system}"] = run_system(arguments, task, system)
+                timing_path.write_text(json.dumps(timing, indent=2))
+    rows = [row for task in TASKS for row in rows_of(arguments, task, timing)]
+    table = markdown_table(
+        ["task", "system", "UAR % (fold mean ± std)", "UAR % pooled", "seeds", "epochs", "minutes", "peak MiB", "settings"],
+        [[r["task"], r["system"], f"{100 * r['uar_mean']:.1f} ± {100 * r['uar_std']:.1f}",
+          "" if r["uar_pooled"] is None else f"{100 * r['uar_pooled']:.1f}", len(r["seeds"]),
+          r["epochs"] if r["epochs"] is not None else "", r["minutes"] if r["minutes"] is not None else "",
+          r["peak_memory_mb"] if r["peak_memory_mb"] is not None else "", r["settings"]] for r in rows])
+    figures = "\n".join(f"![{r['task']} {r['system']}]({r['figure']})" for r in rows if r["figure"])
+    total = sum(v["seconds"] for v in timing.values()) / 60.0
+    markdown = ("EmoDB leave-one-speaker-out (dev: the next speaker), UAR over folds x seeds; widths and epochs are "
+                f"sized for 2 CPU cores (each row's settings). Total training time {total:.0f} min.\n\n"
+                + table + "\nGoals:\n\n" + "\n".join(verdicts(rows)) + "\n\nMean learning curves (± 1 std over folds "
+                "and seeds):\n\n" + figures + "\n")
+    write_results("deep_emodb", {"rows": rows, "total_minutes": round(total, 1)}, markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""The papers' full settings on one GPU (issue 12), or a CPU check that every model builds at full size.
+
+On a GPU machine (``bash benchmarks/gpu_full.sh``): the five recipes' offline variants on the
+IEMOCAP replica with their papers' full settings (full widths and epochs, 5 seeds, the
+``paper`` variant where a recipe has one), then the deep EmoDB benchmark at full widths, each
+system with ``accelerator: gpu`` and bf16 mixed precision; prints each part's time and scores
+and writes ``benchmarks/results/gpu_full.json`` / ``.md``.
+
+On CPU (``bash benchmarks/gpu_full.sh --dry-run``): reads the same corpora and configs, builds
+every neural system of the plan at full size on real inputs and runs one training step of each
+(no GPU needed), so that a GPU session never fails on a config or a shape.
+
+    bash benchmarks/gpu_full.sh                 # GPU: everything (goal: under 8 minutes on one large GPU)
+    bash benchmarks/gpu_full.sh --dry-run       # CPU: one training step per model at full size
+    bash benchmarks/gpu_full.sh --parts recipes --recipes padi
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+if __package__ in {None, ""}:
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import ROOT
+from benchmarks._common import markdown_table
+from benchmarks._common import shared
+from benchmarks._common import write_results
+
+log = logging.getLogger("gpu_full")
+
+RECIPES = ("iemonet", "atmaja", "boigne", "triantafyllopoulos", "padi")
+SEEDS = "seeds=[0, 1, 2, 3, 4]"
+#: Full settings of the deep EmoDB benchmark: the papers' widths (CNN14 64-2048 channels with 5 s
+#: crops, ResNet34 32 channels) and more epochs, 5 seeds.
+DEEP_FULL = [SEEDS,
+             "systems.cnn14.model.channels=[64, 128, 256, 512, 1024, 2048]", "systems.cnn14.model.crop_seconds=5.0",
+             "systems.cnn14.training.max_epochs=60", "systems.resnet34.model.channels=32",
+             "systems.resnet34.training.max_epochs=60"]
+DEEP_BIMODAL_FULL = [SEEDS, *[f"systems.{s}.{p}channels=[64, 128, 256, 512, 1024, 2048]"
+                              for s, p in (("cnn14", "model."), ("sfcnn14", "model.acoustic."), ("mfcnn14", "model.acoustic."))],
+                     *[f"systems.{s}.training.max_epochs=60" for s in ("cnn14", "sfcnn14", "mfcnn14")]]
+
+
+def _neural(config) -> list[str]:  # noqa: ANN001 (ExperimentConfig)
+    return [n for n, s in config.systems.items() if s.model is not None and s.model.name not in {"svm", "logistic_regression"}]
+
+
+def device_overrides(config, *, accelerator: str, precision: str) -> list[str]:  # noqa: ANN001
+    """Every neural system on ``accelerator`` with ``precision``."""
+    return [o for n in _neural(config) for o in (f"systems.{n}.training.accelerator={accelerator}",
+                                                  f"systems.{n}.training.precision={precision}",
+                                                  f"systems.{n}.training.num_workers=4")]
+
+
+def plan() -> list[tuple[str, pathlib.Path, str | None, list[str]]]:
+    """``(name, config, variants, overrides)`` of every run at full settings."""
+    from emofuse.config import load_yaml
+
+    runs = []
+    for recipe in RECIPES:
+        path = ROOT / "recipes" / f"{recipe}.yaml"
+        variants = load_yaml(path).get("variants") or {}
+        chosen = ",".join(v for v in ("offline", "paper") if v in variants)
+        runs.append((recipe, path, chosen, [SEEDS]))
+    runs.append(("deep_emodb7", ROOT / "benchmarks" / "configs" / "deep_emodb.yaml", None, DEEP_FULL))
+    runs.append(("deep_emodb4", ROOT / "benchmarks" / "configs" / "deep_emodb.yaml", None,
+                 [*DEEP_FULL, "data.label_map=emodb_four_class"]))
+    runs.append(("deep_pseudo_bimodal4", ROOT / "benchmarks" / "configs" / "deep_pseudo_bimodal.yaml", None, DEEP_BIMODAL_FULL))
+    return runs
+
+
+def selected(arguments: argparse.Namespace, name: str) -> bool:
+    deep = name.startswith("deep")
+    if (arguments.parts == "recipes" and deep) or (arguments.parts == "deep" and not deep):
+        return False
+    return deep or not arguments.recipes or name in arguments.recipes.split(",")
+
+
+def one_step(runner, name: str, main, task, fold, built: dict) -> dict:  # noqa: ANN001
+    """Build system ``name`` at full size on the fold's first training utterances and run one
+    training step (forward, backward, AdamW) on CPU."""
+    import torch
+
+    from emofuse.models.batching import collate_input
+    from emofuse.systems.base import build_system
+
+    config = runner.config.systems[name]
+    members = [built[m] for m in config.members]
+    spec = runner.spec(name, task, main, [m.spec for m in members])
+    start = time.perf_counter()
+    system = build_system(spec, members=members or None)
+    built[name] = system
+    if not hasattr(system, "module"):
+        return {"system": name, "parameters": 0, "seconds": round(time.perf_counter() - start, 2), "note": "classic"}
+    ids = list(fold.train[:4])
+    data = runner.data(name, task, main, ids)
+    module = system.module.train()
+    inputs = [collate_input(i.kind, data.column(i.name)) for i in spec.inputs]
+    targets = torch.as_tensor(data.truth)
+    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-4)
+    loss = task.loss(module(inputs), targets, torch.from_numpy(task.loss_weights(data.truth)))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if not bool(torch.isfinite(loss)):
+        raise RuntimeError(f"{name}: non-finite loss in the dry-run step")
+    return {"system": name, "parameters": sum(p.numel() for p in module.parameters()),
+            "seconds": round(time.perf_counter() - start, 2), "loss": round(float(loss.detach()), 4)}
+
+
+def dry_run(arguments: argparse.Namespace) -> None:
+    import emofuse
+    from emofuse.training.runner import Runner
+
+    rows = []
+    for name, path, variants, overrides in plan():
+        if not selected(arguments, name):
+            continue
+        config = emofuse.load_experiment(path, variant=variants, overrides=[
+            *overrides, f"extraction.cache_dir={arguments.cache}", "evaluate_on={}"])
+        with tempfile.TemporaryDirectory(prefix="emofuse-dry-") as scratch:
+            runner = Runner(config, pathlib.Path(scratch) / name, progress=False)
+            main, _, task, folds = runner.prepare()
+            built: dict = {}
+            for system in config.system_order():
+                if config.systems[system].fusion is not None:
+                    continue
+                record = one_step(runner, system, main, task, folds[0], built)
+                record["run"] = name
+                rows.append(record)
+                log.info("%s %s: %s parameters, %.1f s", name, system, f"{record['parameters']:,}", record["seconds"])
+    markdown = ("Dry run on CPU: every neural system of the GPU plan built at full size on real inputs "
+                "(first fold, 4 training utterances) and trained for one step.\n\n"
+                + markdown_table(["run", "system", "parameters", "step loss", "seconds"],
+                                 [[r["run"], r["system"], f"{r['parameters']:,}", r.get("loss", r.get("note", "")), r["seconds"]]
+                                  for r in rows]))
+    write_results("gpu_full_dry_run", {"rows": rows}, markdown)
+    print(markdown)
+
+
+def full(arguments: argparse.Namespace) -> None:
+    import emofuse
+
+    executable = str(pathlib.Path(sys.executable).parent / "emofuse")
+    records = []
+    for name, path, variants, overrides in plan():
+        if not selected(arguments, name):
+            continue
+        config = emofuse.load_experiment(path, variant=variants, overrides=overrides)
+        extra = [*overrides, *device_overrides(config, accelerator="gpu", precision="bf16-mixed"),
+                 f"extraction.cache_dir={arguments.cache}", "extraction.num_workers=8"]
+        output = arguments.runs / name
+        command = [executable, "run", str(path), "-o", str(output), "--no-progress"]
+        if variants:
+            command += ["--variant", variants]
+        for value in extra:
+            command += ["--set", value]
+        start = time.perf_counter()
+        finished = subprocess.run(command, cwd=ROOT, check=False)
+        seconds = time.perf_counter() - start
+        summary_path = output / "results" / "summary.json"
+        systems = json.loads(summary_path.read_text())["systems"] if summary_path.is_file() else []
+        records.append({"run": name, "seconds": round(seconds, 1), "exit": finished.returncode, "systems": systems})
+        headline = "; ".join(f"{s['system']} {100 * s['UA_mean']:.1f}" if "UA_mean" in s else
+                             f"{s['system']} CCC {s.get('CCC_mean_mean', float('nan')):.3f}" for s in systems)
+        print(f"{name}: {seconds / 60:.1f} min, exit {finished.returncode}: {headline}", flush=True)
+    total = sum(r["seconds"] for r in records) / 60
+    rows = [[r["run"], f"{r['seconds'] / 60:.1f}", r["exit"],
+             "; ".join(f"{s['system']} {100 * s['UA_mean']:.1f} ± {100 * s['UA_std']:.1f}" if "UA_mean" in s else
+                       f"{s['system']} CCC {s.get('CCC_mean_mean', float('nan')):.3f}" for s in r["systems"])] for r in records]
+    markdown = (f"Full settings on the GPU, total {total:.1f} min (goal: under 8).\n\n"
+                + markdown_table(["run", "minutes", "exit", "scores (UA % mean ± std over folds x seeds, or CCC)"], rows))
+    write_results("gpu_full", {"runs": records, "total_minutes": round(total, 2)}, markdown)
+    print(markdown)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true", help="CPU: build every model at full size, one step each")
+    parser.add_argument("--parts", choices=("all", "recipes", "deep"), default="all")
+    parser.add_argument("--recipes", default=None, help="comma-separated recipes (default: all five)")
+    parser.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "gpu_full")
+    parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path(tempfile.gettempdir()) / "emofuse-benchmark-cache")
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    shared("fixtures", "IEMOCAP_mini")
+    import os
+
+    os.chdir(ROOT)  # recipes name ../shared relative to the repository
+    if arguments.dry_run:
+        dry_run(arguments)
+    else:
+        full(arguments)
+
+
+if __name__ == "__main__":
+    main()

@@ -478,7 +478,7 @@ def settings_text(p: dict) -> str:
     per_gpu = cluster["shards"] / (cluster["devices"] * cluster["num_nodes"])
     window_hours = cluster["shuffle_buffer"] * p["segment_seconds"] / 3600
     return "\n".join([
-        f"- **Engine**: `emofuse extract recipe.yaml -o /scratch/store --accelerator gpu --devices {cluster['devices']} "
+        f"- **Engine**: `emofuse extract recipe.yaml -o $SCRATCH/store --accelerator gpu --devices {cluster['devices']} "
         f"--num-nodes {cluster['num_nodes']} --strategy ddp --precision bf16-mixed --dtype float16 --shard-size "
         f"{cluster['shard_size']} --batch-size 16 --num-workers {cluster['num_workers']}` (one large layer: the "
         "front-end's `layer`). Under SLURM, `srun` with one task per GPU (Lightning reads the environment); more "
@@ -490,7 +490,7 @@ def settings_text(p: dict) -> str:
         "For all 25 layers divide the shard size by 25, or keep one store per layer (a weighted sum over a few "
         "layers reads only those stores).",
         "- **dtype**: float16 halves every frame-level store; features are converted to float32 when read.",
-        f"- **Training**: `extraction.store.path: /scratch/store` and `training.shuffle_buffer: {cluster['shuffle_buffer']:,}` "
+        f"- **Training**: `extraction.store.path: $SCRATCH/store` and `training.shuffle_buffer: {cluster['shuffle_buffer']:,}` "
         f"(a window of 8 shards, {window_hours:.0f} h of audio, read from memory-mapped files); with "
         "`training.strategy: ddp` every process streams its share of the same batches.",
     ])

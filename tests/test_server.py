@@ -76,7 +76,7 @@ def test_predict_with_text_and_timeline(client):
     assert "timeline" not in body and body["model"] == "emofuse-default-4class"
     response = post(client, (EXAMPLES / "dialogue.wav").read_bytes(), name="dialogue.wav", timeline="true")
     timeline = response.json()["timeline"]
-    assert len(timeline["segments"]) >= 4 and timeline["method"] == "vad"
+    assert len(timeline["segments"]) >= 4 and timeline["method"].startswith("vad")
     assert timeline["summary"]["emotion"] in FOUR_CLASSES
     fixed = post(client, (EXAMPLES / "dialogue.wav").read_bytes(), timeline="true", segmentation="fixed").json()
     assert fixed["timeline"]["method"] == "fixed" and len(fixed["timeline"]["segments"]) == 7

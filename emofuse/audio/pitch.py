@@ -77,7 +77,7 @@ def decode(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> probabilities = np.zeros((1, BINS)); probabilities[0, 100] = 1.0
     >>> frequency, periodicity = decode(probabilities)
     >>> round(float(frequency[0]), 1), float(periodicity[0])
-    (104.4, 1.0)
+    (100.6, 1.0)
     """
     best = probabilities.argmax(axis=1)
     offsets = np.arange(-4, 5)

@@ -81,16 +81,17 @@ class StreamingDataset(IterableDataset):
         self.lengths = [self._length(i) for i in self.ids] if bucketing else None
 
     def _length(self, identifier: str) -> int:
-        """Frames of the longest sequence input (as :meth:`UtteranceDataset.length`)."""
+        """Length of the longest input, as :meth:`UtteranceDataset.length` (frames, samples,
+        characters), with shapes from the store's index instead of its rows."""
         lengths = []
         for values in self.inputs:
             if isinstance(values, StoreTable):
                 shape = values.shape(identifier)
-                if len(shape) >= 2:
+                if len(shape) >= 1:
                     lengths.append(shape[0])
                 continue
             value = values[identifier]
-            if isinstance(value, np.ndarray) and value.ndim >= 2:
+            if isinstance(value, (np.ndarray, str)):
                 lengths.append(len(value))
         return max(lengths, default=1)
 

@@ -99,8 +99,8 @@ def test_scores(run: pathlib.Path, system: str) -> dict[str, float]:
 def predict_texts(model_directory: str | pathlib.Path, texts: Sequence[str], *, batch_size: int = 64) -> tuple[np.ndarray, list[str]]:
     """Scores of a fold's saved text system on ``texts``: ``(n, outputs)`` and the output names
     (its front-ends, if any, computed as the run computed them)."""
+    from emofuse.inference.directory import RecognizerConfig
     from emofuse.inference.recognizer import Recognizer
-    from emofuse.inference.recognizer import RecognizerConfig
     from emofuse.systems import load_system
 
     system = load_system(model_directory)

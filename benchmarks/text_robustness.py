@@ -63,7 +63,7 @@ def fusion(manifest, texts, confidences, folds, embedded, cache_dir: pathlib.Pat
     from emofuse.config import Component
     from emofuse.fusion import LateFusion
     from emofuse.fusion import LateFusionConfig
-    from emofuse.inference.recognizer import temper
+    from emofuse.inference.prediction import temper
     from emofuse.robustness import fit_logistic
     from emofuse.robustness import predict_arrays
     from emofuse.robustness import variant_features

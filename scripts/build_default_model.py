@@ -339,9 +339,9 @@ def build(work: pathlib.Path, *, retrain_text: bool) -> None:
     from emofuse.calibration import reliability
     from emofuse.config import Component
     from emofuse.fusion import LateFusionConfig
+    from emofuse.inference.directory import RecognizerConfig
+    from emofuse.inference.directory import display_names
     from emofuse.inference.recognizer import Recognizer
-    from emofuse.inference.recognizer import RecognizerConfig
-    from emofuse.inference.recognizer import display_names
     from emofuse.systems.base import SystemSpec
     from emofuse.systems.base import build_system
 

@@ -14,8 +14,8 @@ from emofuse.data.labels import FOUR_CLASSES
 from emofuse.inference import Recognizer
 from emofuse.inference import RecognizerConfig
 from emofuse.inference import RecognizerError
-from emofuse.inference.recognizer import UNCERTAIN
-from emofuse.inference.recognizer import temper
+from emofuse.inference.prediction import UNCERTAIN
+from emofuse.inference.prediction import temper
 
 RATE = 16000
 

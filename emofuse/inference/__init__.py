@@ -7,6 +7,9 @@ Nothing here imports Lightning; a recogniser exported to ONNX runs without torch
 import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "directory": [
+        "RecognizerConfig",
+    ],
     "export": [
         "build_from_run",
         "export_run",
@@ -20,7 +23,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     ],
     "recognizer": [
         "Recognizer",
-        "RecognizerConfig",
         "RecognizerError",
     ],
     "segment": [

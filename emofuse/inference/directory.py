@@ -1,5 +1,6 @@
-"""Where a recogniser's directory is (a path, a bundled name or a hub id), and making the local
-encoder directories that its front-ends name travel with it."""
+"""Where a recogniser's directory is (a path, a bundled name or a hub id), what its ``config.json``
+says (:class:`RecognizerConfig`), and making the local encoder directories that its front-ends
+name travel with it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ import os
 import pathlib
 import shutil
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
+from typing import Literal
 
+from emofuse.asr.base import check_asr
+from emofuse.audio.io import DEFAULT_SAMPLING_RATE
 from emofuse.config import Component
+from emofuse.config import to_dict
+from emofuse.data.labels import DISPLAY_NAMES
+from emofuse.files import jsonable
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +32,70 @@ BUNDLED: dict[str, str] = {"default": "default_model"}
 
 class RecognizerError(ValueError):
     """A recogniser that cannot be loaded, saved or applied as asked."""
+
+
+FORMAT = "emofuse-recognizer"
+FORMAT_VERSION = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class RecognizerConfig:
+    """Everything a recogniser is, apart from its systems (``config.json``).
+
+    ``heads`` maps ``categorical`` and/or ``dimensional`` to the system that answers it;
+    ``systems`` lists every system directory, members before the fusions that use them.
+    ``asr`` is the engine used when a caller gives no transcript (``none``: speech only).
+    ``temperatures`` maps a system to the temperature that calibrates its posteriors
+    (:mod:`emofuse.calibration`; fitted on held-out speakers), applied to members before they
+    are fused and to the fused output. ``adaptation`` maps a system to the one that replaces it
+    when predicting with ``adapt`` (a system trained on per-speaker standardised inputs, whose
+    inputs are then standardised with the statistics of the recordings given).
+    """
+
+    name: str
+    heads: dict[Literal["categorical", "dimensional"], str]
+    systems: tuple[str, ...]
+    asr: str = "pocketsphinx"
+    sampling_rate: int = DEFAULT_SAMPLING_RATE
+    label_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    description: str = ""
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    temperatures: dict[str, float] = dataclasses.field(default_factory=dict)
+    adaptation: dict[str, str] = dataclasses.field(default_factory=dict)
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.format != FORMAT:
+            raise ValueError(f"format is {self.format!r}, not an {FORMAT}")
+        if self.format_version > FORMAT_VERSION:
+            raise ValueError(f"format_version {self.format_version} is newer than this emofuse reads ({FORMAT_VERSION}); "
+                             "upgrade emofuse")
+        if self.format_version < FORMAT_VERSION:
+            raise ValueError(f"format_version {self.format_version} was written by an older emofuse; export the run again")
+        if not self.heads:
+            raise ValueError("a recogniser needs at least one head (categorical or dimensional)")
+        for task, system in self.heads.items():
+            if system not in self.systems:
+                raise ValueError(f"head {task!r}: {system!r} is not one of the systems")
+        for system, temperature in self.temperatures.items():
+            if system not in self.systems:
+                raise ValueError(f"temperatures: {system!r} is not one of the systems")
+            if not temperature > 0:
+                raise ValueError(f"temperatures: {system!r} has temperature {temperature}; it must be positive")
+        for system, replacement in self.adaptation.items():
+            if system not in self.systems or replacement not in self.systems:
+                raise ValueError(f"adaptation: {system!r} -> {replacement!r} names a system that is not listed")
+        check_asr(self.asr)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(to_dict(self))
+
+
+def display_names(classes: Sequence[str]) -> dict[str, str]:
+    return {c: DISPLAY_NAMES.get(c, c) for c in classes}
 
 
 def resolve_recognizer(source: str | os.PathLike[str]) -> pathlib.Path:

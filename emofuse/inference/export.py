@@ -36,10 +36,10 @@ from typing import Literal
 from emofuse.components import FEATURES
 from emofuse.config import config_hash
 from emofuse.experiment import ExperimentConfig
+from emofuse.inference.directory import RecognizerConfig
+from emofuse.inference.directory import display_names
 from emofuse.inference.recognizer import Recognizer
-from emofuse.inference.recognizer import RecognizerConfig
 from emofuse.inference.recognizer import RecognizerError
-from emofuse.inference.recognizer import display_names
 from emofuse.rundir import RunDirectory
 from emofuse.rundir import RunDirectoryError
 from emofuse.systems.base import System

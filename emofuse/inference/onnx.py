@@ -34,7 +34,7 @@ from emofuse.systems.onnx import GRAPH_FILE
 from emofuse.systems.onnx import META_FILE
 
 if TYPE_CHECKING:
-    from emofuse.inference.recognizer import RecognizerConfig
+    from emofuse.inference.directory import RecognizerConfig
 
 
 def is_onnx_recognizer(directory: pathlib.Path) -> bool:

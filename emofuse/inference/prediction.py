@@ -17,6 +17,23 @@ from emofuse.features import FeatureExtractor
 from emofuse.features import check_finite
 from emofuse.predictions import posterior_column
 
+#: The answer when the calibrated confidence is below the recogniser's ``min_confidence``.
+UNCERTAIN = "uncertain"
+
+
+def temper(posteriors: np.ndarray, confidence: float) -> np.ndarray:
+    """``posteriors ** confidence``, renormalised (uniform at confidence 0, unchanged at 1).
+
+    >>> temper(np.array([0.9, 0.1]), 0.0).tolist()
+    [0.5, 0.5]
+    >>> temper(np.array([0.9, 0.1]), 1.0).round(3).tolist()
+    [0.9, 0.1]
+    """
+    confidence = min(max(confidence, 0.0), 1.0)
+    logs = confidence * np.log(np.clip(np.asarray(posteriors, dtype=np.float64), 1e-12, None))
+    exp = np.exp(logs - logs.max())
+    return exp / exp.sum()
+
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:

@@ -38,157 +38,40 @@ import emofuse
 from emofuse.asr.base import Transcriber
 from emofuse.asr.base import build_transcriber
 from emofuse.asr.base import check_asr
-from emofuse.audio.io import DEFAULT_SAMPLING_RATE
 from emofuse.audio.io import AudioError
 from emofuse.components import RAW_INPUTS
 from emofuse.config import Component
 from emofuse.config import ConfigError
 from emofuse.config import parse
-from emofuse.config import to_dict
-from emofuse.data.labels import DISPLAY_NAMES
 from emofuse.features import FeatureExtractor
-from emofuse.features import build_extractor
 from emofuse.files import atomic_write_text
-from emofuse.files import jsonable
 from emofuse.files import library_versions
 from emofuse.inference.checks import clean_text
 from emofuse.inference.checks import inspect_signal
 from emofuse.inference.checks import load_signal
 from emofuse.inference.directory import CONFIG_NAME
+from emofuse.inference.directory import FORMAT
 from emofuse.inference.directory import SYSTEMS_DIR
+from emofuse.inference.directory import RecognizerConfig
 from emofuse.inference.directory import RecognizerError
 from emofuse.inference.directory import check_versions
 from emofuse.inference.directory import localize_features
 from emofuse.inference.directory import portable_features
 from emofuse.inference.directory import resolve_recognizer
+from emofuse.inference.pipeline import LazyExtractors
+from emofuse.inference.pipeline import run_systems
+from emofuse.inference.pipeline import set_torch_threads
+from emofuse.inference.prediction import UNCERTAIN
 from emofuse.inference.prediction import Prediction
 from emofuse.inference.prediction import assemble_prediction
-from emofuse.inference.prediction import input_columns
-from emofuse.predictions import Predictions
 from emofuse.systems.base import InvalidSystemError
 from emofuse.systems.base import System
-from emofuse.systems.base import SystemData
 from emofuse.systems.base import load_system
 from emofuse.systems.base import read_spec
 
 log = logging.getLogger(__name__)
 
-FORMAT = "emofuse-recognizer"
-FORMAT_VERSION = 2
 AudioSource = str | os.PathLike[str] | bytes | np.ndarray
-
-
-@dataclasses.dataclass(frozen=True)
-class RecognizerConfig:
-    """Everything a recogniser is, apart from its systems (``config.json``).
-
-    ``heads`` maps ``categorical`` and/or ``dimensional`` to the system that answers it;
-    ``systems`` lists every system directory, members before the fusions that use them.
-    ``asr`` is the engine used when a caller gives no transcript (``none``: speech only).
-    ``temperatures`` maps a system to the temperature that calibrates its posteriors
-    (:mod:`emofuse.calibration`; fitted on held-out speakers), applied to members before they
-    are fused and to the fused output. ``adaptation`` maps a system to the one that replaces it
-    when predicting with ``adapt`` (a system trained on per-speaker standardised inputs, whose
-    inputs are then standardised with the statistics of the recordings given).
-    """
-
-    name: str
-    heads: dict[Literal["categorical", "dimensional"], str]
-    systems: tuple[str, ...]
-    asr: str = "pocketsphinx"
-    sampling_rate: int = DEFAULT_SAMPLING_RATE
-    label_names: dict[str, str] = dataclasses.field(default_factory=dict)
-    description: str = ""
-    versions: dict[str, str] = dataclasses.field(default_factory=dict)
-    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
-    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
-    temperatures: dict[str, float] = dataclasses.field(default_factory=dict)
-    adaptation: dict[str, str] = dataclasses.field(default_factory=dict)
-    format: str = FORMAT
-    format_version: int = FORMAT_VERSION
-
-    def __post_init__(self) -> None:
-        if self.format != FORMAT:
-            raise ValueError(f"format is {self.format!r}, not an {FORMAT}")
-        if self.format_version > FORMAT_VERSION:
-            raise ValueError(f"format_version {self.format_version} is newer than this emofuse reads ({FORMAT_VERSION}); "
-                             "upgrade emofuse")
-        if self.format_version < FORMAT_VERSION:
-            raise ValueError(f"format_version {self.format_version} was written by an older emofuse; export the run again")
-        if not self.heads:
-            raise ValueError("a recogniser needs at least one head (categorical or dimensional)")
-        for task, system in self.heads.items():
-            if system not in self.systems:
-                raise ValueError(f"head {task!r}: {system!r} is not one of the systems")
-        for system, temperature in self.temperatures.items():
-            if system not in self.systems:
-                raise ValueError(f"temperatures: {system!r} is not one of the systems")
-            if not temperature > 0:
-                raise ValueError(f"temperatures: {system!r} has temperature {temperature}; it must be positive")
-        for system, replacement in self.adaptation.items():
-            if system not in self.systems or replacement not in self.systems:
-                raise ValueError(f"adaptation: {system!r} -> {replacement!r} names a system that is not listed")
-        check_asr(self.asr)
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(to_dict(self))
-
-
-def display_names(classes: Sequence[str]) -> dict[str, str]:
-    return {c: DISPLAY_NAMES.get(c, c) for c in classes}
-
-
-def set_torch_threads(count: int) -> None:
-    """torch's intra-op threads: set now if torch is loaded, else through ``OMP_NUM_THREADS`` when
-    it loads (a recogniser whose systems need no torch never imports it)."""
-    import sys
-
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(count)
-    else:
-        os.environ["OMP_NUM_THREADS"] = str(count)
-
-
-#: The answer when the calibrated confidence is below the recogniser's ``min_confidence``.
-UNCERTAIN = "uncertain"
-
-
-def temper(posteriors: np.ndarray, confidence: float) -> np.ndarray:
-    """``posteriors ** confidence``, renormalised (uniform at confidence 0, unchanged at 1).
-
-    >>> temper(np.array([0.9, 0.1]), 0.0).tolist()
-    [0.5, 0.5]
-    >>> temper(np.array([0.9, 0.1]), 1.0).round(3).tolist()
-    [0.9, 0.1]
-    """
-    confidence = min(max(confidence, 0.0), 1.0)
-    logs = confidence * np.log(np.clip(np.asarray(posteriors, dtype=np.float64), 1e-12, None))
-    exp = np.exp(logs - logs.max())
-    return exp / exp.sum()
-
-
-class LazyExtractors(Mapping[str, FeatureExtractor]):
-    """Front-ends by input name, each built the first time it is asked for."""
-
-    def __init__(self, components: Mapping[str, Component]) -> None:
-        self._components = dict(components)
-        self._built: dict[str, FeatureExtractor] = {}
-        self._lock = threading.Lock()
-
-    def __getitem__(self, name: str) -> FeatureExtractor:
-        if name not in self._built:
-            if name not in self._components:
-                raise KeyError(name)
-            with self._lock:
-                if name not in self._built:
-                    self._built[name] = build_extractor(self._components[name])
-        return self._built[name]
-
-    def __iter__(self):  # noqa: ANN204
-        return iter(self._components)
-
-    def __len__(self) -> int:
-        return len(self._components)
 
 
 class Recognizer:
@@ -602,78 +485,7 @@ class Recognizer:
                        transcript_confidences: Sequence[float | None] | None = None) -> dict[str, list[np.ndarray | None]]:
         """Every system's scores per item (``None`` where the system lacks an input), calibrated
         with the recogniser's temperatures; with ``groups``, adapted (see :meth:`predict`)."""
-        columns = input_columns(self._needed_inputs(), self.extractors, signals, transcripts,
-                                sampling_rate=self.sampling_rate, text_lock=self._text_lock, modalities=self._modalities)
-        count = len(signals)
-        keys = [str(k) for k in range(count)]
-        if groups is not None and len(groups) != count:
-            raise RecognizerError(f"{count} items but {len(groups)} adaptation groups")
-        confidences = list(transcript_confidences) if transcript_confidences is not None else [None] * count
-        outputs: dict[str, list[np.ndarray | None]] = {}
-        for name in self._order:
-            system_name = self.config.adaptation.get(name, name) if groups is not None else name
-            system = self.systems[system_name]
-            spec = system.spec
-            if groups is not None and spec.normalization == "speaker":
-                columns = {**columns, **self._standardized(spec, columns, groups)}
-            rows: list[np.ndarray | None] = [None] * count
-            single: set[int] = set()
-            if spec.members:  # score fusion: fuse, per item, the members that answered
-                answered: dict[tuple[str, ...], list[int]] = {}
-                for k in range(count):
-                    available = tuple(m for m in spec.members if outputs[m][k] is not None)
-                    if available:
-                        answered.setdefault(available, []).append(k)
-                for available, items in answered.items():
-                    ids = tuple(keys[k] for k in items)
-                    members = {m: Predictions(spec.task_type, self.systems[m].outputs, ids,
-                                              np.stack([outputs[m][k] for k in items]))  # type: ignore[misc]
-                               for m in available}
-                    values = system.predict(SystemData(ids, members=members)).scores
-                    if len(available) < 2:
-                        single.update(items)  # one member answered: its calibrated output as it is
-                    for position, k in enumerate(items):
-                        rows[k] = values[position]
-            else:
-                ready = [k for k in range(count) if all(columns[i.name][k] is not None for i in spec.inputs)]
-                if ready:
-                    ids = tuple(keys[k] for k in ready)
-                    inputs = {i.name: {keys[k]: columns[i.name][k] for k in ready} for i in spec.inputs}
-                    values = system.predict(SystemData(ids, inputs=inputs)).scores
-                    reads_text = any(self._modalities[i.name] == "text" for i in spec.inputs)
-                    for position, k in enumerate(ready):
-                        rows[k] = values[position]
-                        if reads_text and spec.task_type == "categorical" and confidences[k] is not None:
-                            rows[k] = temper(values[position], float(confidences[k]))  # type: ignore[arg-type]
-            temperature = self.config.temperatures.get(system_name)
-            if temperature is not None and spec.task_type == "categorical":
-                from emofuse.calibration import apply_temperature
-
-                rows = [row if row is None or k in single else apply_temperature(row[None, :], temperature)[0]
-                        for k, row in enumerate(rows)]
-            outputs[name] = rows
-        return outputs
-
-    def _standardized(self, spec: Any, columns: Mapping[str, list[Any]], groups: Sequence[str]) -> dict[str, list[Any]]:
-        """The system's vector inputs standardised per group with the group's own statistics."""
-        from emofuse.training.inputs import speaker_standardize
-
-        result = {}
-        for input_spec in spec.inputs:
-            column = columns[input_spec.name]
-            present = {str(k): v for k, v in enumerate(column) if v is not None}
-            if not present or isinstance(next(iter(present.values())), str):
-                continue
-            sizes: dict[str, int] = {}
-            for k in present:
-                sizes[groups[int(k)]] = sizes.get(groups[int(k)], 0) + 1
-            small = sorted(g or "all" for g, n in sizes.items() if n < 2)
-            if small:
-                raise RecognizerError(f"adaptation needs at least two recordings per speaker; {', '.join(small)} "
-                                      "has one (give more recordings, or predict without adapt)")
-            standardized = speaker_standardize(present, {k: groups[int(k)] for k in present})
-            result[input_spec.name] = [standardized.get(str(k)) for k in range(len(column))]
-        return result
+        return run_systems(self, signals, transcripts, groups=groups, transcript_confidences=transcript_confidences)
 
     def _prediction(self, k: int, outputs: Mapping[str, list[np.ndarray | None]], signal: np.ndarray | None,
                     transcript: str | None, origin: Literal["given", "asr", "none"], source: str | None) -> Prediction:

@@ -138,10 +138,15 @@ def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict
     config_name, overrides, systems = TASKS[task]
     config = load_experiment(CONFIGS / config_name, overrides=[*overrides, *arguments.set])
     run = run_directory(arguments, task)
-    summary_path = run / "results" / "summary.json"
-    if not summary_path.is_file():
+    finished = [s for s in config.system_order() if any((run / "systems" / s).glob("seed_*/*/metrics.json"))]
+    if not finished:
         return []
-    summary = {row["system"]: row for row in json.loads(summary_path.read_text())["systems"]}
+    from emofuse.evaluation.summary import summarize_run
+    from emofuse.rundir import RunDirectory
+
+    # the run's summary of every system trained so far (each `emofuse run --system` wrote only its own)
+    result = summarize_run(RunDirectory(run), config, systems=finished)
+    summary = {row["system"]: row for row in result.summary.to_dict(orient="records")}
     rows = []
     for system in systems:
         if system not in summary:

@@ -121,7 +121,10 @@ class TrainingConfig:
     ``early_stopping_patience``; ``last`` trains a fixed number of epochs (IEmoNet). Only the
     fold's dev set is ever used for selection. ``repeat`` shows every training utterance that
     many times per epoch (Padi et al.'s two augmented copies per segment, with augmentation in
-    the model). ``length_bucketing`` batches utterances of similar length together.
+    the model). ``length_bucketing`` batches utterances of similar length together; ``auto``
+    (the default) does so unless the model has batch norm: batches of similar length are
+    batches of similar emotion on acted corpora (sad speech is slow, angry speech short), and
+    batch norm then normalises the emotion away (CNN14 did not learn on EmoDB with buckets).
     ``shuffle_buffer``: utterances shuffled together when training streams from a feature
     store (``extraction.store``); a buffer that holds the whole training set gives the same
     batches as training from memory.
@@ -150,7 +153,7 @@ class TrainingConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     num_workers: int = 0
-    length_bucketing: bool = True
+    length_bucketing: bool | Literal["auto"] = "auto"
     repeat: int = 1
     shuffle_buffer: int = 10000
 

@@ -339,3 +339,20 @@ def test_length_buckets_measure_texts_waveforms_and_frames():
     assert [UtteranceDataset(["a", "b"], [texts], None).length(i) for i in range(2)] == [5, 22]
     assert [UtteranceDataset(["a", "b"], [frames], None).length(i) for i in range(2)] == [7, 2]
     assert [UtteranceDataset(["a", "b"], [waves], None).length(i) for i in range(2)] == [16000, 800]
+
+
+def test_length_buckets_are_off_by_default_for_batch_norm_models():
+    """Batches of similar length are batches of similar emotion on acted speech; batch norm
+    would normalise it away (CNN14 did not learn on EmoDB with buckets)."""
+    import types
+
+    import torch
+
+    from emofuse.experiment import TrainingConfig
+    from emofuse.training.lightning import uses_buckets
+
+    batch_norm = types.SimpleNamespace(module=torch.nn.Sequential(torch.nn.Conv1d(3, 3, 1), torch.nn.BatchNorm1d(3)))
+    recurrent = types.SimpleNamespace(module=torch.nn.LSTM(3, 3))
+    assert not uses_buckets(batch_norm, TrainingConfig()) and uses_buckets(recurrent, TrainingConfig())
+    assert uses_buckets(batch_norm, TrainingConfig(length_bucketing=True))
+    assert not uses_buckets(recurrent, TrainingConfig(length_bucketing=False))

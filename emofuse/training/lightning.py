@@ -244,6 +244,14 @@ def _same(batch: Any) -> Any:
     return batch
 
 
+def uses_buckets(system: NeuralSystem, training: TrainingConfig) -> bool:
+    """Whether training batches are length-bucketed: ``length_bucketing``, where ``auto`` means
+    yes unless the model has batch norm (see :class:`~emofuse.experiment.TrainingConfig`)."""
+    if training.length_bucketing != "auto":
+        return bool(training.length_bucketing)
+    return not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in system.module.modules())
+
+
 def _loader(system: NeuralSystem, data: SystemData, training: TrainingConfig, *, seed: int, shuffle: bool,
             repeat: int = 1) -> DataLoader:
     specs = system.spec.inputs
@@ -253,10 +261,10 @@ def _loader(system: NeuralSystem, data: SystemData, training: TrainingConfig, *,
     collate = Collator(specs)
     if shuffle and uses_store(inputs):  # training from a feature store: streamed, see emofuse.training.streaming
         stream = StreamingDataset(ids, inputs, targets, collate, batch_size=training.batch_size,
-                                  buffer=training.shuffle_buffer, bucketing=training.length_bucketing, seed=seed)
+                                  buffer=training.shuffle_buffer, bucketing=uses_buckets(system, training), seed=seed)
         return DataLoader(stream, batch_size=None, collate_fn=_same, num_workers=training.num_workers)
     dataset = UtteranceDataset(ids, inputs, targets, seed=seed)
-    if shuffle and training.length_bucketing:
+    if shuffle and uses_buckets(system, training):
         sampler = BucketBatchSampler([dataset.length(i) for i in range(len(dataset))], batch_size=training.batch_size, seed=seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=training.num_workers)
     # a last training batch of one item would break batch norm: drop it
@@ -329,9 +337,9 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
                 limit_val_batches=1.0 if dev_loader is not None else 0,
                 # length buckets shard themselves across processes (Lightning cannot inject a
                 # distributed sampler into a batch sampler); the dev set is then scored whole on each
-                use_distributed_sampler=not training.length_bucketing,
+                use_distributed_sampler=not uses_buckets(system, training),
             )
-            module.dev_sharded = not training.length_bucketing
+            module.dev_sharded = not uses_buckets(system, training)
             last = checkpoints / "last.ckpt"
             trainer.fit(module, train_loader, dev_loader, ckpt_path=str(last) if last.exists() else None)
         # weights from the checkpoint files, which every strategy (including ddp_spawn) writes

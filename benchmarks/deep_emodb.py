@@ -1,7 +1,7 @@
 """Deep models on EmoDB, leave-one-speaker-out, trained with emofuse's small-data defaults (issue 12).
 
 Audio models on EmoDB (7 and 4 classes): the IEmoNet attention BiLSTM on IS09 windows, CNN14 and
-ResNet34 with SpecAugment on log-Mel, the four pooling heads on pyAudioAnalysis frames, the
+ResNet34 with SpecAugment on log-Mel, the four pooling heads on ComParE low-level descriptors, the
 acoustic LSTM on HSF (``benchmarks/configs/deep_emodb.yaml``). On the pseudo-bimodal pairing of
 EmoDB speech with same-class GoEmotions texts (4 classes): CNN14 alone, SFCNN14, MFCNN14,
 attention alignment, concatenation and the classification block
@@ -41,6 +41,7 @@ from benchmarks._common import write_results
 log = logging.getLogger("deep_emodb")
 
 CONFIGS = ROOT / "benchmarks" / "configs"
+SPEAKER_SYSTEMS = ("attention_bilstm", "pool_mean", "pool_mean_max", "pool_attention", "pool_mlp_mean", "acoustic_lstm")
 #: task -> (config, overrides, systems in table order)
 TASKS = {
     "emodb7": ("deep_emodb.yaml", [], ["attention_bilstm", "cnn14", "resnet34", "pool_mean", "pool_mean_max",
@@ -48,6 +49,11 @@ TASKS = {
     "emodb4": ("deep_emodb.yaml", ["data.label_map=emodb_four_class"],
                ["attention_bilstm", "cnn14", "resnet34", "pool_mean", "pool_mean_max", "pool_attention",
                 "pool_mlp_mean", "acoustic_lstm"]),
+    # the same models with every utterance standardised by its own speaker's statistics
+    # (transductive: the test speaker's unlabelled features; the usual EmoDB practice, 85.6 % for
+    # ComParE + SVM in the literature)
+    "emodb7_speaker": ("deep_emodb.yaml", [f"systems.{s}.normalization=speaker" for s in SPEAKER_SYSTEMS],
+                       list(SPEAKER_SYSTEMS)),
     "pseudo_bimodal4": ("deep_pseudo_bimodal.yaml", [], ["cnn14", "sfcnn14", "mfcnn14", "attention_alignment",
                                                          "concat", "classification_block"]),
 }
@@ -173,14 +179,16 @@ def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict
 
 def verdicts(rows: list[dict]) -> list[str]:
     lines = []
-    audio = [r for r in rows if r["task"] == "emodb7"]
-    if audio:
+    for task in ("emodb7", "emodb7_speaker"):
+        audio = [r for r in rows if r["task"] == task]
+        if not audio:
+            continue
         below = [r["system"] for r in audio if r["uar_mean"] < AUDIO_GOAL]
         best = max(audio, key=lambda r: r["uar_mean"])
-        lines.append(f"- every deep audio model at least {100 * AUDIO_GOAL:.0f} % 7-class UAR (fold mean): "
+        lines.append(f"- {task}: every deep audio model at least {100 * AUDIO_GOAL:.0f} % 7-class UAR (fold mean): "
                      + ("met" if not below else f"not met ({', '.join(below)} below)"))
-        lines.append(f"- the best at least {100 * BEST_GOAL:.0f} %: {'met' if best['uar_mean'] >= BEST_GOAL else 'not met'} "
-                     f"({best['system']} {100 * best['uar_mean']:.1f})")
+        lines.append(f"- {task}: the best at least {100 * BEST_GOAL:.0f} %: "
+                     f"{'met' if best['uar_mean'] >= BEST_GOAL else 'not met'} ({best['system']} {100 * best['uar_mean']:.1f})")
     bimodal = {r["system"]: r["uar_mean"] for r in rows if r["task"] == "pseudo_bimodal4"}
     if {"cnn14", "sfcnn14", "mfcnn14"} <= set(bimodal):
         order = bimodal["mfcnn14"] > bimodal["sfcnn14"] > bimodal["cnn14"]

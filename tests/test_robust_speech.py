@@ -62,6 +62,18 @@ def test_functionals_have_one_named_value_each_and_are_finite(energy_config):
     assert features[names.index("f0_p50")] == pytest.approx(12 * np.log2(180 / 27.5), abs=0.5)
 
 
+def test_every_feature_has_a_group(energy_config):
+    from emofuse.audio.functionals import GROUPS
+    from emofuse.audio.functionals import feature_group
+
+    groups = [feature_group(n) for n in feature_names(energy_config)]
+    assert set(groups) == set(GROUPS)
+    assert sorted(groups, key=GROUPS.index) == groups  # each group's columns are contiguous, in GROUPS order
+    counts = {g: groups.count(g) for g in GROUPS}
+    assert counts == {"pitch": 9, "voicing": 5, "energy": 7, "spectral": 12, "cepstra": 2 * energy_config.n_cepstra,
+                      "cepstral_means": energy_config.n_cepstra, "timing": 4}
+
+
 def test_functionals_do_not_change_with_the_gain(energy_config):
     signal = voice(seed=1)
     reference = robust_functionals(signal, RATE, energy_config)

@@ -36,6 +36,9 @@ from emofuse.registry import builds
 
 _EPS = 1e-10
 
+#: The feature groups, in the order of their columns (see :func:`feature_names`, :func:`feature_group`).
+GROUPS = ("pitch", "voicing", "energy", "spectral", "cepstra", "cepstral_means", "timing")
+
 
 @dataclasses.dataclass(frozen=True)
 class RobustFunctionalsConfig:
@@ -76,6 +79,24 @@ def feature_names(config: RobustFunctionalsConfig) -> tuple[str, ...]:
     names += [f"cep{k}_mean" for k in range(1, config.n_cepstra + 1)]
     names += ["speech_ratio", "pauses_per_s", "pause_mean", "region_mean"]
     return tuple(names)
+
+
+def feature_group(name: str) -> str:
+    """The group of a feature name (one of :data:`GROUPS`): ``pitch``, ``voicing`` (periodicity
+    and voiced segments), ``energy``, ``spectral`` (tilt, slope, centroid, flatness, flux,
+    low/high ratio), ``cepstra`` (the variability of the mean-normalised cepstra),
+    ``cepstral_means`` or ``timing`` (speech and pauses)."""
+    if name.startswith("f0_"):
+        return "pitch"
+    if name.startswith(("voiced_", "periodicity_")):
+        return "voicing"
+    if name.startswith("energy_"):
+        return "energy"
+    if name.startswith(("tilt_", "slope_", "centroid_", "flatness_", "flux_", "low_high_")):
+        return "spectral"
+    if name.startswith("cep"):
+        return "cepstral_means" if name.endswith("_mean") else "cepstra"
+    return "timing"
 
 
 @functools.lru_cache(maxsize=4)

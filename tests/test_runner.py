@@ -339,3 +339,59 @@ def test_length_buckets_measure_texts_waveforms_and_frames():
     assert [UtteranceDataset(["a", "b"], [texts], None).length(i) for i in range(2)] == [5, 22]
     assert [UtteranceDataset(["a", "b"], [frames], None).length(i) for i in range(2)] == [7, 2]
     assert [UtteranceDataset(["a", "b"], [waves], None).length(i) for i in range(2)] == [16000, 800]
+
+
+@pytest.mark.parametrize("metric", ["UA", "WA", "macro_F1"])
+def test_model_selection_maximises_the_task_selection_metric(metric):
+    """A classic model's C and a neural model's epoch are chosen on the task's selection metric."""
+    import dataclasses
+
+    from sklearn.metrics import accuracy_score
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.metrics import f1_score
+
+    from emofuse.config import Component
+    from emofuse.config import parse
+    from emofuse.experiment import TaskConfig
+    from emofuse.experiment import TrainingConfig
+    from emofuse.models.configs import LogisticRegressionConfig
+    from emofuse.models.configs import MLPConfig
+    from emofuse.models.inputs import InputSpec
+    from emofuse.pretrained import TextEmbeddingConfig
+    from emofuse.systems.base import SystemData
+    from emofuse.systems.base import SystemSpec
+    from emofuse.systems.base import build_system
+    from emofuse.tasks.build import build_task
+
+    reference = {"UA": balanced_accuracy_score, "WA": accuracy_score,
+                 "macro_F1": lambda t, p: f1_score(t, p, average="macro")}[metric]
+    rng = np.random.default_rng(0)
+    counts = [60, 25, 10]  # skewed classes: UA, WA and macro-F1 prefer different models
+
+    def data(prefix):
+        truth = np.repeat(np.arange(3), counts)
+        ids = tuple(f"{prefix}{k}" for k in range(len(truth)))
+        values = rng.standard_normal((len(truth), 8)).astype(np.float32) + 0.8 * np.eye(3, 8, dtype=np.float32)[truth]
+        return SystemData(ids, inputs={"x": dict(zip(ids, values, strict=True))}, truth=truth)
+
+    train, dev = data("t"), data("d")
+    task = build_task(TaskConfig(selection_metric=metric), classes=("a", "b", "c"))
+
+    def system(name, config):  # on a made-up front-end's vectors (never run: the inputs are given)
+        return build_system(SystemSpec("categorical", task.outputs, inputs=(InputSpec("x", "text", "vector", 8),),
+                                       model=Component(name, config),
+                                       features={"x": Component("text_embedding", parse(TextEmbeddingConfig, {}))}))
+
+    grid = (1e-4, 1e-2, 1.0)
+    classic = system("logistic_regression", LogisticRegressionConfig(c_grid=grid))
+    chosen = classic.fit(train, dev, task=task, training=TrainingConfig())
+    on_dev = {}
+    for c in grid:
+        single = system("logistic_regression", LogisticRegressionConfig(c_grid=(c,)))
+        single.fit(train, dev, task=task, training=TrainingConfig())
+        on_dev[c] = reference(dev.truth, single.scores(dev).argmax(axis=1))
+    assert chosen["dev_score"] == pytest.approx(max(on_dev.values()))
+    neural = system("mlp", MLPConfig(hidden_sizes=()))
+    training = dataclasses.replace(TrainingConfig(), max_epochs=3, batch_size=16)
+    fitted = neural.fit(train, dev, task=task, training=training, seed=0)
+    assert fitted["best_dev_score"] == pytest.approx(reference(dev.truth, neural.scores(dev).argmax(axis=1)))

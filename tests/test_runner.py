@@ -395,3 +395,39 @@ def test_model_selection_maximises_the_task_selection_metric(metric):
     training = dataclasses.replace(TrainingConfig(), max_epochs=3, batch_size=16)
     fitted = neural.fit(train, dev, task=task, training=training, seed=0)
     assert fitted["best_dev_score"] == pytest.approx(reference(dev.truth, neural.scores(dev).argmax(axis=1)))
+
+
+def test_models_train_in_training_mode_and_are_scored_in_eval_mode():
+    """Dropout is active in training steps and off when the dev set is scored: a built system is
+    in eval mode, and Lightning (2.2 on) keeps the mode of the modules it is given."""
+    import dataclasses
+
+    from emofuse.config import Component
+    from emofuse.config import parse
+    from emofuse.experiment import TaskConfig
+    from emofuse.experiment import TrainingConfig
+    from emofuse.models.configs import MLPConfig
+    from emofuse.models.inputs import InputSpec
+    from emofuse.pretrained import TextEmbeddingConfig
+    from emofuse.systems.base import SystemData
+    from emofuse.systems.base import SystemSpec
+    from emofuse.systems.base import build_system
+    from emofuse.tasks.build import build_task
+
+    rng = np.random.default_rng(0)
+
+    def data(prefix, n):
+        ids = tuple(f"{prefix}{k}" for k in range(n))
+        return SystemData(ids, inputs={"x": {i: rng.standard_normal(8).astype(np.float32) for i in ids}},
+                          truth=np.arange(n) % 3)
+
+    system = build_system(SystemSpec("categorical", ("a", "b", "c"), inputs=(InputSpec("x", "text", "vector", 8),),
+                                     model=Component("mlp", MLPConfig(hidden_sizes=(), dropout=0.5)),
+                                     features={"x": Component("text_embedding", parse(TextEmbeddingConfig, {}))}))
+    assert not system.module.training
+    modes = []
+    system.module.model.input_dropout.register_forward_pre_hook(lambda layer, _: modes.append(layer.training))
+    task = build_task(TaskConfig(), classes=("a", "b", "c"))
+    system.fit(data("t", 16), data("d", 6), task=task, training=dataclasses.replace(TrainingConfig(), max_epochs=1, batch_size=8))
+    assert modes == [True, True, False]  # two training batches, then the dev set
+    assert not system.module.training

@@ -53,11 +53,12 @@ def three_way(manifest: Manifest, *, dev_fraction: float, validation_size: int, 
 
 
 def experiment(name: str, manifest_path: pathlib.Path, systems: dict[str, Any], *, task: dict | None = None,
-               features: dict | None = None, cache_dir: pathlib.Path | None = None) -> Any:
+               features: dict | None = None, cache_dir: pathlib.Path | None = None, seeds: Sequence[int] = (0,)) -> Any:
     from emofuse.experiment import load_experiment
 
     return load_experiment({
         "name": name,
+        "seeds": list(seeds),
         "data": {"manifest": str(manifest_path)},
         "task": task or {"type": "categorical"},
         "protocol": {"name": "official_splits", "key": SPLIT_KEY, "train": "train", "dev": "validation", "test": ["dev"]},

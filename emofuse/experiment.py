@@ -89,6 +89,13 @@ class TaskConfig:
     ``loss_weights`` weight the dimensional targets (Atmaja & Akagi's ``a, b, 1 - a - b``);
     ``label_smoothing`` softens the categorical targets of the cross-entropy (0.1 by default,
     0 in the papers' settings).
+
+    ``class_weighting`` and ``selection_metric`` (categorical) say what a model is trained for:
+    ``inverse_frequency`` weighting and ``UA`` (the epoch, or C, with the best dev UA; the
+    default) for balanced recall, the metric of emotion corpora; ``none`` and ``WA`` when a
+    corpus is scored by accuracy (WA; SemEval-2017 4A in IEmoNet): weighting the loss by inverse
+    class frequency costs accuracy on skewed classes (benchmarks/results/deep_text.md).
+    ``macro_F1`` is the third choice. Dimensional tasks select on the mean CCC.
     """
 
     type: Literal["categorical", "dimensional"] = "categorical"
@@ -97,6 +104,7 @@ class TaskConfig:
     loss: Literal["ccc", "mse"] = "ccc"
     loss_weights: tuple[float, ...] | None = None
     label_smoothing: float = 0.1
+    selection_metric: Literal["UA", "WA", "macro_F1"] = "UA"
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.targets if t not in DIMENSIONS]
@@ -104,6 +112,9 @@ class TaskConfig:
             raise ValueError(f"targets must be a non-empty subset of {list(DIMENSIONS)}, got {list(self.targets)}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.type == "dimensional" and self.selection_metric != "UA":
+            raise ValueError(f"selection_metric {self.selection_metric!r} is categorical; dimensional tasks select on "
+                             "the mean CCC")
 
 
 @dataclasses.dataclass(frozen=True)

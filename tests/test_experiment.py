@@ -44,3 +44,18 @@ def test_closure_and_order():
         "f": {"members": ["b", "a"], "fusion": "late"}, "c": {"inputs": ["text"], "model": "mlp"}}))
     assert config.system_order() == ["a", "b", "f", "c"]
     assert config.closure(["f"]) == ["a", "b", "f"] and config.closure(["c"]) == ["c"]
+
+
+def test_the_task_chooses_the_selection_metric():
+    from emofuse.experiment import TaskConfig
+    from emofuse.tasks.build import build_task
+
+    assert load_experiment(minimal()).task.selection_metric == "UA"
+    config = load_experiment(minimal(task={"type": "categorical", "class_weighting": "none", "selection_metric": "WA"}))
+    task = build_task(config.task, classes=["neg", "neu", "pos"])
+    assert (task.selection_metric, task.class_weighting) == ("WA", "none")
+    assert build_task(TaskConfig(type="dimensional")).selection_metric == "CCC_mean"
+    with pytest.raises(ConfigError, match="task.selection_metric: 'accuracy' is not one of 'UA', 'WA', 'macro_F1'"):
+        load_experiment(minimal(task={"selection_metric": "accuracy"}))
+    with pytest.raises(ConfigError, match="dimensional tasks select on the mean CCC"):
+        load_experiment(minimal(task={"type": "dimensional", "selection_metric": "WA"}))

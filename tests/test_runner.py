@@ -356,3 +356,95 @@ def test_length_buckets_are_off_by_default_for_batch_norm_models():
     assert not uses_buckets(batch_norm, TrainingConfig()) and uses_buckets(recurrent, TrainingConfig())
     assert uses_buckets(batch_norm, TrainingConfig(length_bucketing=True))
     assert not uses_buckets(recurrent, TrainingConfig(length_bucketing=False))
+
+
+@pytest.mark.parametrize("metric", ["UA", "WA", "macro_F1"])
+def test_model_selection_maximises_the_task_selection_metric(metric):
+    """A classic model's C and a neural model's epoch are chosen on the task's selection metric."""
+    import dataclasses
+
+    from sklearn.metrics import accuracy_score
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.metrics import f1_score
+
+    from emofuse.config import Component
+    from emofuse.config import parse
+    from emofuse.experiment import TaskConfig
+    from emofuse.experiment import TrainingConfig
+    from emofuse.models.configs import LogisticRegressionConfig
+    from emofuse.models.configs import MLPConfig
+    from emofuse.models.inputs import InputSpec
+    from emofuse.pretrained import TextEmbeddingConfig
+    from emofuse.systems.base import SystemData
+    from emofuse.systems.base import SystemSpec
+    from emofuse.systems.base import build_system
+    from emofuse.tasks.build import build_task
+
+    reference = {"UA": balanced_accuracy_score, "WA": accuracy_score,
+                 "macro_F1": lambda t, p: f1_score(t, p, average="macro")}[metric]
+    rng = np.random.default_rng(0)
+    counts = [60, 25, 10]  # skewed classes: UA, WA and macro-F1 prefer different models
+
+    def data(prefix):
+        truth = np.repeat(np.arange(3), counts)
+        ids = tuple(f"{prefix}{k}" for k in range(len(truth)))
+        values = rng.standard_normal((len(truth), 8)).astype(np.float32) + 0.8 * np.eye(3, 8, dtype=np.float32)[truth]
+        return SystemData(ids, inputs={"x": dict(zip(ids, values, strict=True))}, truth=truth)
+
+    train, dev = data("t"), data("d")
+    task = build_task(TaskConfig(selection_metric=metric), classes=("a", "b", "c"))
+
+    def system(name, config):  # on a made-up front-end's vectors (never run: the inputs are given)
+        return build_system(SystemSpec("categorical", task.outputs, inputs=(InputSpec("x", "text", "vector", 8),),
+                                       model=Component(name, config),
+                                       features={"x": Component("text_embedding", parse(TextEmbeddingConfig, {}))}))
+
+    grid = (1e-4, 1e-2, 1.0)
+    classic = system("logistic_regression", LogisticRegressionConfig(c_grid=grid))
+    chosen = classic.fit(train, dev, task=task, training=TrainingConfig())
+    on_dev = {}
+    for c in grid:
+        single = system("logistic_regression", LogisticRegressionConfig(c_grid=(c,)))
+        single.fit(train, dev, task=task, training=TrainingConfig())
+        on_dev[c] = reference(dev.truth, single.scores(dev).argmax(axis=1))
+    assert chosen["dev_score"] == pytest.approx(max(on_dev.values()))
+    neural = system("mlp", MLPConfig(hidden_sizes=()))
+    training = dataclasses.replace(TrainingConfig(), max_epochs=3, batch_size=16)
+    fitted = neural.fit(train, dev, task=task, training=training, seed=0)
+    assert fitted["best_dev_score"] == pytest.approx(reference(dev.truth, neural.scores(dev).argmax(axis=1)))
+
+
+def test_models_train_in_training_mode_and_are_scored_in_eval_mode():
+    """Dropout is active in training steps and off when the dev set is scored: a built system is
+    in eval mode, and Lightning (2.2 on) keeps the mode of the modules it is given."""
+    import dataclasses
+
+    from emofuse.config import Component
+    from emofuse.config import parse
+    from emofuse.experiment import TaskConfig
+    from emofuse.experiment import TrainingConfig
+    from emofuse.models.configs import MLPConfig
+    from emofuse.models.inputs import InputSpec
+    from emofuse.pretrained import TextEmbeddingConfig
+    from emofuse.systems.base import SystemData
+    from emofuse.systems.base import SystemSpec
+    from emofuse.systems.base import build_system
+    from emofuse.tasks.build import build_task
+
+    rng = np.random.default_rng(0)
+
+    def data(prefix, n):
+        ids = tuple(f"{prefix}{k}" for k in range(n))
+        return SystemData(ids, inputs={"x": {i: rng.standard_normal(8).astype(np.float32) for i in ids}},
+                          truth=np.arange(n) % 3)
+
+    system = build_system(SystemSpec("categorical", ("a", "b", "c"), inputs=(InputSpec("x", "text", "vector", 8),),
+                                     model=Component("mlp", MLPConfig(hidden_sizes=(), dropout=0.5)),
+                                     features={"x": Component("text_embedding", parse(TextEmbeddingConfig, {}))}))
+    assert not system.module.training
+    modes = []
+    system.module.model.input_dropout.register_forward_pre_hook(lambda layer, _: modes.append(layer.training))
+    task = build_task(TaskConfig(), classes=("a", "b", "c"))
+    system.fit(data("t", 16), data("d", 6), task=task, training=dataclasses.replace(TrainingConfig(), max_epochs=1, batch_size=8))
+    assert modes == [True, True, False]  # two training batches, then the dev set
+    assert not system.module.training

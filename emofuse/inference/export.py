@@ -9,7 +9,7 @@ all the data. Defaults:
 - ``system``: the last finished system of the experiment in member-before-fusion order (in
   the recipes, the fused system);
 - ``seed``: the first seed of the experiment that has the system;
-- ``fold``: ``best_dev``: the fold whose model scored best on *its dev set* (UA, or mean CCC),
+- ``fold``: ``best_dev``: the fold whose model scored best on *its dev set* (the task's selection metric, or mean CCC),
   never on test; ties go to the earlier fold. Folds without dev scores count as worst. Give
   ``fold=NAME`` for a specific one.
 
@@ -46,9 +46,6 @@ from emofuse.systems.base import System
 
 log = logging.getLogger(__name__)
 
-SELECTION_METRIC = {"categorical": "UA", "dimensional": "CCC_mean"}
-
-
 @dataclasses.dataclass(frozen=True)
 class ExportChoice:
     """The (system, seed, fold) exported and why."""
@@ -81,7 +78,7 @@ def choose(run: RunDirectory, config: ExperimentConfig, *, system: str | None = 
     folds = [f for f in finished if f.system == system and f.seed == seed]
     if not folds:
         raise RecognizerError(f"system {system!r} has no finished fold for seed {seed} in {run.path}")
-    metric = SELECTION_METRIC[config.task.type]
+    metric = config.task.selection_metric if config.task.type == "categorical" else "CCC_mean"
     records = {f.fold: f.metrics() for f in folds}
     names = [f.fold for f in folds]
     if fold is None or fold == "best_dev":

@@ -47,8 +47,9 @@ class ClassicSystem(System):
         if train.truth is None:
             raise InvalidSystemError("fitting needs the training targets")
         has_dev = dev is not None and len(dev) > 0
-        return fit_classic(self.model, self.features(train), train.truth,
-                           self.features(dev) if has_dev else None, dev.truth if has_dev else None)  # type: ignore[union-attr]
+        return fit_classic(self.model, self.features(train), train.truth, self.features(dev) if has_dev else None,
+                           dev.truth if has_dev else None,  # type: ignore[union-attr]
+                           selection_metric=task.selection_metric)
 
     def scores(self, data: SystemData) -> np.ndarray:
         return self.model.predict_scores(self.features(data))

@@ -22,4 +22,5 @@ def build_task(config: TaskConfig, classes: Sequence[str] | None = None, *,
         raise ValueError("a categorical task needs its class names")
     from emofuse.tasks.categorical import CategoricalTask
 
-    return CategoricalTask(classes, class_weighting=config.class_weighting, label_smoothing=config.label_smoothing)
+    return CategoricalTask(classes, class_weighting=config.class_weighting, label_smoothing=config.label_smoothing,
+                           selection_metric=config.selection_metric)

@@ -16,22 +16,27 @@ class CategoricalTask:
 
     ``class_weighting: inverse_frequency`` weights the cross-entropy of class ``k`` by
     ``N / (K * N_k)`` over the training set; ``label_smoothing`` is passed to the cross-entropy.
+    ``selection_metric`` (``UA``, ``WA`` or ``macro_F1``) is the dev score that model selection
+    maximises.
     """
 
     type = "categorical"
-    selection_metric = "UA"
+    SELECTION_METRICS = ("UA", "WA", "macro_F1")
 
     def __init__(self, classes: Sequence[str], *, class_weighting: str = "inverse_frequency",
-                 label_smoothing: float = 0.0) -> None:
+                 label_smoothing: float = 0.0, selection_metric: str = "UA") -> None:
         if len(classes) < 2:
             raise ValueError(f"a categorical task needs at least two classes, got {list(classes)}")
         if class_weighting not in {"inverse_frequency", "none"}:
             raise ValueError(f"class_weighting must be 'inverse_frequency' or 'none', got {class_weighting!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if selection_metric not in self.SELECTION_METRICS:
+            raise ValueError(f"selection_metric must be one of {list(self.SELECTION_METRICS)}, got {selection_metric!r}")
         self.outputs = tuple(classes)
         self.class_weighting = class_weighting
         self.label_smoothing = label_smoothing
+        self.selection_metric = selection_metric
         self._index = {c: i for i, c in enumerate(self.outputs)}
 
     def target(self, utterance: Utterance) -> int:

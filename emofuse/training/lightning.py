@@ -297,6 +297,9 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
     fit_standardizers(system, train)
     module = EmotionModule(system.module, task, training, torch.from_numpy(task.loss_weights(np.asarray(train.truth))))
+    # training mode (dropout, batch-norm statistics), set by each model's own train() (frozen parts stay
+    # in eval mode): Lightning keeps the modes its modules come with, and a built system is in eval mode
+    module.train()
     train_loader = _loader(system, train, training, seed=seed, shuffle=True, repeat=training.repeat)
     dev_loader = _loader(system, dev, training, seed=seed, shuffle=False) if has_dev else None  # type: ignore[arg-type]
     scratch = None

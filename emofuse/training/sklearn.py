@@ -1,6 +1,7 @@
 """The scikit-learn loop: fit a classic model, choosing C on the fold's dev set, and keep it as arrays.
 
-The regularisation ``C`` is chosen on the dev set from ``c_grid`` (never on test), then the
+The regularisation ``C`` is chosen on the dev set from ``c_grid`` (never on test; by the task's
+selection metric: UA, WA or macro-F1, or the mean CCC), then the
 model is refitted on the training set and converted to the arrays that
 :class:`emofuse.models.classic.ClassicModel` predicts from (so that the run's own predictions
 are exactly those of an exported model).
@@ -18,14 +19,15 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.svm import SVR
 
+from emofuse.evaluation.metrics import categorical_scores
 from emofuse.evaluation.metrics import concordance_correlation
-from emofuse.evaluation.metrics import unweighted_average_recall
 from emofuse.models.classic import ClassicModel
 
 
 def fit_classic(model: ClassicModel, train: np.ndarray, train_truth: np.ndarray, dev: np.ndarray | None,
-                dev_truth: np.ndarray | None) -> dict[str, float]:
-    """Fit ``model`` in place; returns what was chosen (``C`` and its ``dev_score``)."""
+                dev_truth: np.ndarray | None, *, selection_metric: str = "UA") -> dict[str, float]:
+    """Fit ``model`` in place; returns what was chosen (``C`` and its ``dev_score``: the
+    categorical ``selection_metric``, or the mean CCC)."""
     grid = model.config.c_grid
     if len(grid) > 1 and (dev is None or len(dev) == 0):
         raise ValueError(f"{model.name}: choosing C from c_grid needs a dev set; give one value or a protocol with dev")
@@ -34,17 +36,17 @@ def fit_classic(model: ClassicModel, train: np.ndarray, train_truth: np.ndarray,
         best_value = -np.inf
         for c in grid:
             model.load_state(_fit_arrays(model, train, train_truth, c))
-            value = _dev_score(model, dev, dev_truth)  # type: ignore[arg-type]
+            value = _dev_score(model, dev, dev_truth, selection_metric)  # type: ignore[arg-type]
             if value > best_value + 1e-12:
                 chosen, best_value = {"C": float(c), "dev_score": float(value)}, value
     model.load_state(_fit_arrays(model, train, train_truth, chosen["C"]))
     return chosen
 
 
-def _dev_score(model: ClassicModel, dev: np.ndarray, truth: np.ndarray) -> float:
+def _dev_score(model: ClassicModel, dev: np.ndarray, truth: np.ndarray, metric: str) -> float:
     scores = model.predict_scores(dev)
     if model.task_type == "categorical":
-        return unweighted_average_recall(list(truth), list(scores.argmax(axis=1)), labels=sorted(set(truth.tolist())))
+        return categorical_scores(list(truth), list(scores.argmax(axis=1)), labels=sorted(set(truth.tolist())))[metric]
     return float(np.mean([concordance_correlation(truth[:, k], scores[:, k]) for k in range(truth.shape[1])]))
 
 

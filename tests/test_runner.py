@@ -319,7 +319,7 @@ def test_length_buckets_are_shared_between_processes(monkeypatch):
     whole = list(data.BucketBatchSampler(lengths, batch_size=4, seed=3))
     shares = []
     for rank in range(2):
-        monkeypatch.setattr(data, "_process_group", lambda rank=rank: (rank, 2))
+        monkeypatch.setattr(data, "process_group", lambda rank=rank: (rank, 2))
         sampler = data.BucketBatchSampler(lengths, batch_size=4, seed=3)
         shares.append(list(sampler))
         assert len(shares[-1]) == len(sampler) == 7  # 13 batches padded to 14, 7 each

@@ -109,7 +109,7 @@ def test_processes_take_equal_shares_of_the_same_batches(stored, monkeypatch):
     everything = stream.batches(shared_seed=1 * 100003)
     shares = []
     for rank in range(3):
-        monkeypatch.setattr(StreamingDataset, "_process", staticmethod(lambda rank=rank: (rank, 3)))
+        monkeypatch.setattr("emofuse.training.streaming.process_group", lambda rank=rank: (rank, 3))
         shares.append([batch[1].tolist() for batch in stream])
         assert len(shares[-1]) == len(stream) == len(everything) // 3
     assert shares[1] == [b for b in everything[1::3]][: len(everything) // 3]

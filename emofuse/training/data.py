@@ -125,7 +125,7 @@ class BucketBatchSampler(Sampler[list[int]]):
             pool = sorted(order[start : start + self.pool], key=lambda i: self.lengths[i])
             batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
         rng.shuffle(batches)
-        rank, world = _process_group()
+        rank, world = process_group()
         if world > 1:
             batches += batches[: -len(batches) % world]
             batches = batches[rank::world]
@@ -136,10 +136,10 @@ class BucketBatchSampler(Sampler[list[int]]):
             -(-min(self.pool, len(self.lengths) - start) // self.batch_size)
             for start in range(0, len(self.lengths), self.pool)
         )
-        return -(-batches // _process_group()[1])
+        return -(-batches // process_group()[1])
 
 
-def _process_group() -> tuple[int, int]:
+def process_group() -> tuple[int, int]:
     """(rank, world size) of the running torch.distributed group, (0, 1) outside one."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()

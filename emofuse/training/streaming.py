@@ -35,6 +35,7 @@ from torch.utils.data import get_worker_info
 
 from emofuse.store import StoreTable
 from emofuse.training.data import Collator
+from emofuse.training.data import process_group
 
 #: Pool of a length-bucketing window, in batches (as :class:`~emofuse.training.data.BucketBatchSampler`).
 POOL_FACTOR = 50
@@ -150,18 +151,12 @@ class StreamingDataset(IterableDataset):
         return -(-total // self.batch_size) - (1 if total > 1 and total % self.batch_size == 1 else 0)
 
     # Iteration ------------------------------------------------------------------------------
-    @staticmethod
-    def _process() -> tuple[int, int]:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            return torch.distributed.get_rank(), torch.distributed.get_world_size()
-        return 0, 1
-
     def __len__(self) -> int:
-        _, world = self._process()
+        _, world = process_group()
         return self._count() // world if world > 1 else self._count()
 
     def __iter__(self) -> Iterator[tuple[list, torch.Tensor | None]]:
-        rank, world = self._process()
+        rank, world = process_group()
         worker = get_worker_info()
         shared_seed = None
         if world > 1 or worker is not None:  # the same order in every process: no process-local draw

@@ -253,6 +253,7 @@ def uses_buckets(system: NeuralSystem, training: TrainingConfig) -> bool:
 
 
 def _loader(system: NeuralSystem, data: SystemData, training: TrainingConfig, *, seed: int, shuffle: bool,
+            bucketing: bool = False,
             repeat: int = 1) -> DataLoader:
     specs = system.spec.inputs
     ids = list(data.ids) * repeat
@@ -261,10 +262,10 @@ def _loader(system: NeuralSystem, data: SystemData, training: TrainingConfig, *,
     collate = Collator(specs)
     if shuffle and uses_store(inputs):  # training from a feature store: streamed, see emofuse.training.streaming
         stream = StreamingDataset(ids, inputs, targets, collate, batch_size=training.batch_size,
-                                  buffer=training.shuffle_buffer, bucketing=uses_buckets(system, training), seed=seed)
+                                  buffer=training.shuffle_buffer, bucketing=bucketing, seed=seed)
         return DataLoader(stream, batch_size=None, collate_fn=_same, num_workers=training.num_workers)
     dataset = UtteranceDataset(ids, inputs, targets, seed=seed)
-    if shuffle and uses_buckets(system, training):
+    if shuffle and bucketing:
         sampler = BucketBatchSampler([dataset.length(i) for i in range(len(dataset))], batch_size=training.batch_size, seed=seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=training.num_workers)
     # a last training batch of one item would break batch norm: drop it
@@ -300,7 +301,8 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
     # training mode (dropout, batch-norm statistics), set by each model's own train() (frozen parts stay
     # in eval mode): Lightning keeps the modes its modules come with, and a built system is in eval mode
     module.train()
-    train_loader = _loader(system, train, training, seed=seed, shuffle=True, repeat=training.repeat)
+    bucketing = uses_buckets(system, training)
+    train_loader = _loader(system, train, training, seed=seed, shuffle=True, repeat=training.repeat, bucketing=bucketing)
     dev_loader = _loader(system, dev, training, seed=seed, shuffle=False) if has_dev else None  # type: ignore[arg-type]
     scratch = None
     if directory is None:
@@ -340,9 +342,9 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
                 limit_val_batches=1.0 if dev_loader is not None else 0,
                 # length buckets shard themselves across processes (Lightning cannot inject a
                 # distributed sampler into a batch sampler); the dev set is then scored whole on each
-                use_distributed_sampler=not uses_buckets(system, training),
+                use_distributed_sampler=not bucketing,
             )
-            module.dev_sharded = not uses_buckets(system, training)
+            module.dev_sharded = not bucketing
             last = checkpoints / "last.ckpt"
             trainer.fit(module, train_loader, dev_loader, ckpt_path=str(last) if last.exists() else None)
         # weights from the checkpoint files, which every strategy (including ddp_spawn) writes

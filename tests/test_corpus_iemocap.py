@@ -1,4 +1,5 @@
 import collections
+import re
 import shutil
 
 import pytest
@@ -81,7 +82,8 @@ def test_not_a_release(tmp_path):
 
 
 def test_out_of_scale_ratings_are_an_error_unless_clipping_is_asked_for(iemocap_mini):
-    evaluation = iemocap_mini / "Session5" / "dialog" / "EmoEvaluation" / "Ses05F_impro01.txt"
+    # the reader names the resolved path (../shared may be a symbolic link)
+    evaluation = re.escape(str((iemocap_mini / "Session5" / "dialog" / "EmoEvaluation" / "Ses05F_impro01.txt").resolve()))
     with pytest.raises(CorpusError, match=rf"{evaluation}:10: turn Ses05F_impro01_M000: arousal 5.5 is outside the 1-5 scale"):
         prepare_iemocap(iemocap_mini)
     clipped = prepare_iemocap(iemocap_mini, out_of_scale="clip")["Ses05F_impro01_M000"]

@@ -107,15 +107,41 @@ class FeatureTable:
         return self.values[identifier]
 
 
-def audio_key(utterance: Utterance) -> str:
-    """A cache key that changes when the file, its span or its content on disk changes."""
-    path = pathlib.Path(utterance.audio or "")
+#: Content digests of audio files already read by this process, by (path, size, mtime, inode).
+_DIGESTS: dict[tuple, str] = {}
+
+
+def file_digest(path: str | os.PathLike[str]) -> str | None:
+    """BLAKE2b digest of a file's bytes (``None`` when it cannot be read), remembered for the
+    process while the file's size, modification time and inode stay the same."""
+    path = pathlib.Path(path)
     try:
         stat = path.stat()
-        fingerprint = (stat.st_size, stat.st_mtime_ns)
     except OSError:
-        fingerprint = (None, None)
-    return FeatureCache.key(path.resolve(), utterance.start, utterance.end, *fingerprint)
+        return None
+    signature = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if signature not in _DIGESTS:
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=20)
+        try:
+            with path.open("rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+        except OSError:
+            return None
+        _DIGESTS[signature] = digest.hexdigest()
+    return _DIGESTS[signature]
+
+
+def audio_key(utterance: Utterance) -> str:
+    """A cache key of the audio's content and span: it changes when the bytes or the span change,
+    and not when the corpus is copied, moved or touched (a fresh copy of a corpus hits the cache
+    its original filled). Unreadable files get a key of their path, so that they fail when read."""
+    digest = file_digest(utterance.audio or "")
+    if digest is None:
+        return FeatureCache.key(pathlib.Path(utterance.audio or "").resolve(), utterance.start, utterance.end)
+    return FeatureCache.key("audio", digest, utterance.start, utterance.end)
 
 
 def text_key(text: str) -> str:

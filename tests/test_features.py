@@ -1,3 +1,5 @@
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -85,6 +87,42 @@ def test_invalid_cache_entries_are_recomputed_with_a_warning(tmp_path, synthetic
     for utterance in (first, second, third, fourth):
         np.testing.assert_array_equal(again[utterance.id], fresh[utterance.id])
     assert list(again.values) == list(manifest.ids)
+
+
+def test_a_copied_corpus_hits_the_cache_and_changed_audio_does_not(tmp_path, synthetic_corpus):
+    """Cache keys follow the audio's bytes: a fresh copy of the corpus (new paths and times, as
+    in a new checkout or CI) is read from the cache; a file whose samples change is extracted again."""
+    import shutil
+
+    import soundfile as sf
+
+    from emofuse.features import audio_key
+
+    manifest = Manifest.load(synthetic_corpus)
+    extractor = build_extractor(Component("logmel_stats", LogMelStatsConfig(n_mels=8)))
+    first = extract_features(extractor, manifest, cache_dir=tmp_path / "cache", progress=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(pathlib.Path(synthetic_corpus).parent, copy, copy_function=shutil.copyfile)  # new mtimes
+    import pandas as pd
+
+    table = pd.read_csv(copy / pathlib.Path(synthetic_corpus).name)
+    table["audio"] = [str(copy / pathlib.Path(a).relative_to(pathlib.Path(synthetic_corpus).parent)) for a in table["audio"]]
+    table.to_csv(copy / "manifest.csv", index=False)
+    copied = Manifest.load(copy / "manifest.csv")
+    assert [u.audio for u in copied] != [u.audio for u in manifest]
+    assert [audio_key(u) for u in copied] == [audio_key(u) for u in manifest]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("extracted again although the audio is the same")
+
+    extractor.extract = refuse
+    again = extract_features(extractor, copied, cache_dir=tmp_path / "cache", progress=False)
+    for identifier in manifest.ids:
+        np.testing.assert_array_equal(again[identifier], first[identifier])
+    changed = copied[0]
+    signal, rate = sf.read(changed.audio)
+    sf.write(changed.audio, signal * 0.5, rate)
+    assert audio_key(changed) != audio_key(manifest[0])
 
 
 def test_a_cache_directory_holding_another_config_is_not_trusted(tmp_path, synthetic_corpus, caplog):

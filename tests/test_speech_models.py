@@ -16,6 +16,7 @@ from emofuse.models import CNN14Config
 from emofuse.models import PoolingConfig
 from emofuse.models import ResNet34Config
 from emofuse.models.blocks import CNN14Backbone
+from emofuse.models.blocks import MaskedBatchNorm2d
 from emofuse.models.inputs import InputSpec
 
 TINY_CNN14 = CNN14Config(channels=(4, 8, 8, 16, 16, 32), crop_seconds=1.0)
@@ -98,6 +99,40 @@ def test_cnn14_crops_in_training_and_takes_whole_utterances_at_test():
     model.eval()
     model(inputs)
     assert seen == [100, 350]  # 1 s crops (100 frames) in training, everything at test time
+
+
+def test_masked_batch_norm_statistics_ignore_padding():
+    """In training, the statistics (and running estimates) are those of the valid frames alone:
+    the same as plain batch norm over the unpadded frames laid side by side."""
+    torch.manual_seed(0)
+    lengths = torch.tensor([12, 3])
+    values = torch.randn(2, 4, 12, 5) * 3 + 2
+    values[1, :, 3:] = 0.0  # padding
+    mask = (torch.arange(12)[None, :] < lengths[:, None]).float().view(2, 1, 12, 1)
+    masked, plain = MaskedBatchNorm2d(4).train(), torch.nn.BatchNorm2d(4).train()
+    out = masked(values, mask)
+    side_by_side = torch.cat([values[0, :, :12], values[1, :, :3]], dim=1).unsqueeze(0)  # (1, 4, 15, 5)
+    reference = plain(side_by_side)[0]
+    assert torch.allclose(torch.cat([out[0, :, :12], out[1, :, :3]], dim=1), reference, atol=1e-5)
+    assert torch.allclose(masked.running_mean, plain.running_mean, atol=1e-6)
+    assert torch.allclose(masked.running_var, plain.running_var, atol=1e-5)
+    masked.eval(), plain.eval()
+    assert torch.allclose(masked(values, mask), plain(values), atol=1e-6)  # evaluation: running statistics
+
+
+def test_cnn14_training_statistics_do_not_depend_on_padding():
+    """An utterance padded into a longer batch leaves the same running statistics as alone."""
+    torch.manual_seed(0)
+    short = torch.randn(1, 64, 16)
+    alone = CNN14Backbone(16, channels=(4, 8, 8, 8, 8, 8)).train()
+    padded = CNN14Backbone(16, channels=(4, 8, 8, 8, 8, 8)).train()
+    padded.load_state_dict(alone.state_dict())
+    padded.dropout.p = alone.dropout.p = 0.0
+    alone(short, torch.tensor([64]))
+    padded(torch.cat([short, torch.zeros(1, 192, 16)], dim=1), torch.tensor([64]))
+    for (name, a), b in zip(alone.state_dict().items(), padded.state_dict().values()):
+        if "running" in name:
+            assert torch.allclose(a, b, atol=1e-5), name
 
 
 def test_cnn14_backbone_condition_hook_sees_every_block():

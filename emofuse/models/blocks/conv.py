@@ -7,7 +7,10 @@ its dropout, so that a fusion model can add a per-block projection of a text emb
 network; ``block_channels`` gives the channel count each projection must produce.
 
 Padded frames are set to zero before every convolution, so an utterance's output does not
-depend on how long the other utterances of its batch are (as if it were alone).
+depend on how long the other utterances of its batch are (as if it were alone), and the batch
+norms (:class:`MaskedBatchNorm2d`) count valid frames only: with plain batch norm, the zeros of
+padding entered the training statistics (a batch of short and long utterances is mostly padding),
+so the statistics a model trained with differed from the running ones it was evaluated with.
 """
 
 from __future__ import annotations
@@ -35,8 +38,36 @@ def _apply(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return values if mask is None else values * mask.to(values.dtype)
 
 
+class MaskedBatchNorm2d(torch.nn.BatchNorm2d):
+    """:class:`torch.nn.BatchNorm2d` whose training statistics (and running estimates) count only
+    the positions a ``(batch, 1, frames, 1)`` ``{0, 1}`` mask marks valid.
+
+    Without a mask, and in evaluation (running statistics), it is plain batch norm: the same
+    parameters and buffers, so it loads and exports like one.
+    """
+
+    def forward(self, values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        if mask is None or not self.training or not self.track_running_stats:
+            return super().forward(values)
+        weight = mask.to(values.dtype).expand(values.shape[0], 1, values.shape[2], values.shape[3])
+        count = weight.sum().clamp(min=1.0)
+        mean = (values * weight).sum(dim=(0, 2, 3)) / count  # (channels,)
+        centred = values - mean.view(1, -1, 1, 1)
+        variance = (centred.square() * weight).sum(dim=(0, 2, 3)) / count
+        with torch.no_grad():
+            self.num_batches_tracked.add_(1)
+            momentum = (1.0 / float(self.num_batches_tracked)) if self.momentum is None else self.momentum
+            unbiased = variance * count / (count - 1.0).clamp(min=1.0)
+            self.running_mean.lerp_(mean.detach(), momentum)
+            self.running_var.lerp_(unbiased.detach(), momentum)
+        normalised = centred * torch.rsqrt(variance + self.eps).view(1, -1, 1, 1)
+        if self.affine:
+            normalised = normalised * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+        return normalised
+
+
 class ConvBlock(torch.nn.Module):
-    """Two 3x3 convolutions with batch norm and ReLU, then 2-D pooling.
+    """Two 3x3 convolutions with batch norm (over valid frames) and ReLU, then 2-D pooling.
 
     ``(batch, in_channels, frames, mels) -> (batch, out_channels, frames / p, mels / p)``.
     """
@@ -47,9 +78,9 @@ class ConvBlock(torch.nn.Module):
         if pool_type not in {"max", "avg", "avg+max"}:
             raise ValueError(f"pool_type must be 'max', 'avg' or 'avg+max', got {pool_type!r}")
         self.conv1 = torch.nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False)
-        self.bn1 = torch.nn.BatchNorm2d(out_channels)
+        self.bn1 = MaskedBatchNorm2d(out_channels)
         self.conv2 = torch.nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
-        self.bn2 = torch.nn.BatchNorm2d(out_channels)
+        self.bn2 = MaskedBatchNorm2d(out_channels)
         self.pool_size = tuple(pool_size)
         self.pool_type = pool_type
         for conv in (self.conv1, self.conv2):
@@ -59,8 +90,8 @@ class ConvBlock(torch.nn.Module):
         """Features and the valid frames after pooling (``lengths`` counts frames of ``values``,
         whose padding must be zero)."""
         mask = time_mask(lengths, values.shape[2], axis=2, dims=4)
-        values = _apply(torch.relu(self.bn1(self.conv1(values))), mask)
-        values = _apply(torch.relu(self.bn2(self.conv2(values))), mask)
+        values = _apply(torch.relu(self.bn1(self.conv1(values), mask)), mask)
+        values = _apply(torch.relu(self.bn2(self.conv2(values), mask)), mask)
         # an axis already down to one bin (few Mel bins, very short input) is not pooled further
         # (plain ints: traced for ONNX, the window is fixed by an input at least as long as min_frames)
         size = (min(self.pool_size[0], int(values.shape[2])), min(self.pool_size[1], int(values.shape[3])))
@@ -90,7 +121,7 @@ class CNN14Backbone(torch.nn.Module):
     def __init__(self, n_mels: int, *, channels: Sequence[int] = (64, 128, 256, 512, 1024, 2048),
                  dropout: float = 0.2, pool_type: str = "max") -> None:
         super().__init__()
-        self.input_norm = torch.nn.BatchNorm2d(n_mels)
+        self.input_norm = MaskedBatchNorm2d(n_mels)
         blocks = []
         previous = 1
         for index, width in enumerate(channels):
@@ -114,7 +145,8 @@ class CNN14Backbone(torch.nn.Module):
             values = torch.nn.functional.pad(values, (0, 0, 0, self.time_factor - frames))
         if lengths is not None:
             lengths = lengths.to(values.device).clamp(min=1, max=values.shape[1])
-        values = self.input_norm(values.transpose(1, 2).unsqueeze(-1)).squeeze(-1).transpose(1, 2)
+        mask = time_mask(lengths, values.shape[1], axis=2, dims=4)  # (batch, 1, frames, 1)
+        values = self.input_norm(values.transpose(1, 2).unsqueeze(-1), mask).squeeze(-1).transpose(1, 2)
         hidden = _apply(values, time_mask(lengths, values.shape[1], axis=1, dims=3)).unsqueeze(1)
         for index, block in enumerate(self.blocks):
             hidden, lengths = block(hidden, lengths)  # (batch, channels_i, frames_i, mels_i)

@@ -1,7 +1,8 @@
 """CNN14 (PANNs, Kong et al. 2020) as the acoustic model of Triantafyllopoulos et al. (2022).
 
 ``(batch, frames, 64)`` log-Mel frames (32 ms windows, 10 ms hop) -> batch norm per Mel bin ->
-six blocks of two 3x3 conv + BN + ReLU, 2x2 pooling (not after the sixth) and dropout 0.2 ->
+six blocks of two 3x3 conv + BN + ReLU, 2x2 pooling (not after the sixth) and dropout (PANNs: 0.2;
+off by default, see :class:`~emofuse.models.configs.CNN14Config`) ->
 mean over the Mel axis -> max + mean over time (summed, as in PANNs) -> dropout -> linear +
 ReLU (the embedding) -> dropout -> the output layer. In training, each utterance is a random
 5 s crop (shorter ones stay whole, zero-padded); at test time the whole utterance is used.

@@ -261,6 +261,24 @@ def test_cli_predict_directory_with_transcripts_bad_files_and_timeline(tmp_path)
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["happy.wav.png", "sad.wav.png", "sub__angry.wav.png"]
 
 
+def test_one_answer_for_most_of_a_batch_is_flagged(tmp_path):
+    """24 files that get one answer: the CLI warns that the recordings may be unlike the training
+    data and points to --adapt; a mixed batch and a small one are not flagged."""
+    from emofuse.inference.batch import answer_skew
+
+    for k in range(24):
+        (tmp_path / f"clip{k:02d}.wav").write_bytes((EXAMPLES / "sad.wav").read_bytes())
+    result = runner.invoke(app, ["predict", str(tmp_path), "--asr", "none", "--no-progress"])
+    assert result.exit_code == 0
+    answers = {json.loads(line)["emotion"] for line in result.stdout.splitlines() if line.startswith("{")}
+    assert len(answers) == 1 and f'24 of 24 answers are "{answers.pop()}" (100 %)' in result.output
+    assert "--adapt standardises" in result.output
+    mixed = [{"emotion": e} for e in ["neu", "hap", "sad", "ang"] * 6]
+    assert answer_skew(mixed) is None and answer_skew([{"emotion": "sad"}] * 19) is None
+    assert "--speaker-csv" in answer_skew([{"emotion": "sad"}] * 20, adapted=True)
+    assert answer_skew([{"emotion": "uncertain"}] * 30) is None
+
+
 def test_cli_predict_errors():
     result = runner.invoke(app, ["predict", "/nonexistent/file.wav"])
     assert result.exit_code == 2 and "no such file or directory" in result.output

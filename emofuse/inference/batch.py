@@ -148,6 +148,34 @@ def predict_files(
     return sorted(records + failures, key=lambda r: order[r["file"]]), failures
 
 
+#: A batch whose most frequent answer takes more than this share (of at least SKEW_MIN_FILES
+#: answers) gets a warning: on data with a few balanced classes, one answer for most files is the
+#: usual sign of recordings unlike the training data, not of a corpus that is mostly one emotion.
+SKEW_SHARE, SKEW_MIN_FILES = 0.6, 20
+
+
+def answer_skew(records: Sequence[Mapping[str, Any]], *, adapted: bool = False) -> str | None:
+    """A warning when one emotion answers most of a batch of files (``None`` otherwise).
+
+    >>> answer_skew([{"emotion": "sad"}] * 18 + [{"emotion": "ang"}] * 4)[:34]
+    '18 of 22 answers are "sad" (82 %).'
+    """
+    answers = [r["emotion"] for r in records if r.get("emotion") not in {None, "uncertain"}]
+    if len(answers) < SKEW_MIN_FILES:
+        return None
+    import collections
+
+    emotion, count = collections.Counter(answers).most_common(1)[0]
+    if count / len(answers) <= SKEW_SHARE:
+        return None
+    advice = ("they were adapted together: if they hold several speakers, --speaker-csv adapts each speaker "
+              "on their own") if adapted else (
+              "--adapt standardises the voice features over the given files (transductive; see the model card)")
+    return (f"{count} of {len(answers)} answers are \"{emotion}\" ({100 * count / len(answers):.0f} %). If these "
+            f"recordings are not mostly {emotion}, they may differ from the model's training data (voices, language, "
+            f"microphone, room); {advice}.")
+
+
 def _timelines(recognizer: Recognizer, files: Sequence[AudioFile], *, texts: Mapping[str, str | None], batch_size: int,
                segmentation: SegmentationConfig, speakers: SpeakerConfig | None, plot_dir: pathlib.Path | None,
                progress: bool, max_duration: float | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -93,6 +93,11 @@ def predict(
         _fail(error)
     rendered = _render(records, output_format)
     counts = f"{len(records) - len(failures)} predictions, {len(failures)} errors"
+    from emofuse.inference.batch import answer_skew
+
+    skew = answer_skew(records, adapted=adapt)
+    if skew is not None:
+        typer.secho(f"warning: {skew}", fg=typer.colors.YELLOW, err=True)
     if output is not None:
         from emofuse.files import atomic_write_text
 

@@ -70,6 +70,7 @@ SPEECH = {
     "features": {"robust": {"name": "robust_functionals"}},
     "copies": 3,                      # augmented training copies per utterance
     "c_grid": [0.001, 0.01, 0.1, 1.0],
+    "clip": 3.0,                      # standardised features clipped to [-3, 3] (emofuse.robustness.CLIP)
 }
 # ================================================================================================
 
@@ -191,7 +192,8 @@ def emodb_speech(work: pathlib.Path) -> dict:
     testing = {"clean": training["clean"]}
     study: dict = {}
     for mode, adapt in (("speech", False), ("speech_adapted", True)):
-        result = leave_one_speaker_out(training, testing, labels, speakers, CLASSES, c_grid=SPEECH["c_grid"], adapt=adapt)
+        result = leave_one_speaker_out(training, testing, labels, speakers, CLASSES, c_grid=SPEECH["c_grid"], adapt=adapt,
+                                       clip=SPEECH["clip"])
         ids, raw = result["raw"]["clean"]
         _, calibrated = result["calibrated"]["clean"]
         summary = {"raw": scores_of(ids, raw, labels, speakers, CLASSES),
@@ -203,9 +205,9 @@ def emodb_speech(work: pathlib.Path) -> dict:
             train = {v: group_standardize(values, {i: f"{speakers[i]}|{v}" for i in values}) for v, values in training.items()}
         rows = [(values[i], CLASSES.index(labels[i])) for values in train.values() for i in sorted(values)]
         arrays = fit_logistic(np.stack([r[0] for r in rows]).astype(np.float64), np.array([r[1] for r in rows]),
-                              len(CLASSES), chosen)
+                              len(CLASSES), chosen, clip=SPEECH["clip"])
         system = speech_system(component, name, CLASSES, arrays, c=chosen, normalization="speaker" if adapt else "global",
-                               fitted={"copies": SPEECH["copies"]})
+                               fitted={"copies": SPEECH["copies"]}, clip=SPEECH["clip"])
         study[mode] = {"system": system, "temperature": temperature, "C": chosen, "loso": summary,
                        "ids": ids, "raw": raw, "calibrated": calibrated,
                        "ece_pooled_temperature": expected_calibration_error(

@@ -176,3 +176,64 @@ def test_pocketsphinx_scores_its_transcripts():
     text, confidence = transcriber.transcribe_scored(read_audio(examples_directory() / "happy.wav"), RATE)
     assert "happy" in text and 0.0 < confidence <= 1.0
     assert transcriber.transcribe_scored(np.zeros(0, dtype=np.float32), RATE) == ("", 0.0)
+
+
+def test_clipped_standardisation_bounds_an_outlier_and_matches_scikit_learn(tmp_path):
+    """With ``clip`` the standardised features are clipped in training and prediction: the
+    numpy predictions equal scikit-learn's pipeline with the same clip, a feature a million
+    deviations off counts as 3, and the clip survives saving and loading."""
+    import dataclasses
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    from emofuse.config import ConfigError
+    from emofuse.config import parse
+    from emofuse.experiment import TaskConfig
+    from emofuse.experiment import TrainingConfig
+    from emofuse.models.configs import LogisticRegressionConfig
+    from emofuse.models.inputs import InputSpec
+    from emofuse.pretrained import TextEmbeddingConfig
+    from emofuse.systems.base import SystemData
+    from emofuse.systems.base import SystemSpec
+    from emofuse.systems.base import build_system
+    from emofuse.systems.base import load_system
+    from emofuse.tasks.build import build_task
+
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(3), 30)
+    values = rng.standard_normal((90, 6)) + 1.5 * np.eye(3, 6)[truth]
+    values[:3, 0] += 8.0  # outliers in training too
+    ids = tuple(f"u{k}" for k in range(90))
+    data = SystemData(ids, inputs={"x": dict(zip(ids, values, strict=True))}, truth=truth)
+    task = build_task(TaskConfig(), classes=("a", "b", "c"))
+
+    def fitted(clip):
+        spec = SystemSpec("categorical", task.outputs, inputs=(InputSpec("x", "text", "vector", 6),),
+                          model=Component("logistic_regression", LogisticRegressionConfig(c_grid=(0.5,), clip=clip)),
+                          features={"x": Component("text_embedding", parse(TextEmbeddingConfig, {}))})
+        system = build_system(spec)
+        system.fit(data, None, task=task, training=TrainingConfig())
+        return system
+
+    clipped, plain = fitted(3.0), fitted(None)
+    reference = make_pipeline(StandardScaler(), FunctionTransformer(np.clip, kw_args={"a_min": -3.0, "a_max": 3.0}),
+                              LogisticRegression(C=0.5, max_iter=2000)).fit(values, truth)
+    probe = values[:10].copy()
+    probe[:, 1] = 1e6 * values[:, 1].std()
+    probe_data = dataclasses.replace(data, ids=ids[:10], inputs={"x": dict(zip(ids[:10], probe, strict=True))},
+                                     truth=truth[:10])
+    np.testing.assert_allclose(clipped.scores(probe_data), reference.predict_proba(probe), atol=1e-8)
+    at_bound = probe.copy()
+    at_bound[:, 1] = values[:, 1].mean() + 3.0 * values[:, 1].std()
+    bound_data = dataclasses.replace(probe_data, inputs={"x": dict(zip(ids[:10], at_bound, strict=True))})
+    np.testing.assert_allclose(clipped.scores(probe_data), clipped.scores(bound_data), atol=1e-8)
+    assert plain.scores(probe_data).max(axis=1).min() > 0.999  # unclipped: the outlier alone decides
+    clipped.save(tmp_path / "clipped")
+    again = load_system(tmp_path / "clipped")
+    assert again.spec.model.config.clip == 3.0
+    np.testing.assert_allclose(again.scores(probe_data), clipped.scores(probe_data), atol=1e-12)
+    with pytest.raises(ConfigError, match="clip must be positive"):
+        parse(LogisticRegressionConfig, {"clip": 3.0, "standardize": False})

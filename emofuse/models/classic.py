@@ -65,6 +65,9 @@ class ClassicModel:
         values = np.asarray(features, dtype=np.float64)
         if "mean" in self.arrays:
             values = (values - self.arrays["mean"]) / self.arrays["scale"]
+            clip = getattr(self.config, "clip", None)
+            if clip is not None:
+                values = np.clip(values, -clip, clip)
         if self.task_type == "dimensional":
             columns = []
             for k in range(self.output_size):

@@ -46,17 +46,26 @@ class MLPConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SVMConfig:
-    """``kernel``: linear or rbf; ``c_grid``: values of C tried on dev (one value: no search)."""
+    """``kernel``: linear or rbf; ``c_grid``: values of C tried on dev (one value: no search);
+    ``clip``: standardised features are clipped to ``[-clip, clip]`` (see
+    :class:`LogisticRegressionConfig`)."""
 
     kernel: Literal["linear", "rbf"] = "linear"
     c_grid: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
     gamma: str = "scale"
     standardize: bool = True
     seed: int = 0
+    clip: float | None = None
 
     def __post_init__(self) -> None:
         if not self.c_grid or any(c <= 0 for c in self.c_grid):
             raise ValueError("c_grid must hold positive values")
+        _check_clip(self.clip, self.standardize)
+
+
+def _check_clip(clip: float | None, standardize: bool) -> None:
+    if clip is not None and (clip <= 0 or not standardize):
+        raise ValueError("clip must be positive and needs standardize: true (it clips standardised values)")
 
 
 # classic -----------------------------------------------------------------------------------
@@ -64,15 +73,21 @@ class SVMConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LogisticRegressionConfig:
-    """Multinomial logistic regression (ridge regression for dimensional tasks)."""
+    """Multinomial logistic regression (ridge regression for dimensional tasks).
+
+    ``clip``: standardised features are clipped to ``[-clip, clip]`` in training and prediction
+    (winsorised), so that a feature far outside the training range (a voice, language or channel
+    never heard) cannot decide the answer alone; ``None`` keeps them as they are."""
 
     c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
     standardize: bool = True
     max_iter: int = 2000
+    clip: float | None = None
 
     def __post_init__(self) -> None:
         if not self.c_grid or any(c <= 0 for c in self.c_grid):
             raise ValueError("c_grid must hold positive values")
+        _check_clip(self.clip, self.standardize)
 
 
 # attention_bilstm --------------------------------------------------------------------------

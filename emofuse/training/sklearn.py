@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.svm import SVR
@@ -50,8 +51,15 @@ def _dev_score(model: ClassicModel, dev: np.ndarray, truth: np.ndarray, metric: 
     return float(np.mean([concordance_correlation(truth[:, k], scores[:, k]) for k in range(truth.shape[1])]))
 
 
+def _clipper(model: ClassicModel) -> list:
+    clip = model.config.clip
+    return [] if clip is None else [FunctionTransformer(np.clip, kw_args={"a_min": -clip, "a_max": clip})]
+
+
 def _pipeline(model: ClassicModel, core: object) -> Pipeline:
-    return make_pipeline(StandardScaler(), core) if model.config.standardize else make_pipeline(core)
+    if not model.config.standardize:
+        return make_pipeline(core)
+    return make_pipeline(StandardScaler(), *_clipper(model), core)
 
 
 def _scaler_arrays(pipeline: Pipeline) -> dict[str, np.ndarray]:
@@ -78,6 +86,8 @@ def _fit_arrays(model: ClassicModel, features: np.ndarray, truth: np.ndarray, c:
     arrays: dict[str, np.ndarray] = {}
     scaler = make_pipeline(StandardScaler()).fit(features) if config.standardize else None
     values = scaler.transform(features) if scaler is not None else features
+    if model.config.clip is not None:
+        values = np.clip(values, -model.config.clip, model.config.clip)
     if scaler is not None:
         arrays.update(_scaler_arrays(make_pipeline(scaler[0], Ridge())))
     for k in range(truth.shape[1]):

@@ -130,7 +130,7 @@ def test_cnn14_training_statistics_do_not_depend_on_padding():
     padded.dropout.p = alone.dropout.p = 0.0
     alone(short, torch.tensor([64]))
     padded(torch.cat([short, torch.zeros(1, 192, 16)], dim=1), torch.tensor([64]))
-    for (name, a), b in zip(alone.state_dict().items(), padded.state_dict().values()):
+    for (name, a), b in zip(alone.state_dict().items(), padded.state_dict().values(), strict=True):
         if "running" in name:
             assert torch.allclose(a, b, atol=1e-5), name
 

@@ -37,6 +37,7 @@ from benchmarks._common import RESULTS
 from benchmarks._common import ROOT
 from benchmarks._common import markdown_table
 from benchmarks._common import write_results
+from emofuse.files import atomic_write_text
 
 log = logging.getLogger("deep_emodb")
 
@@ -219,8 +220,11 @@ def main() -> None:
         for task in tasks:
             wanted = arguments.systems.split(",") if arguments.systems else TASKS[task][2]
             for system in [*[h for s in wanted for h in HELPERS.get(s, [])], *wanted]:
-                timing[f"{task}/{system}"] = run_system(arguments, task, system)
-                timing_path.write_text(json.dumps(timing, indent=2))
+                spent = run_system(arguments, task, system)
+                # read again before writing: another invocation may have timed other systems meanwhile
+                timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+                timing[f"{task}/{system}"] = spent
+                atomic_write_text(timing_path, json.dumps(timing, indent=2))
     rows = [row for task in TASKS for row in rows_of(arguments, task, timing)]
     table = markdown_table(
         ["task", "system", "UAR % (fold mean ± std)", "UAR % pooled", "seeds", "epochs", "minutes", "peak MiB", "settings"],

@@ -55,6 +55,8 @@ import tempfile
 import numpy as np
 import pandas as pd
 
+from emofuse.robustness import CLIP
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
 BUNDLE = ROOT / "emofuse" / "assets" / "default_model"
@@ -70,7 +72,7 @@ SPEECH = {
     "features": {"robust": {"name": "robust_functionals"}},
     "copies": 3,                      # augmented training copies per utterance
     "c_grid": [0.001, 0.01, 0.1, 1.0],
-    "clip": 3.0,                      # standardised features clipped to [-3, 3] (emofuse.robustness.CLIP)
+    "clip": CLIP,                     # standardised features clipped to [-3, 3], the default recipe's bound
 }
 # ================================================================================================
 

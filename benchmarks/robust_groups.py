@@ -40,10 +40,10 @@ from benchmarks._common import ROOT  # noqa: E402
 from benchmarks._common import markdown_table  # noqa: E402
 from benchmarks._common import shared  # noqa: E402
 from benchmarks._common import write_results  # noqa: E402
+from emofuse.robustness import COPIES  # noqa: E402
 
 log = logging.getLogger("robust_groups")
 CLASSES = ("neu", "hap", "sad", "ang")
-COPIES = 3
 C_GRID = (0.001, 0.01, 0.1, 1.0)
 #: Variants, the groups each one drops: the first six declared before any English result was
 #: seen; the last three after the label-free "why angry" table (which uses no English labels)
@@ -214,7 +214,7 @@ def main() -> None:
     shift_rows = [[name, *[f"{m:.1f} ({x:+.1f})" for m, x in values.values()]] for name, values in shift.items()]
     push_rows = [[where, *[f"{v:+.2f}" for v in values.values()], f"{sum(values.values()):+.2f}"] for where, values in push.items()]
     markdown = (
-        "The default speech recipe (class-balanced logistic regression, EmoDB 4 classes, clean + 3 augmented copies) on "
+        "The default speech recipe (class-balanced logistic regression, EmoDB 4 classes, clean + " + str(COPIES) + " augmented copies) on "
         "subsets of the `robust_functionals` feature groups. EmoDB: leave-one-speaker-out, 10 folds, the next speaker "
         "chooses C (UA fold mean ± std, top class in brackets). English proxies (synthetic speech, never trained on): the "
         "model trained on all ten EmoDB speakers with the C chosen in most folds; UA % and the share of the most predicted "

@@ -1,6 +1,6 @@
 """Robustness of the default speech recipe to what changes between recordings, on EmoDB and beyond.
 
-    python benchmarks/robustness.py [--copies 3] [--workers 2] [--skip-baseline]
+    python benchmarks/robustness.py [--copies 8] [--workers 2] [--skip-baseline]
 
 1. **EmoDB leave-one-speaker-out, every test utterance also perturbed** (4 classes, 339
    utterances, 10 folds; the next speaker is the dev speaker that chooses C and fits the
@@ -43,6 +43,7 @@ from benchmarks._common import markdown_table  # noqa: E402
 from benchmarks._common import shared  # noqa: E402
 from benchmarks._common import timer  # noqa: E402
 from benchmarks._common import write_results  # noqa: E402
+from emofuse.robustness import COPIES  # noqa: E402
 
 log = logging.getLogger("robustness")
 CLASSES = ("neu", "hap", "sad", "ang")
@@ -145,7 +146,7 @@ def cross_language(progress: bool) -> list[dict]:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=3, help="augmented training copies per utterance")
+    parser.add_argument("--copies", type=int, default=COPIES, help="augmented training copies per utterance")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache-dir", default=str(ROOT / "runs" / "robust_cache"))
     parser.add_argument("--skip-baseline", action="store_true", help="leave out ComParE + linear SVM")

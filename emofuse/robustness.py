@@ -3,8 +3,9 @@
 
 Used by the default model's recipe (``scripts/build_default_model.py``: the speech member is
 trained on EmoDB and its augmented copies) and by ``benchmarks/robustness.py`` (every test
-utterance also perturbed). A cache entry is keyed by the front-end's config, the file (path,
-size, modification time) and the condition or copy, so a re-run only computes what is new.
+utterance also perturbed). A cache entry is keyed by the front-end's config, the audio's content
+(:func:`emofuse.features.audio_key`) and the condition or copy (with the augmentation's
+settings), so a re-run only computes what is new.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from emofuse.audio.perturb import AugmentConfig
 from emofuse.cache import FeatureCache
 from emofuse.cache import default_cache_dir
 from emofuse.config import Component
@@ -25,8 +27,10 @@ from emofuse.features import build_extractor
 from emofuse.features import check_finite
 
 
-def _variant(component: Component, utterance: Utterance, variant: str, seed: int) -> np.ndarray:
-    """One utterance's features under ``variant`` (``clean``, a condition, or ``copy<k>``)."""
+def _variant(component: Component, utterance: Utterance, variant: str, seed: int,
+             augmentation: AugmentConfig | None = None) -> np.ndarray:
+    """One utterance's features under ``variant`` (``clean``, a condition, or ``copy<k>`` drawn
+    with ``augmentation``)."""
     from emofuse.audio.io import read_utterance
     from emofuse.audio.perturb import augment
     from emofuse.audio.perturb import perturb
@@ -34,7 +38,7 @@ def _variant(component: Component, utterance: Utterance, variant: str, seed: int
     extractor = _extractor(component)
     signal = read_utterance(utterance, sampling_rate=extractor.sampling_rate)
     if variant.startswith("copy"):
-        signal = augment(signal, extractor.sampling_rate, seed=seed)
+        signal = augment(signal, extractor.sampling_rate, seed=seed, config=augmentation)
     elif variant != "clean":
         signal = perturb(signal, extractor.sampling_rate, variant, seed=seed)
     if extractor.max_duration is not None:
@@ -56,10 +60,11 @@ def _seed(utterance: Utterance, variant: str) -> int:
     return int(FeatureCache.key(utterance.id, variant)[:8], 16)
 
 
-def _work(component: Component, cache_dir: str, utterance: Utterance, variant: str, key: str) -> str | None:
+def _work(component: Component, cache_dir: str, utterance: Utterance, variant: str, key: str,
+          augmentation: AugmentConfig) -> str | None:
     cache = FeatureCache(cache_dir, component.name, component.config)
     try:
-        cache.save(key, _variant(component, utterance, variant, _seed(utterance, variant)))
+        cache.save(key, _variant(component, utterance, variant, _seed(utterance, variant), augmentation))
     except ValueError as error:
         return str(error)
     return None
@@ -67,18 +72,23 @@ def _work(component: Component, cache_dir: str, utterance: Utterance, variant: s
 
 def variant_features(component: Component, utterances: Sequence[Utterance], variants: Sequence[str], *,
                      cache_dir: str | os.PathLike[str] | None = None, num_workers: int = 1,
+                     augmentation: AugmentConfig | None = None,
                      progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
     """``{variant: {utterance id: features}}`` for every utterance under every variant:
     ``clean``, a test condition of :data:`emofuse.audio.perturb.CONDITIONS`, or ``copy<k>``
-    (the k-th random augmented copy). Failures raise a ``ValueError`` naming them."""
+    (the k-th random augmented copy, drawn with ``augmentation``, default :data:`AUGMENTATION`;
+    its settings are part of the cache key). Failures raise a ``ValueError`` naming them."""
     from emofuse.audio.perturb import CONDITIONS
+
+    augmentation = augmentation or AUGMENTATION
 
     for variant in variants:
         if variant not in CONDITIONS and not (variant.startswith("copy") and variant[4:].isdigit()):
             raise ValueError(f"unknown variant {variant!r}: a test condition ({', '.join(CONDITIONS)}) or copy<k>")
     root = str(cache_dir or default_cache_dir())
     cache = FeatureCache(root, component.name, component.config)
-    keys = {(u.id, v): FeatureCache.key(audio_key(u), v) for u in utterances for v in variants}
+    keys = {(u.id, v): FeatureCache.key(audio_key(u), v, *([repr(augmentation)] if v.startswith("copy") else []))
+            for u in utterances for v in variants}
     todo = [(u, v) for u in utterances for v in variants if keys[(u.id, v)] not in cache]
     failures: dict[str, str] = {}
     if todo:
@@ -88,13 +98,13 @@ def variant_features(component: Component, utterances: Sequence[Utterance], vari
             from joblib import delayed
 
             jobs = Parallel(n_jobs=num_workers, return_as="generator", batch_size=4)(
-                delayed(_work)(component, root, u, v, keys[(u.id, v)]) for u, v in todo)
+                delayed(_work)(component, root, u, v, keys[(u.id, v)], augmentation) for u, v in todo)
             for (u, v), error in tqdm(zip(todo, jobs, strict=True), total=len(todo), desc=description, disable=not progress):
                 if error:
                     failures[f"{u.id} ({v})"] = error
         else:
             for u, v in tqdm(todo, desc=description, disable=not progress):
-                error = _work(component, root, u, v, keys[(u.id, v)])
+                error = _work(component, root, u, v, keys[(u.id, v)], augmentation)
                 if error:
                     failures[f"{u.id} ({v})"] = error
     if failures:
@@ -116,6 +126,10 @@ def variant_features(component: Component, utterances: Sequence[Utterance], vari
 #: the usual winsorising bound; on EmoDB leave-one-speaker-out it scores as without
 #: (benchmarks/results/robust_groups.md).
 CLIP = 3.0
+
+#: Augmented training copies per utterance in the default recipe, and how they are drawn.
+COPIES = 8
+AUGMENTATION = AugmentConfig()
 
 def fit_logistic(features: np.ndarray, truth: np.ndarray, classes: int, c: float, *,
                  clip: float | None = CLIP) -> dict[str, np.ndarray]:

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from emofuse.robustness import CLIP
+from emofuse.robustness import COPIES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
@@ -70,7 +71,7 @@ log = logging.getLogger("build_default_model")
 # Core-install front-end only (numpy, scipy, onnxruntime): openSMILE's licence keeps it out of the default.
 SPEECH = {
     "features": {"robust": {"name": "robust_functionals"}},
-    "copies": 3,                      # augmented training copies per utterance
+    "copies": COPIES,                 # augmented training copies per utterance (8)
     "c_grid": [0.001, 0.01, 0.1, 1.0],
     "clip": CLIP,                     # standardised features clipped to [-3, 3], the default recipe's bound
 }

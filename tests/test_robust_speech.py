@@ -154,3 +154,30 @@ def test_temperature_scaling_recovers_a_known_temperature_and_keeps_the_answers(
     assert expected_calibration_error(truth, rescaled) < expected_calibration_error(truth, overconfident) / 3
     with pytest.raises(ValueError, match="labels"):
         fit_temperature(["neu"], overconfident[:1])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("audiomentations") is None, reason="needs the augment extra")
+def test_augmented_copies_are_cached_per_augmentation_setting(tmp_path):
+    import soundfile
+
+    from emofuse.audio.perturb import AugmentConfig
+    from emofuse.config import Component
+    from emofuse.data.manifest import Utterance
+    from emofuse.robustness import variant_features
+
+    path = tmp_path / "a.wav"
+    soundfile.write(path, voice(seconds=1.0), RATE)
+    utterance = Utterance("a", audio=str(path))
+    component = Component("robust_functionals", RobustFunctionalsConfig(vad="energy"))
+    quiet = AugmentConfig(gain_db=(-3.0, -3.0), colouring_probability=0.0, room_probability=0.0,
+                          noise_probability=0.0, channel_probability=0.0)
+    noisy = AugmentConfig(gain_db=(-3.0, -3.0), colouring_probability=0.0, room_probability=0.0,
+                          noise_probability=1.0, snr_db=(0.0, 0.0), channel_probability=0.0)
+    first = variant_features(component, [utterance], ["copy0"], cache_dir=tmp_path / "cache", augmentation=quiet,
+                             progress=False)["copy0"]["a"]
+    other = variant_features(component, [utterance], ["copy0"], cache_dir=tmp_path / "cache", augmentation=noisy,
+                             progress=False)["copy0"]["a"]
+    again = variant_features(component, [utterance], ["copy0"], cache_dir=tmp_path / "cache", augmentation=quiet,
+                             progress=False)["copy0"]["a"]
+    assert not np.allclose(first, other)  # another setting is computed, not served from the cache
+    np.testing.assert_array_equal(first, again)

@@ -145,7 +145,7 @@ class AugmentConfig:
     gain_db: tuple[float, float] = (-30.0, 10.0)
     colouring_probability: float = 0.5
     colouring_db: float = 8.0
-    room_probability: float = 0.35
+    room_probability: float = 0.5
     rt60: tuple[float, float] = (0.2, 1.0)
     rooms: int = 16
     noise_probability: float = 0.5

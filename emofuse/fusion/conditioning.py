@@ -42,6 +42,10 @@ class ConditionedCNN14(EmotionModel):
             self.projections = torch.nn.ModuleList(torch.nn.Linear(text.dim, width) for width in channels)
         else:
             self.projections = torch.nn.ModuleList([torch.nn.Linear(text.dim, channels[-1])])
+        if config.projection_init == "zero":
+            for projection in self.projections:
+                torch.nn.init.zeros_(projection.weight)
+                torch.nn.init.zeros_(projection.bias)
         self.embedding_size = self.cnn.embedding_size
         self.head = output_layer(self.embedding_size, output_size)
         self.cnn.head = torch.nn.Identity()  # the conditioned model has its own output layer

@@ -340,9 +340,13 @@ class AttentionAlignmentConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ConditionedCNN14Config:
-    """``acoustic``: the CNN14 configuration (channels, dropout, crops, SpecAugment)."""
+    """``acoustic``: the CNN14 configuration (channels, dropout, crops, SpecAugment);
+    ``projection_init``: the text projections start at ``zero`` (the model starts as CNN14 alone
+    and learns how much of the text to add where) or with PyTorch's ``default`` initialisation
+    (the paper does not say; a random projection adds a random per-channel bias to every block)."""
 
     acoustic: CNN14Config = dataclasses.field(default_factory=CNN14Config)
+    projection_init: Literal["zero", "default"] = "zero"
 
 
 # block -------------------------------------------------------------------------------------

@@ -76,11 +76,11 @@ def variant_features(component: Component, utterances: Sequence[Utterance], vari
                      progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
     """``{variant: {utterance id: features}}`` for every utterance under every variant:
     ``clean``, a test condition of :data:`emofuse.audio.perturb.CONDITIONS`, or ``copy<k>``
-    (the k-th random augmented copy, drawn with ``augmentation``, default :data:`AUGMENTATION`;
+    (the k-th random augmented copy, drawn with ``augmentation``, default :class:`~emofuse.audio.perturb.AugmentConfig`;
     its settings are part of the cache key). Failures raise a ``ValueError`` naming them."""
     from emofuse.audio.perturb import CONDITIONS
 
-    augmentation = augmentation or AUGMENTATION
+    augmentation = augmentation or AugmentConfig()
 
     for variant in variants:
         if variant not in CONDITIONS and not (variant.startswith("copy") and variant[4:].isdigit()):
@@ -127,9 +127,8 @@ def variant_features(component: Component, utterances: Sequence[Utterance], vari
 #: (benchmarks/results/robust_groups.md).
 CLIP = 3.0
 
-#: Augmented training copies per utterance in the default recipe, and how they are drawn.
+#: Augmented training copies per utterance in the default recipe (drawn with AugmentConfig's defaults).
 COPIES = 8
-AUGMENTATION = AugmentConfig()
 
 def fit_logistic(features: np.ndarray, truth: np.ndarray, classes: int, c: float, *,
                  clip: float | None = CLIP) -> dict[str, np.ndarray]:

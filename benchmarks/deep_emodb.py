@@ -220,9 +220,15 @@ def main() -> None:
         for task in tasks:
             wanted = arguments.systems.split(",") if arguments.systems else TASKS[task][2]
             for system in [*[h for s in wanted for h in HELPERS.get(s, [])], *wanted]:
+                # folds already finished are kept (e.g. seeds added to a run): their time adds up
+                resumed = any((run_directory(arguments, task) / "systems" / system).glob("seed_*/*/metrics.json"))
                 spent = run_system(arguments, task, system)
                 # read again before writing: another invocation may have timed other systems meanwhile
                 timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+                before = timing.get(f"{task}/{system}") if resumed else None
+                if before:
+                    spent = {"seconds": round(before["seconds"] + spent["seconds"], 1),
+                             "peak_memory_mb": max(before["peak_memory_mb"], spent["peak_memory_mb"])}
                 timing[f"{task}/{system}"] = spent
                 atomic_write_text(timing_path, json.dumps(timing, indent=2))
     rows = [row for task in TASKS for row in rows_of(arguments, task, timing)]

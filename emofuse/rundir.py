@@ -230,7 +230,9 @@ class RunDirectory:
         """Make this directory a run of ``config``, or check that it already is one.
 
         An existing run of another config is refused unless ``restart``, which deletes it (only
-        emofuse's own files); a non-empty directory that is not a run is always refused.
+        emofuse's own files); a non-empty directory that is not a run is always refused. The seeds
+        may change: every seed's folds are its own, so adding seeds to a finished run trains only
+        the new ones.
         """
         import yaml
 
@@ -248,7 +250,8 @@ class RunDirectory:
             previous = yaml.safe_load(stored.read_text()) if stored.is_file() else None
             if restart:
                 self.delete()
-            elif previous is not None and _as_parsed(previous) != current and any(self.finished()):
+            elif (previous is not None and _but_seeds(_as_parsed(previous)) != _but_seeds(current)
+                  and any(self.finished())):
                 raise RunDirectoryError(f"{self.path} holds a run of a different config; use another output "
                                         "directory or --restart to discard it")
         self.path.mkdir(parents=True, exist_ok=True)
@@ -416,6 +419,11 @@ class RunDirectory:
         if kept:
             log.warning("%s: kept %d files that emofuse did not write (first: %s)", self.path, len(kept), kept[0])
         return kept
+
+
+def _but_seeds(config: Any) -> Any:
+    """A parsed config without its seeds (they may change between invocations of one run)."""
+    return {k: v for k, v in config.items() if k != "seeds"} if isinstance(config, dict) else config
 
 
 def _as_parsed(stored: Any) -> Any:

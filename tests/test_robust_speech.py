@@ -181,3 +181,28 @@ def test_augmented_copies_are_cached_per_augmentation_setting(tmp_path):
                              progress=False)["copy0"]["a"]
     assert not np.allclose(first, other)  # another setting is computed, not served from the cache
     np.testing.assert_array_equal(first, again)
+
+
+def test_augmented_copies_can_sound_like_another_voice_and_rate():
+    from emofuse.audio.perturb import AugmentConfig
+    from emofuse.audio.perturb import augment
+
+    def f0(signal):  # the strongest spectral peak below 400 Hz (the fundamental of voice())
+        spectrum = np.abs(np.fft.rfft(signal * np.hanning(signal.size)))
+        frequencies = np.fft.rfftfreq(signal.size, 1 / RATE)
+        band = (frequencies > 80) & (frequencies < 400)
+        return frequencies[band][np.argmax(spectrum[band])]
+
+    still = dict(gain_db=(0.0, 0.0), colouring_probability=0.0, room_probability=0.0, noise_probability=0.0,
+                 channel_probability=0.0)
+    signal = voice(seconds=2.0, f0=150.0)
+    same = augment(signal, RATE, seed=1, config=AugmentConfig(pitch_probability=0.0, tempo_probability=0.0, **still))
+    assert same.size == signal.size and abs(f0(same) - 150.0) < 3.0
+    higher = augment(signal, RATE, seed=1, config=AugmentConfig(pitch_probability=1.0, semitones=(3.0, 3.0),
+                                                                tempo_probability=0.0, **still))
+    assert higher.size == signal.size and abs(f0(higher) / 150.0 - 2 ** (3 / 12)) < 0.03
+    faster = augment(signal, RATE, seed=1, config=AugmentConfig(pitch_probability=0.0, tempo_probability=1.0,
+                                                                tempo=(1.25, 1.25), **still))
+    assert abs(faster.size - signal.size / 1.25) < 0.02 * signal.size and abs(f0(faster) - 150.0) < 3.0
+    with pytest.raises(ValueError, match="pitch_probability"):
+        AugmentConfig(pitch_probability=1.5)

@@ -11,9 +11,10 @@ from emofuse.rundir import RunDirectory
 from emofuse.rundir import RunDirectoryError
 
 
-def config(seed=0):
-    return load_experiment({"name": "x", "data": {"manifest": "m.csv"}, "seeds": [seed],
-                            "systems": {"a": {"inputs": ["text"], "model": "mlp"}}})
+def config(seed=0, epochs=5, seeds=None):
+    return load_experiment({"name": "x", "data": {"manifest": "m.csv"}, "seeds": seeds or [seed],
+                            "systems": {"a": {"inputs": ["text"], "model": "mlp",
+                                              "training": {"max_epochs": epochs}}}})
 
 
 def test_a_run_is_marked_and_reads_back_typed(tmp_path):
@@ -38,13 +39,23 @@ def test_a_run_is_marked_and_reads_back_typed(tmp_path):
 
 def test_a_changed_config_needs_restart(tmp_path):
     run = RunDirectory(tmp_path / "run")
-    run.create(config(seed=0))
+    run.create(config(epochs=5))
     run.set_task("categorical", ["neu", "ang"])
     run.fold("a", 0, "f1").mark_done()
     with pytest.raises(RunDirectoryError, match="different config"):
-        run.create(config(seed=1))
-    run.create(config(seed=1), restart=True)
-    assert not list(run.finished()) and run.config().seeds == (1,)
+        run.create(config(epochs=6))
+    run.create(config(epochs=6), restart=True)
+    assert not list(run.finished()) and run.config().systems["a"].training.max_epochs == 6
+
+
+def test_seeds_can_be_added_to_a_finished_run(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.create(config(seeds=[0]))
+    run.set_task("categorical", ["neu", "ang"])
+    run.fold("a", 0, "f1").mark_done()
+    run.create(config(seeds=[0, 1, 2]))  # the same experiment with more seeds: seed 0 is kept
+    assert [f.key for f in run.finished()] == [{"system": "a", "seed": 0, "fold": "f1"}]
+    assert run.config().seeds == (0, 1, 2)
 
 
 def test_a_run_written_before_a_config_key_existed_resumes_after_an_upgrade(tmp_path):

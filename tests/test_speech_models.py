@@ -202,3 +202,23 @@ def test_speaker_weights_from_safetensors_and_bad_files(tmp_path):
         load_speaker_weights(target, tmp_path / "broken.pt")
     with pytest.raises(SpeakerWeightsError, match="not found"):
         load_speaker_weights(target, tmp_path / "missing.pt")
+
+
+def test_pooling_heads_normalise_the_pooled_vector_unless_told_not_to():
+    """Means of standardised frames vary little between utterances: by default the output layer
+    sees them batch-normalised (unit variance in training); the paper's heads see them raw."""
+    torch.manual_seed(0)
+    values = 0.1 * torch.randn(32, 1, 8) + torch.randn(32, 40, 8)  # utterance means with std ~0.2
+    lengths = torch.full((32,), 40)
+    seen = {}
+    for normalize in (True, False):
+        model = MODELS.build("pooling", PoolingConfig(head="mean", dropout=0.0, normalize_pooled=normalize), sequence(8), 4)
+        model.head.register_forward_hook(lambda module, args, output, key=normalize: seen.__setitem__(key, args[0]))
+        model.train()
+        model([(values, lengths)])
+    assert torch.allclose(seen[True].std(dim=0, unbiased=False), torch.ones(8), atol=1e-2)
+    assert seen[False].std(dim=0).max() < 0.5
+    model = MODELS.build("pooling", PoolingConfig(head="mean"), sequence(8), 4)
+    assert model.train()([(values[:1], lengths[:1])]).shape == (1, 4)  # a training batch of one
+    with torch.no_grad():  # and at test time the running statistics
+        assert model.eval()([(values[:1], lengths[:1])]).shape == (1, 4)

@@ -166,12 +166,17 @@ class ResNet34Config:
 @dataclasses.dataclass(frozen=True)
 class PoolingConfig:
     """``head``: mean | mean_max | attention | mlp_mean. ``hidden_sizes``: the frame-wise MLP of
-    ``mlp_mean``. ``num_layers``: stacked encoder layers per frame (learned weighted sum)."""
+    ``mlp_mean``. ``num_layers``: stacked encoder layers per frame (learned weighted sum).
+    ``normalize_pooled``: batch norm on the pooled vector before the output layer. Frames are
+    standardised one by one, so the mean of an utterance's frames varies far less than a frame
+    (ComParE descriptors on EmoDB: a quarter, their deltas far less): without it the linear output layer sees
+    tiny inputs and learns slowly (the paper's heads, ``--variant paper``, have none)."""
 
     head: Head = "mean"
     hidden_sizes: tuple[int, ...] = (256,)
     dropout: float = 0.2
     num_layers: int = 1
+    normalize_pooled: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.dropout < 1.0:

@@ -7,6 +7,8 @@ layers, ...), each followed by dropout and the output layer:
 - ``attention``: a weighted mean, the weights from a logistic regression on each frame;
 - ``mlp_mean``: a frame-wise MLP shared over time (dropout after every layer), then the mean.
 
+By default the pooled vector is batch-normalised first (``normalize_pooled``; not in the paper).
+
 ``num_layers > 1`` reads each frame as that many stacked encoder layers (the ``ssl`` extractor
 with ``layer: all``) and learns their weighted sum first.
 """
@@ -29,6 +31,17 @@ from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
+
+
+class PooledBatchNorm(torch.nn.BatchNorm1d):
+    """Batch norm over pooled vectors; a training batch of one utterance (the last of an epoch,
+    a bucket of one) is normalised with the running statistics instead of failing."""
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        if self.training and values.shape[0] == 1:
+            return torch.nn.functional.batch_norm(values, self.running_mean, self.running_var, self.weight, self.bias,
+                                                  training=False, eps=self.eps)
+        return super().forward(values)
 
 
 class PoolingHead(EmotionModel):
@@ -54,6 +67,7 @@ class PoolingHead(EmotionModel):
         else:
             self.pooling = MeanPooling()
         self.embedding_size = self.pooling.output_size(dim)
+        self.normalize = PooledBatchNorm(self.embedding_size) if config.normalize_pooled else torch.nn.Identity()
         self.dropout = torch.nn.Dropout(config.dropout)
         self.head = output_layer(self.embedding_size, output_size)
 
@@ -62,7 +76,7 @@ class PoolingHead(EmotionModel):
         if self.layers is not None:
             values = self.layers(values)  # (batch, frames, layers * dim) -> (batch, frames, dim)
         values = self.frame_mlp(values)  # (batch, frames, hidden) for mlp_mean
-        return self.dropout(self.pooling(values, lengths))  # (batch, embedding_size)
+        return self.dropout(self.normalize(self.pooling(values, lengths)))  # (batch, embedding_size)
 
 
 @builds(PoolingConfig, example=Example(("sequence",), {"head": "attention", "hidden_sizes": [16]}))

@@ -228,7 +228,7 @@ def main() -> None:
                 before = timing.get(f"{task}/{system}") if resumed else None
                 if before:
                     spent = {"seconds": round(before["seconds"] + spent["seconds"], 1),
-                             "peak_memory_mb": max(before["peak_memory_mb"], spent["peak_memory_mb"])}
+                             "peak_memory_mb": max(before.get("peak_memory_mb") or 0, spent["peak_memory_mb"])}
                 timing[f"{task}/{system}"] = spent
                 atomic_write_text(timing_path, json.dumps(timing, indent=2))
     rows = [row for task in TASKS for row in rows_of(arguments, task, timing)]

@@ -448,3 +448,26 @@ def test_models_train_in_training_mode_and_are_scored_in_eval_mode():
     system.fit(data("t", 16), data("d", 6), task=task, training=dataclasses.replace(TrainingConfig(), max_epochs=1, batch_size=8))
     assert modes == [True, True, False]  # two training batches, then the dev set
     assert not system.module.training
+
+
+def test_a_signal_is_not_swallowed_by_a_broad_except_in_library_code():
+    """A signal that arrives inside someone's ``try: ... except Exception`` still stops the run
+    (it once came inside ``inspect`` during Lightning's signature check and became a TypeError)."""
+    import os
+    import signal
+    import time
+
+    from emofuse.training.runner import RunInterrupted
+    from emofuse.training.runner import stop_on_signals
+
+    def library_code():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs here
+        except Exception:  # noqa: BLE001 - what third-party code does
+            return "swallowed"
+        return "finished"
+
+    with pytest.raises(RunInterrupted) as raised, stop_on_signals():
+        library_code()
+    assert raised.value.exit_code == 128 + signal.SIGTERM

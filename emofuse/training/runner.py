@@ -74,6 +74,17 @@ class RunInterrupted(RunError):
                          "an interrupted fold continues from its last completed epoch)")
 
 
+class _Stop(BaseException):
+    """Raised by the signal handler: not an ``Exception``, so that library code with a broad
+    ``except Exception`` (``inspect`` turned one into "TypeError: unsupported callable" when the
+    signal came during Lightning's signature check) cannot swallow or rename it; it becomes a
+    :class:`RunInterrupted` where the run's ``with stop_on_signals()`` ends."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Turn SIGINT and SIGTERM into :class:`RunInterrupted` while a run is in progress (in the
@@ -86,13 +97,15 @@ def stop_on_signals() -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         for each in (signal.SIGINT, signal.SIGTERM):  # a second signal does not interrupt the clean-up
             signal.signal(each, signal.SIG_IGN)
-        raise RunInterrupted(signum)
+        raise _Stop(signum)
 
     previous = {each: signal.getsignal(each) for each in (signal.SIGINT, signal.SIGTERM)}
     for each in previous:
         signal.signal(each, stop)
     try:
         yield
+    except _Stop as stopped:
+        raise RunInterrupted(stopped.signum) from None
     finally:
         for each, handler in previous.items():
             signal.signal(each, handler)

@@ -56,18 +56,6 @@ def _extractor(component: Component) -> FeatureExtractor:
     return _EXTRACTORS[key]
 
 
-def _augmentation_key(augmentation: AugmentConfig) -> str:
-    """The augmentation's settings as part of a copy's cache key; options that are off are left
-    out, so copies cached before an option existed are still found."""
-    import dataclasses
-
-    off = {"pitch_probability", "semitones"} if not augmentation.pitch_probability else set()
-    off |= {"tempo_probability", "tempo"} if not augmentation.tempo_probability else set()
-    values = ", ".join(f"{f.name}={getattr(augmentation, f.name)!r}" for f in dataclasses.fields(augmentation)
-                       if f.name not in off)
-    return f"{type(augmentation).__name__}({values})"
-
-
 def _seed(utterance: Utterance, variant: str) -> int:
     return int(FeatureCache.key(utterance.id, variant)[:8], 16)
 
@@ -99,7 +87,7 @@ def variant_features(component: Component, utterances: Sequence[Utterance], vari
             raise ValueError(f"unknown variant {variant!r}: a test condition ({', '.join(CONDITIONS)}) or copy<k>")
     root = str(cache_dir or default_cache_dir())
     cache = FeatureCache(root, component.name, component.config)
-    keys = {(u.id, v): FeatureCache.key(audio_key(u), v, *([_augmentation_key(augmentation)] if v.startswith("copy") else []))
+    keys = {(u.id, v): FeatureCache.key(audio_key(u), v, *([augmentation.cache_key()] if v.startswith("copy") else []))
             for u in utterances for v in variants}
     todo = [(u, v) for u in utterances for v in variants if keys[(u.id, v)] not in cache]
     failures: dict[str, str] = {}
@@ -141,6 +129,7 @@ CLIP = 3.0
 
 #: Augmented training copies per utterance in the default recipe (drawn with AugmentConfig's defaults).
 COPIES = 8
+
 
 def fit_logistic(features: np.ndarray, truth: np.ndarray, classes: int, c: float, *,
                  clip: float | None = CLIP) -> dict[str, np.ndarray]:

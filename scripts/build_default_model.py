@@ -71,7 +71,7 @@ log = logging.getLogger("build_default_model")
 # Core-install front-end only (numpy, scipy, onnxruntime): openSMILE's licence keeps it out of the default.
 SPEECH = {
     "features": {"robust": {"name": "robust_functionals"}},
-    "copies": COPIES,                 # augmented training copies per utterance (8)
+    "copies": COPIES,                 # augmented training copies per utterance
     "c_grid": [0.001, 0.01, 0.1, 1.0],
     "clip": CLIP,                     # standardised features clipped to [-3, 3], the default recipe's bound
 }

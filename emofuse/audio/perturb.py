@@ -168,6 +168,15 @@ class AugmentConfig:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
 
+    def cache_key(self) -> str:
+        """The settings as part of an augmented copy's cache key: the ``repr``, without the
+        voice and rate options while they are off (copies cached before they existed are still
+        found: they draw nothing when off)."""
+        off = {"pitch_probability", "semitones"} if not self.pitch_probability else set()
+        off |= {"tempo_probability", "tempo"} if not self.tempo_probability else set()
+        values = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.name not in off)
+        return f"{type(self).__name__}({values})"
+
 
 def augment(signal: np.ndarray, sampling_rate: int, *, seed: int, config: AugmentConfig | None = None) -> np.ndarray:
     """One random training copy of ``signal`` (reproducible from ``seed``)."""

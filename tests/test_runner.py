@@ -471,3 +471,18 @@ def test_a_signal_is_not_swallowed_by_a_broad_except_in_library_code():
     with pytest.raises(RunInterrupted) as raised, stop_on_signals():
         library_code()
     assert raised.value.exit_code == 128 + signal.SIGTERM
+
+
+def test_a_fit_releases_its_process_group(tmp_path):
+    """A spawned worker that left its gloo group standing could abort at exit (SIGABRT seen in CI)."""
+    import torch.distributed as dist
+
+    from emofuse.training.lightning import ReleaseProcessGroup
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        ReleaseProcessGroup().teardown(None, None, "fit")
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -38,6 +38,7 @@ from emofuse.features import check_finite
 from emofuse.features import text_key
 from emofuse.store import FeatureStore
 from emofuse.store import ShardWriter
+from emofuse.training.lightning import ReleaseProcessGroup
 from emofuse.training.lightning import quiet_lightning
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ def run_predict(extractor: FeatureExtractor, work: Sequence[ShardWork], feature_
     module = ExtractionModule(extractor, work, batch_size=store.batch_size, num_workers=store.num_workers)
     with quiet_lightning():
         trainer = L.Trainer(accelerator=store.accelerator, devices=store.devices, num_nodes=store.num_nodes,
-                            strategy=store.strategy, precision=store.precision, callbacks=[ShardWriterCallback(feature_store)],
+                            strategy=store.strategy, precision=store.precision, callbacks=[ShardWriterCallback(feature_store), ReleaseProcessGroup()],
                             logger=False, enable_checkpointing=False, enable_model_summary=False,
                             enable_progress_bar=progress, use_distributed_sampler=False,
                             default_root_dir=feature_store.directory)

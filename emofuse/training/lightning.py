@@ -240,6 +240,20 @@ class RandomState(L.Callback):
         torch.set_rng_state(state_dict["torch"])
 
 
+class ReleaseProcessGroup(L.Callback):
+    """Destroys the distributed process group when a fit ends, in every process.
+
+    Lightning destroys it at exit only for NCCL; a spawned CPU worker that leaves its gloo group
+    standing can abort at interpreter exit ("terminate called without an active exception",
+    SIGABRT) while the other process is still handing back results. The barrier first lets both
+    processes finish their last collective; a later fit in the same process initialises a new group."""
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+
+
 def _same(batch: Any) -> Any:
     return batch
 
@@ -312,7 +326,7 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
     # best.ckpt on dev, then last.ckpt after every epoch (for resuming): in this order, so that
     # last.ckpt holds the best-epoch tracking *after* this epoch's dev score (a fold resumed from
     # it chooses the same best epoch as an uninterrupted one)
-    callbacks: list[L.Callback] = [RandomState()]
+    callbacks: list[L.Callback] = [RandomState(), ReleaseProcessGroup()]
     if training.selection == "best_dev":
         callbacks.append(L.pytorch.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="dev_score",
                                                              mode="max", save_top_k=1, enable_version_counter=False))

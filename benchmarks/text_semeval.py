@@ -21,6 +21,7 @@ import argparse
 import collections
 import json
 import logging
+import os
 import pathlib
 import sys
 
@@ -85,7 +86,9 @@ def train(arguments: argparse.Namespace) -> None:
         "epochs": epochs_trained,
         "peak_memory_mb": peak_memory_mb(),
         "model_directory": str(fold_directory(output / "run", "minilm")),
-        "note": "2 CPU cores shared with other jobs (timings under load).",
+        # training sentences per second over the whole run (validation and dev scoring included)
+        "sentences_per_s": sizes["train"] * epochs_trained / elapsed["seconds"],
+        "load_average_at_end": os.getloadavg(),
     }
     rows = [
         ["MiniLM-L6 fine-tuned (this run)", f"{scores['WA']:.3f}", f"{scores['UA']:.3f}", f"held-out dev ({sizes['dev']})"],
@@ -96,7 +99,9 @@ def train(arguments: argparse.Namespace) -> None:
         f"Pool: {len(pool)} tweets (deduplicated); train {sizes['train']}, validation {sizes['validation']}, "
         f"held-out dev {sizes['dev']}. MiniLM-L6 (22 M parameters) fine-tuned {epochs_trained} epoch(s), "
         f"max {arguments.max_length} tokens, AdamW {arguments.learning_rate:g} with linear warm-up, "
-        f"batch 32, best validation epoch; {elapsed['seconds'] / 60:.0f} min on 2 shared CPU cores.\n\n"
+        f"batch 32, best validation epoch; {elapsed['seconds'] / 60:.0f} min on {os.cpu_count()} CPU cores "
+        f"({result['sentences_per_s']:.1f} training sentences/s, validation included; load average at the end "
+        f"{os.getloadavg()[0]:.1f}).\n\n"
         + markdown_table(["system", "accuracy", "macro recall", "evaluated on"], rows)
         + "\nScore any labelled file with the trained system:\n\n"
         f"    python benchmarks/text_semeval.py score {result['model_directory']} FILE\n"

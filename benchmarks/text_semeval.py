@@ -101,7 +101,7 @@ def train(arguments: argparse.Namespace) -> None:
         f"max {arguments.max_length} tokens, AdamW {arguments.learning_rate:g} with linear warm-up, "
         f"batch 32, best validation epoch; {elapsed['seconds'] / 60:.0f} min on {os.cpu_count()} CPU cores "
         f"({result['sentences_per_s']:.1f} training sentences/s, validation included; load average at the end "
-        f"{os.getloadavg()[0]:.1f}).\n\n"
+        f"{result['load_average_at_end'][0]:.1f}).\n\n"
         + markdown_table(["system", "accuracy", "macro recall", "evaluated on"], rows)
         + "\nScore any labelled file with the trained system:\n\n"
         f"    python benchmarks/text_semeval.py score {result['model_directory']} FILE\n"

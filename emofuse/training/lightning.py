@@ -241,7 +241,7 @@ class RandomState(L.Callback):
 
 
 class ReleaseProcessGroup(L.Callback):
-    """Destroys the distributed process group when a fit ends, in every process.
+    """Destroys the distributed process group when a fit or an extraction (``predict``) ends, in every process.
 
     Lightning destroys it at exit only for NCCL; a spawned CPU worker that leaves its gloo group
     standing can abort at interpreter exit ("terminate called without an active exception",

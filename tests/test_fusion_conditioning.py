@@ -45,6 +45,32 @@ def test_single_stage_adds_the_projection_to_the_pooled_embedding():
     assert torch.allclose(model.embed([frames, (text, None)]), expected, atol=1e-6)
 
 
+def test_text_dropout_zeroes_the_text_of_some_training_utterances_only():
+    import dataclasses
+
+    import pytest
+
+    config = dataclasses.replace(SMALL, text_dropout=0.5)
+    model = ConditionedCNN14(config, SPECS, 4, multistage=False)
+    torch.nn.init.normal_(model.projections[0].weight)
+    frames = (torch.randn(64, 40, 16), torch.full((64,), 40))
+    text = torch.randn(64, 6)
+    model.eval()  # evaluation always sees the text
+    pooled = model.cnn.pooled([frames])
+    expected = torch.relu(model.cnn.fc(pooled + model.projections[0](text)))
+    assert torch.allclose(model.embed([frames, (text, None)]), expected, atol=1e-6)
+    model.train()
+    seen = []
+    model.projections[0].register_forward_hook(lambda module, args, output: seen.append(args[0]))
+    torch.manual_seed(0)
+    model.embed([frames, (text, None)])
+    dropped = (seen[0] == 0).all(dim=1)
+    assert 16 < int(dropped.sum()) < 48  # about half the utterances, whole embeddings
+    assert torch.equal(seen[0][~dropped], text[~dropped])
+    with pytest.raises(ValueError, match="text_dropout"):
+        dataclasses.replace(SMALL, text_dropout=1.0)
+
+
 def test_trains_through_the_runner(tmp_path, synthetic_corpus, tiny_bert):
     import emofuse
 

@@ -8,6 +8,9 @@ Inputs, in order: log-Mel frames ``(batch, frames, mels)`` and a text embedding 
 - ``mfcnn14`` (multistage): after every convolutional block a per-block linear projection of
   the text embedding is added to the feature maps as a per-channel bias:
   ``Y = MaxPool(ReLU(BN(Conv(ReLU(BN(Conv(X))))))) + W E + b``.
+
+With ``text_dropout`` > 0, that share of the training utterances is conditioned on a zero text
+embedding (modality dropout); evaluation always sees the text.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class ConditionedCNN14(EmotionModel):
         expect_kinds("mfcnn14" if multistage else "sfcnn14", inputs, [{"sequence"}, {"vector"}])
         frames, text = inputs
         self.multistage = multistage
+        self.text_dropout = config.text_dropout
         self.cnn = CNN14(config.acoustic, [frames], output_size)
         channels = self.cnn.backbone.block_channels
         if multistage:
@@ -52,6 +56,9 @@ class ConditionedCNN14(EmotionModel):
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         frames, (text, _) = inputs
+        if self.training and self.text_dropout > 0:
+            keep = torch.rand(len(text), 1, device=text.device) >= self.text_dropout  # (batch, 1)
+            text = text * keep.to(text.dtype)
         if self.multistage:
             def condition(index: int, hidden: torch.Tensor) -> torch.Tensor:
                 # (batch, channels, frames, mels) + (batch, channels, 1, 1): a per-channel bias

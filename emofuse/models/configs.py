@@ -348,10 +348,18 @@ class ConditionedCNN14Config:
     """``acoustic``: the CNN14 configuration (channels, dropout, crops, SpecAugment);
     ``projection_init``: the text projections start at ``zero`` (the model starts as CNN14 alone
     and learns how much of the text to add where) or with PyTorch's ``default`` initialisation
-    (the paper does not say; a random projection adds a random per-channel bias to every block)."""
+    (the paper does not say; a random projection adds a random per-channel bias to every block);
+    ``text_dropout``: the share of training utterances whose text embedding is replaced by zeros
+    (modality dropout; 0 in the paper), so that the acoustic path keeps learning when a small
+    corpus's texts alone are enough to tell the training utterances apart."""
 
     acoustic: CNN14Config = dataclasses.field(default_factory=CNN14Config)
     projection_init: Literal["zero", "default"] = "zero"
+    text_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.text_dropout < 1.0:
+            raise ValueError("text_dropout must be in [0, 1)")
 
 
 # block -------------------------------------------------------------------------------------

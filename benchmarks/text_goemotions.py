@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import logging
+import os
 import pathlib
 import sys
 
@@ -27,6 +29,7 @@ from benchmarks._common import shared  # noqa: E402
 from benchmarks._common import timer  # noqa: E402
 from benchmarks._common import write_results  # noqa: E402
 from benchmarks.text_common import experiment  # noqa: E402
+from benchmarks.text_common import fold_directory  # noqa: E402
 from benchmarks.text_common import frozen_and_fine_tuned  # noqa: E402
 from benchmarks.text_common import stratified_sample  # noqa: E402
 from benchmarks.text_common import test_scores  # noqa: E402
@@ -74,9 +77,12 @@ def main() -> None:
             run_experiment(config, output / "run", progress=False, systems=[system])
         seconds[system] = elapsed["seconds"]
     scores = {system: test_scores(output / "run", system) for system in systems}
+    epochs_trained = {system: json.loads((fold_directory(output / "run", system) / "metrics.json").read_text())["fitted"]["epochs_trained"]
+                      for system in systems}
+    sentences_per_s = {system: sizes["train"] * epochs_trained[system] / seconds[system] for system in systems}
     classes = sorted({u.label for u in manifest})
-    rows = [[name, f"{s['macro_F1']:.3f}", f"{s['UA']:.3f}", f"{s['WA']:.3f}", f"{seconds[name] / 60:.0f}"]
-            for name, s in scores.items()]
+    rows = [[name, f"{s['macro_F1']:.3f}", f"{s['UA']:.3f}", f"{s['WA']:.3f}", f"{seconds[name] / 60:.0f}",
+             str(epochs_trained[name]), f"{sentences_per_s[name]:.1f}"] for name, s in scores.items()]
     per_class = [[name, *[f"{s[f'F1_{c}']:.2f}" for c in classes]] for name, s in scores.items()]
     data = {
         "corpus": "GoEmotions, Ekman taxonomy, single-label comments",
@@ -85,13 +91,19 @@ def main() -> None:
         "systems": systems,
         "scores": scores,
         "seconds": seconds,
-        "note": "2 CPU cores shared with other jobs; training subset as given by --train-size.",
+        "epochs_trained": epochs_trained,
+        "sentences_per_s": sentences_per_s,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
     }
     markdown = (
-        f"Train {sizes['train']} (stratified subset of the official train split), validation {sizes['validation']}, "
+        f"Train {sizes['train']} ({'stratified subset of ' if arguments.train_size else ''}the official train split"
+        f" less validation), validation {sizes['validation']}, "
         f"dev {sizes['dev']} (official dev split{', stratified subset' if arguments.dev_size else ''}); "
-        f"fine-tuning {arguments.epochs} epoch(s), max {arguments.max_length} tokens.\n\n"
-        + markdown_table(["system", "macro-F1", "UA", "accuracy", "minutes"], rows)
+        f"fine-tuning up to {arguments.epochs} epoch(s), max {arguments.max_length} tokens; {os.cpu_count()} CPU cores, "
+        f"load average at the end {data['load_average_at_end'][0]:.1f} (sentences/s: training sentences per second "
+        "of the system's run, feature extraction and validation included).\n\n"
+        + markdown_table(["system", "macro-F1", "UA", "accuracy", "minutes", "epochs", "sentences/s"], rows)
         + "\nPer-class F1 on dev:\n\n" + markdown_table(["system", *classes], per_class)
     )
     log.info("wrote %s", write_results("text_goemotions", data, markdown))

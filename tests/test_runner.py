@@ -486,3 +486,53 @@ def test_a_fit_releases_its_process_group(tmp_path):
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def test_ema_decay_selects_and_saves_the_moving_average_of_the_weights(tmp_path, tiny_bert, tiny_wav2vec2, monkeypatch):
+    import dataclasses
+
+    import torch
+    from test_systems import _example_spec
+
+    from emofuse.experiment import TaskConfig
+    from emofuse.experiment import TrainingConfig
+    from emofuse.systems.base import SystemData
+    from emofuse.systems.base import build_system
+    from emofuse.tasks.build import build_task
+    from emofuse.training.lightning import EmotionModule
+    from emofuse.training.lightning import fit_neural
+
+    spec = _example_spec("mlp", {"tiny_text_model": tiny_bert, "tiny_ssl_model": tiny_wav2vec2})
+    rng = np.random.default_rng(0)
+    (name,) = [i.name for i in spec.inputs]
+
+    def data(n, prefix):
+        ids = tuple(f"{prefix}{k}" for k in range(n))
+        return SystemData(ids, inputs={name: {i: rng.standard_normal(64).astype(np.float32) for i in ids}},
+                          truth=np.arange(n) % 3)
+
+    train, dev = data(24, "t"), data(9, "d")
+    steps = []
+    original = EmotionModule.on_train_batch_end
+
+    def record(self, *args):
+        steps.append({k: v.detach().clone() for k, v in self.system.state_dict().items()})
+        return original(self, *args)
+
+    monkeypatch.setattr(EmotionModule, "on_train_batch_end", record)
+    task = build_task(TaskConfig(), classes=spec.outputs)
+    decay = 0.7
+    training = dataclasses.replace(TrainingConfig(), max_epochs=3, batch_size=8, selection="last", ema_decay=decay)
+    system = build_system(spec)
+    fit_neural(system, train, dev, task=task, training=training, seed=0, directory=tmp_path / "ema")
+    assert len(steps) == 9  # 3 epochs of 3 batches
+    expected = dict(steps[0])
+    for weights in steps[1:]:
+        expected = {k: decay * expected[k] + (1 - decay) * v if v.is_floating_point() else v for k, v in weights.items()}
+    fitted = system.module.state_dict()
+    for key, value in expected.items():
+        if value.is_floating_point():
+            assert torch.allclose(fitted[key], value, atol=1e-6), key
+    assert not all(torch.allclose(fitted[k], v) for k, v in steps[-1].items() if v.is_floating_point())
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainingConfig(ema_decay=1.0)

@@ -332,6 +332,10 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
                                                              mode="max", save_top_k=1, enable_version_counter=False))
     callbacks.append(L.pytorch.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="last", monitor=None, save_top_k=1,
                                                          enable_version_counter=False))
+    if training.ema_decay is not None:
+        # validation swaps the averaged weights in; every checkpoint stores them as its state_dict
+        # (the current ones under current_model_state, which a resumed fold continues from)
+        callbacks.append(L.pytorch.callbacks.EMAWeightAveraging(decay=training.ema_decay))
     if training.early_stopping_patience is not None and training.selection == "best_dev":
         # checked when the dev score is computed, before the checkpoints are written (not at the end of
         # the training epoch, after them): last.ckpt then carries the patience count of its own epoch

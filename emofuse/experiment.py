@@ -140,9 +140,10 @@ class TrainingConfig:
     store (``extraction.store``); a buffer that holds the whole training set gives the same
     batches as training from memory. ``ema_decay`` (``None`` = off) keeps an exponential moving
     average of the weights (and batch-norm statistics), updated after every step (Lightning's
-    ``EMAWeightAveraging``); the dev score, the selected epoch and the saved model then use the
-    averaged weights. With a few hundred utterances an epoch is a few dozen steps: 0.99 averages
-    over about the last four epochs of that size.
+    ``WeightAveraging``), its decay warmed up as ``min(ema_decay, (1 + n) / (10 + n))`` after
+    ``n`` steps; the dev score, the selected epoch and the saved model then use the averaged
+    weights. With a few hundred utterances an epoch is a few dozen steps: 0.99 averages over
+    about the last four epochs of that size.
     """
 
     max_epochs: int = 30

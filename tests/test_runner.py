@@ -521,14 +521,15 @@ def test_ema_decay_selects_and_saves_the_moving_average_of_the_weights(tmp_path,
 
     monkeypatch.setattr(EmotionModule, "on_train_batch_end", record)
     task = build_task(TaskConfig(), classes=spec.outputs)
-    decay = 0.7
+    decay = 0.3  # the warm-up rate is lower for the first two updates only
     training = dataclasses.replace(TrainingConfig(), max_epochs=3, batch_size=8, selection="last", ema_decay=decay)
     system = build_system(spec)
     fit_neural(system, train, dev, task=task, training=training, seed=0, directory=tmp_path / "ema")
     assert len(steps) == 9  # 3 epochs of 3 batches
     expected = dict(steps[0])
-    for weights in steps[1:]:
-        expected = {k: decay * expected[k] + (1 - decay) * v if v.is_floating_point() else v for k, v in weights.items()}
+    for n, weights in enumerate(steps[1:], start=1):  # the decay warms up: min(decay, (1 + n) / (10 + n))
+        rate = min(decay, (1 + n) / (10 + n))
+        expected = {k: rate * expected[k] + (1 - rate) * v if v.is_floating_point() else v for k, v in weights.items()}
     fitted = system.module.state_dict()
     for key, value in expected.items():
         if value.is_floating_point():

@@ -335,7 +335,7 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
     if training.ema_decay is not None:
         # validation swaps the averaged weights in; every checkpoint stores them as its state_dict
         # (the current ones under current_model_state, which a resumed fold continues from)
-        callbacks.append(L.pytorch.callbacks.EMAWeightAveraging(decay=training.ema_decay))
+        callbacks.append(L.pytorch.callbacks.WeightAveraging(avg_fn=_ema_with_warmup(training.ema_decay)))
     if training.early_stopping_patience is not None and training.selection == "best_dev":
         # checked when the dev score is computed, before the checkpoints are written (not at the end of
         # the training epoch, after them): last.ckpt then carries the patience count of its own epoch
@@ -382,6 +382,20 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
             scratch.cleanup()
     system.module = module.system.cpu().eval()
     return fitted
+
+
+def _ema_with_warmup(decay: float) -> Any:
+    """The exponential moving average's update with TensorFlow's warm-up of the decay,
+    ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates: the average follows the fast early
+    steps closely instead of mixing the first weights into a network that has moved away from
+    them, whose batch-norm statistics then fit neither (CNN14 on EmoDB answered one class
+    for 11 epochs with a plain 0.99)."""
+
+    def update(average: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
+        rate = min(decay, (1.0 + float(updates)) / (10.0 + float(updates)))
+        return rate * average + (1.0 - rate) * current
+
+    return update
 
 
 def _best_score(checkpoint: dict) -> float | None:

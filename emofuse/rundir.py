@@ -232,7 +232,9 @@ class RunDirectory:
         An existing run of another config is refused unless ``restart``, which deletes it (only
         emofuse's own files); a non-empty directory that is not a run is always refused. The seeds
         may change: every seed's folds are its own, so adding seeds to a finished run trains only
-        the new ones.
+        the new ones. So may the systems that nothing has been trained for yet (no fold directory
+        of their own or of a system that fuses them): adding a system to a run, or changing one
+        before it ran, trains only that system.
         """
         import yaml
 
@@ -250,10 +252,12 @@ class RunDirectory:
             previous = yaml.safe_load(stored.read_text()) if stored.is_file() else None
             if restart:
                 self.delete()
-            elif (previous is not None and _but_seeds(_as_parsed(previous)) != _but_seeds(current)
-                  and any(self.finished())):
-                raise RunDirectoryError(f"{self.path} holds a run of a different config; use another output "
-                                        "directory or --restart to discard it")
+            elif previous is not None and any(self.finished()):
+                previous = _as_parsed(previous)
+                trained = self._trained_systems(previous)
+                if _comparable(previous, trained) != _comparable(current, trained):
+                    raise RunDirectoryError(f"{self.path} holds a run of a different config; use another output "
+                                            "directory or --restart to discard it")
         self.path.mkdir(parents=True, exist_ok=True)
         if not self.is_run:
             import emofuse
@@ -261,6 +265,20 @@ class RunDirectory:
             marker = Marker(id=uuid.uuid4().hex[:12], created=_now(), emofuse_version=emofuse.__version__)
             self._write_marker(marker)
         atomic_write_text(self.path / CONFIG, yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
+
+    def _trained_systems(self, config: Any) -> set[str]:
+        """Systems with a fold directory (finished or interrupted), and every member they fuse."""
+        root = self.path / SYSTEMS
+        trained = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+        systems = config.get("systems") if isinstance(config, dict) else None
+        pending = list(trained)
+        while pending and isinstance(systems, dict):
+            members = (systems.get(pending.pop()) or {}).get("members") or []
+            for member in members:
+                if member not in trained:
+                    trained.add(member)
+                    pending.append(member)
+        return trained
 
     def _write_marker(self, marker: Marker) -> None:
         atomic_write_text(self.path / MARKER, json.dumps(jsonable(dataclasses.asdict(marker)), indent=2))
@@ -424,6 +442,15 @@ class RunDirectory:
 def _but_seeds(config: Any) -> Any:
     """A parsed config without its seeds (they may change between invocations of one run)."""
     return {k: v for k, v in config.items() if k != "seeds"} if isinstance(config, dict) else config
+
+
+def _comparable(config: Any, trained: set[str]) -> Any:
+    """What must not change between invocations of one run: everything but the seeds and the
+    systems nothing has been trained for."""
+    config = _but_seeds(config)
+    if isinstance(config, dict) and isinstance(config.get("systems"), dict):
+        config = {**config, "systems": {k: v for k, v in config["systems"].items() if k in trained}}
+    return config
 
 
 def _as_parsed(stored: Any) -> Any:

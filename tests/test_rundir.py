@@ -48,6 +48,32 @@ def test_a_changed_config_needs_restart(tmp_path):
     assert not list(run.finished()) and run.config().systems["a"].training.max_epochs == 6
 
 
+def test_a_system_nothing_was_trained_for_can_be_added_or_changed(tmp_path):
+    def two(b_epochs, c_members=None):
+        systems = {"a": {"inputs": ["text"], "model": "mlp", "training": {"max_epochs": 5}},
+                   "b": {"inputs": ["text"], "model": "mlp", "training": {"max_epochs": b_epochs}}}
+        if c_members:
+            systems["c"] = {"members": c_members, "fusion": "late"}
+        return load_experiment({"name": "x", "data": {"manifest": "m.csv"}, "systems": systems})
+
+    run = RunDirectory(tmp_path / "run")
+    run.create(config())
+    run.set_task("categorical", ["neu", "ang"])
+    run.fold("a", 0, "f1").mark_done()
+    run.create(two(3))  # b added
+    run.create(two(4))  # b changed before it ran
+    assert run.config().systems["b"].training.max_epochs == 4 and [f.system for f in run.finished()] == ["a"]
+    run.fold("b", 0, "f1").checkpoints.mkdir(parents=True)  # b interrupted: now it is part of the run
+    with pytest.raises(RunDirectoryError, match="different config"):
+        run.create(two(5))
+    run.delete()
+    run.create(two(4, c_members=["a", "b"]))
+    run.set_task("categorical", ["neu", "ang"])
+    run.fold("c", 0, "f1").mark_done()  # a fusion trained: its members may not change either
+    with pytest.raises(RunDirectoryError, match="different config"):
+        run.create(two(5, c_members=["a", "b"]))
+
+
 def test_seeds_can_be_added_to_a_finished_run(tmp_path):
     run = RunDirectory(tmp_path / "run")
     run.create(config(seeds=[0]))

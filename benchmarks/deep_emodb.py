@@ -133,23 +133,33 @@ def _settings(config, system: str) -> str:  # noqa: ANN001 (ExperimentConfig)
                 "chunk_frames", "hidden_size"):
         if hasattr(model, key):
             parts.append(f"{key} {getattr(model, key)}")
+    for key in ("acoustic", "text_dropout"):  # the conditioned CNN14s: their CNN14 and modality dropout
+        value = getattr(model, key, None)
+        if key == "acoustic" and value is not None:
+            parts.append(f"channels {value.channels}; crop_seconds {value.crop_seconds}; spec_augment {value.spec_augment}")
+        elif value:
+            parts.append(f"{key} {value:g}")
     training = spec.training
     parts.append(f"{training.optimizer} {training.learning_rate:g}, {training.scheduler}, max {training.max_epochs} epochs,"
-                 f" batch {training.batch_size}" + (f", mixup {training.mixup:g}" if training.mixup else ""))
+                 f" batch {training.batch_size}" + (f", mixup {training.mixup:g}" if training.mixup else "")
+                 + (f", EMA {training.ema_decay:g}" if training.ema_decay else ""))
     return "; ".join(parts)
 
 
 def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict]:
     from emofuse.experiment import load_experiment
+    from emofuse.rundir import RunDirectory
 
     config_name, overrides, systems = TASKS[task]
-    config = load_experiment(CONFIGS / config_name, overrides=[*overrides, *arguments.set])
     run = run_directory(arguments, task)
+    if RunDirectory(run).is_run:  # the config the runs were trained with (--set applies to the tasks run now only)
+        config = RunDirectory(run).config()
+    else:
+        config = load_experiment(CONFIGS / config_name, overrides=[*overrides, *arguments.set])
     finished = [s for s in config.system_order() if any((run / "systems" / s).glob("seed_*/*/metrics.json"))]
     if not finished:
         return []
     from emofuse.evaluation.summary import summarize_run
-    from emofuse.rundir import RunDirectory
 
     # the run's summary of every system trained so far (each `emofuse run --system` wrote only its own)
     result = summarize_run(RunDirectory(run), config, systems=finished)

@@ -133,12 +133,11 @@ def _settings(config, system: str) -> str:  # noqa: ANN001 (ExperimentConfig)
                 "chunk_frames", "hidden_size"):
         if hasattr(model, key):
             parts.append(f"{key} {getattr(model, key)}")
-    for key in ("acoustic", "text_dropout"):  # the conditioned CNN14s: their CNN14 and modality dropout
-        value = getattr(model, key, None)
-        if key == "acoustic" and value is not None:
-            parts.append(f"channels {value.channels}; crop_seconds {value.crop_seconds}; spec_augment {value.spec_augment}")
-        elif value:
-            parts.append(f"{key} {value:g}")
+    acoustic = getattr(model, "acoustic", None)  # the conditioned CNN14s: their CNN14 and modality dropout
+    if acoustic is not None:
+        parts.append(f"channels {acoustic.channels}; crop_seconds {acoustic.crop_seconds}; spec_augment {acoustic.spec_augment}")
+    if getattr(model, "text_dropout", 0):
+        parts.append(f"text_dropout {model.text_dropout:g}")
     training = spec.training
     parts.append(f"{training.optimizer} {training.learning_rate:g}, {training.scheduler}, max {training.max_epochs} epochs,"
                  f" batch {training.batch_size}" + (f", mixup {training.mixup:g}" if training.mixup else "")

@@ -278,23 +278,16 @@ def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, s
     assert not list(run.finished())  # nothing written as finished, no NaN scores
 
 
-def test_last_checkpoint_holds_the_best_epoch_including_its_own_dev_score(tmp_path, tiny_bert, tiny_wav2vec2):
-    """A fold resumed from last.ckpt must choose the same best epoch as an uninterrupted one: the
-    checkpoint written after epoch 1 already counts epoch 1's dev score."""
-    import dataclasses
-
-    import torch
+def _mlp_fold(tiny_bert, tiny_wav2vec2):
+    """A small MLP system, its task, and random 64-dim training (24) and dev (9) utterances of 3 classes."""
     from test_systems import _example_spec
 
     from emofuse.experiment import TaskConfig
-    from emofuse.experiment import TrainingConfig
     from emofuse.systems.base import SystemData
     from emofuse.systems.base import build_system
     from emofuse.tasks.build import build_task
-    from emofuse.training.lightning import fit_neural
 
     spec = _example_spec("mlp", {"tiny_text_model": tiny_bert, "tiny_ssl_model": tiny_wav2vec2})
-    system = build_system(spec)
     rng = np.random.default_rng(0)
     (name,) = [i.name for i in spec.inputs]
 
@@ -303,9 +296,22 @@ def test_last_checkpoint_holds_the_best_epoch_including_its_own_dev_score(tmp_pa
         return SystemData(ids, inputs={name: {i: rng.standard_normal(64).astype(np.float32) for i in ids}},
                           truth=np.arange(n) % 3)
 
-    task = build_task(TaskConfig(), classes=spec.outputs)
+    return build_system(spec), build_task(TaskConfig(), classes=spec.outputs), data(24, "t"), data(9, "d")
+
+
+def test_last_checkpoint_holds_the_best_epoch_including_its_own_dev_score(tmp_path, tiny_bert, tiny_wav2vec2):
+    """A fold resumed from last.ckpt must choose the same best epoch as an uninterrupted one: the
+    checkpoint written after epoch 1 already counts epoch 1's dev score."""
+    import dataclasses
+
+    import torch
+
+    from emofuse.experiment import TrainingConfig
+    from emofuse.training.lightning import fit_neural
+
+    system, task, train, dev = _mlp_fold(tiny_bert, tiny_wav2vec2)
     training = dataclasses.replace(TrainingConfig(), max_epochs=1, batch_size=8)
-    fit_neural(system, data(24, "t"), data(9, "d"), task=task, training=training, seed=0, directory=tmp_path)
+    fit_neural(system, train, dev, task=task, training=training, seed=0, directory=tmp_path)
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     (state,) = [v for k, v in last["callbacks"].items() if k.startswith("ModelCheckpoint") and "dev_score" in k]
     assert state["best_model_score"] is not None
@@ -492,26 +498,12 @@ def test_ema_decay_selects_and_saves_the_moving_average_of_the_weights(tmp_path,
     import dataclasses
 
     import torch
-    from test_systems import _example_spec
 
-    from emofuse.experiment import TaskConfig
     from emofuse.experiment import TrainingConfig
-    from emofuse.systems.base import SystemData
-    from emofuse.systems.base import build_system
-    from emofuse.tasks.build import build_task
     from emofuse.training.lightning import EmotionModule
     from emofuse.training.lightning import fit_neural
 
-    spec = _example_spec("mlp", {"tiny_text_model": tiny_bert, "tiny_ssl_model": tiny_wav2vec2})
-    rng = np.random.default_rng(0)
-    (name,) = [i.name for i in spec.inputs]
-
-    def data(n, prefix):
-        ids = tuple(f"{prefix}{k}" for k in range(n))
-        return SystemData(ids, inputs={name: {i: rng.standard_normal(64).astype(np.float32) for i in ids}},
-                          truth=np.arange(n) % 3)
-
-    train, dev = data(24, "t"), data(9, "d")
+    system, task, train, dev = _mlp_fold(tiny_bert, tiny_wav2vec2)
     steps = []
     original = EmotionModule.on_train_batch_end
 
@@ -520,10 +512,8 @@ def test_ema_decay_selects_and_saves_the_moving_average_of_the_weights(tmp_path,
         return original(self, *args)
 
     monkeypatch.setattr(EmotionModule, "on_train_batch_end", record)
-    task = build_task(TaskConfig(), classes=spec.outputs)
     decay = 0.3  # the warm-up rate is lower for the first two updates only
     training = dataclasses.replace(TrainingConfig(), max_epochs=3, batch_size=8, selection="last", ema_decay=decay)
-    system = build_system(spec)
     fit_neural(system, train, dev, task=task, training=training, seed=0, directory=tmp_path / "ema")
     assert len(steps) == 9  # 3 epochs of 3 batches
     expected = dict(steps[0])

@@ -146,15 +146,13 @@ def _settings(config, system: str) -> str:  # noqa: ANN001 (ExperimentConfig)
 
 
 def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict]:
-    from emofuse.experiment import load_experiment
     from emofuse.rundir import RunDirectory
 
-    config_name, overrides, systems = TASKS[task]
+    systems = TASKS[task][2]
     run = run_directory(arguments, task)
-    if RunDirectory(run).is_run:  # the config the runs were trained with (--set applies to the tasks run now only)
-        config = RunDirectory(run).config()
-    else:
-        config = load_experiment(CONFIGS / config_name, overrides=[*overrides, *arguments.set])
+    if not RunDirectory(run).is_run:  # a task not run into these runs (--set applies to the tasks run now only)
+        return []
+    config = RunDirectory(run).config()  # the config the runs were trained with
     finished = [s for s in config.system_order() if any((run / "systems" / s).glob("seed_*/*/metrics.json"))]
     if not finished:
         return []

@@ -7,20 +7,23 @@ EmoDB speech with same-class GoEmotions texts (4 classes): CNN14 alone, SFCNN14,
 attention alignment, concatenation and the classification block
 (``benchmarks/configs/deep_pseudo_bimodal.yaml``).
 
-    python benchmarks/deep_emodb.py                       # everything (under 90 min on 2 quiet cores)
+    python benchmarks/deep_emodb.py                       # everything (hours on 2 cores: each row's minutes)
     python benchmarks/deep_emodb.py --tasks emodb7 --systems cnn14,resnet34
     python benchmarks/deep_emodb.py --report-only         # tables and figures from finished runs
 
 Each system runs as ``emofuse run --system NAME`` in its own process (wall time and peak memory
 are its own). Writes ``benchmarks/results/deep_emodb.json`` (one row per system and task:
 ``system``, ``task``, ``uar_mean``, ``uar_std`` over folds x seeds, ``uar_pooled``, ``seeds``,
-``epochs``, ``minutes``, ``peak_memory_mb``, ``settings``) and ``deep_emodb.md`` with the mean
-learning curve of every row (``benchmarks/results/deep_emodb/``).
+``epochs``, ``minutes``, ``peak_memory_mb``, ``date``, ``settings``) and ``deep_emodb.md`` with the
+mean learning curve of every row (``benchmarks/results/deep_emodb/``). Rows of tasks and systems the
+runs do not hold are kept from the previous ``deep_emodb.json`` with the date they were measured
+(``--only-these-runs`` writes the runs' rows alone).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
@@ -181,8 +184,21 @@ def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict
             "peak_memory_mb": spent.get("peak_memory_mb"),
             "settings": _settings(config, system),
             "figure": None if figure is None else str(figure.relative_to(RESULTS)),
+            "date": datetime.date.today().isoformat(),
         })
     return rows
+
+
+def kept_rows(rows: list[dict], previous: dict) -> list[dict]:
+    """``rows`` of these runs, with the rows of ``previous`` results (the last ``deep_emodb.json``)
+    for every task and system these runs do not have, each keeping the date it was measured
+    (the file's date for rows written before rows carried one), in the table's order."""
+    ours = {(r["task"], r["system"]) for r in rows}
+    old = [{**r, "date": r.get("date") or str(previous.get("date", ""))[:10]}
+           for r in previous.get("rows", []) if (r["task"], r["system"]) not in ours]
+    order = {(task, system): i for i, (task, (_, _, systems)) in enumerate(TASKS.items()) for system in systems}
+    order = {key: (i, n) for n, (key, i) in enumerate(order.items())}
+    return sorted([*rows, *old], key=lambda r: order.get((r["task"], r["system"]), (len(TASKS), 0)))
 
 
 def verdicts(rows: list[dict]) -> list[str]:
@@ -217,6 +233,9 @@ def main() -> None:
     parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path("/tmp/emofuse-benchmark-cache"))
     parser.add_argument("--jobs", type=int, default=2, help="folds trained at once (one torch thread each)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--only-these-runs", action="store_true",
+                        help="the table of these runs alone (default: rows they do not have are kept from the "
+                             "previous results file, with the date each was measured)")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     tasks = arguments.tasks.split(",")
@@ -239,16 +258,22 @@ def main() -> None:
                 timing[f"{task}/{system}"] = spent
                 atomic_write_text(timing_path, json.dumps(timing, indent=2))
     rows = [row for task in TASKS for row in rows_of(arguments, task, timing)]
+    previous = RESULTS / "deep_emodb.json"
+    if not arguments.only_these_runs and previous.is_file():
+        rows = kept_rows(rows, json.loads(previous.read_text()))
     table = markdown_table(
-        ["task", "system", "UAR % (fold mean ± std)", "UAR % pooled", "seeds", "epochs", "minutes", "peak MiB", "settings"],
+        ["task", "system", "UAR % (fold mean ± std)", "UAR % pooled", "seeds", "epochs", "minutes", "peak MiB", "date",
+         "settings"],
         [[r["task"], r["system"], f"{100 * r['uar_mean']:.1f} ± {100 * r['uar_std']:.1f}",
           "" if r["uar_pooled"] is None else f"{100 * r['uar_pooled']:.1f}", len(r["seeds"]),
           r["epochs"] if r["epochs"] is not None else "", r["minutes"] if r["minutes"] is not None else "",
-          r["peak_memory_mb"] if r["peak_memory_mb"] is not None else "", r["settings"]] for r in rows])
+          r["peak_memory_mb"] if r["peak_memory_mb"] is not None else "", r.get("date", ""), r["settings"]]
+         for r in rows])
     figures = "\n".join(f"![{r['task']} {r['system']}]({r['figure']})" for r in rows if r["figure"])
-    total = sum(v["seconds"] for v in timing.values()) / 60.0
+    total = sum(r["minutes"] or 0.0 for r in rows)
     markdown = ("EmoDB leave-one-speaker-out (dev: the next speaker), UAR over folds x seeds; widths and epochs are "
-                f"sized for 2 CPU cores (each row's settings). Total training time {total:.0f} min.\n\n"
+                f"sized for 2 CPU cores (each row's settings). Training time of the rows, added up: {total:.0f} min "
+                "(measured on different days and loads: each row's date).\n\n"
                 + table + "\nGoals:\n\n" + "\n".join(verdicts(rows)) + "\n\nMean learning curves (± 1 std over folds "
                 "and seeds):\n\n" + figures + "\n")
     write_results("deep_emodb", {"rows": rows, "total_minutes": round(total, 1)}, markdown)

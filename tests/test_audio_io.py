@@ -56,3 +56,18 @@ def test_bad_inputs_name_the_file(tmp_path, tone):
 def test_bytes_upload(tone):
     data = tone(seconds=0.5).read_bytes()
     assert read_audio(data).size == 8000
+
+
+def test_an_error_that_is_not_the_files_is_not_reported_as_undecodable(tone, monkeypatch):
+    """An interruption while reading (a distributed run's peer dying, say) propagates: reported as
+    "cannot decode" it would be stored as the utterance's failure and never extracted again."""
+    path = tone(seconds=0.5, name="fine.wav")
+
+    class Interrupted(soundfile.SoundFile):
+        def read(self, *args, **kwargs):
+            raise RuntimeError("Connection closed by peer")
+
+    monkeypatch.setattr(soundfile, "SoundFile", Interrupted)
+    with pytest.raises(RuntimeError, match="closed by peer") as raised:
+        read_audio(path)
+    assert not isinstance(raised.value, AudioError)

@@ -79,7 +79,9 @@ def read_audio(
             frames = file.frames
     except AudioError:
         raise
-    except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as error:
+    except (soundfile.SoundFileError, TypeError, ValueError) as error:
+        # soundfile's own errors only: any other RuntimeError (an interrupted distributed run, say)
+        # is no fault of the file, and recorded as one it would stay in a feature store for good
         raise AudioError(f"cannot decode audio ({error})", source=label) from None
     if signal.size == 0:
         raise AudioError("no audio samples", source=label)

@@ -84,7 +84,7 @@ class AudioStream:
         handle = io.BytesIO(self._handle) if isinstance(self._handle, bytes) else self._handle
         try:
             return soundfile.SoundFile(handle)  # type: ignore[arg-type]
-        except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as error:
+        except (soundfile.SoundFileError, TypeError, ValueError) as error:  # the file's faults only
             raise AudioError(f"cannot decode audio ({error})", source=self.name) from None
 
     @property
@@ -111,7 +111,7 @@ class AudioStream:
             while True:
                 try:
                     block = file.read(size, dtype="float32", always_2d=True)
-                except (RuntimeError, soundfile.LibsndfileError) as error:
+                except soundfile.SoundFileError as error:
                     raise AudioError(f"cannot decode audio ({error})", source=self.name) from None
                 last = block.shape[0] < size
                 mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]

@@ -192,9 +192,9 @@ def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict
 def kept_rows(rows: list[dict], previous: dict) -> list[dict]:
     """``rows`` of these runs, with the rows of ``previous`` results (the last ``deep_emodb.json``)
     for every task and system these runs do not have, each keeping the date it was measured
-    (the file's date for rows written before rows carried one), in the table's order."""
+    ("by" the file's date for rows written before rows carried one), in the table's order."""
     ours = {(r["task"], r["system"]) for r in rows}
-    old = [{**r, "date": r.get("date") or str(previous.get("date", ""))[:10]}
+    old = [{**r, "date": r.get("date") or f"by {str(previous.get('date', ''))[:10]}"}
            for r in previous.get("rows", []) if (r["task"], r["system"]) not in ours]
     order = {(task, system): i for i, (task, (_, _, systems)) in enumerate(TASKS.items()) for system in systems}
     order = {key: (i, n) for n, (key, i) in enumerate(order.items())}

@@ -14,7 +14,7 @@ def test_rows_not_in_these_runs_are_kept_with_their_date_in_table_order():
     rows = kept_rows(new, previous)
     assert [(r["task"], r["system"], r["uar_mean"], r["date"]) for r in rows] == [
         ("emodb7", "cnn14", 0.55, "2026-12-02"),  # measured again: the new row replaces the old
-        ("emodb7", "resnet34", 0.62, "2026-11-30"),  # kept, dated by the file it came from
+        ("emodb7", "resnet34", 0.62, "by 2026-11-30"),  # kept: measured by the date of its file
         ("emodb4", "attention_bilstm", 0.74, "2026-12-02"),
         ("emodb4", "cnn14", 0.75, "2026-12-01"),  # kept with its own date
     ]

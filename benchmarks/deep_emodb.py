@@ -196,9 +196,9 @@ def kept_rows(rows: list[dict], previous: dict) -> list[dict]:
     ours = {(r["task"], r["system"]) for r in rows}
     old = [{**r, "date": r.get("date") or f"by {str(previous.get('date', ''))[:10]}"}
            for r in previous.get("rows", []) if (r["task"], r["system"]) not in ours]
-    order = {(task, system): i for i, (task, (_, _, systems)) in enumerate(TASKS.items()) for system in systems}
-    order = {key: (i, n) for n, (key, i) in enumerate(order.items())}
-    return sorted([*rows, *old], key=lambda r: order.get((r["task"], r["system"]), (len(TASKS), 0)))
+    order = [(task, system) for task, (_, _, systems) in TASKS.items() for system in systems]
+    position = {key: n for n, key in enumerate(order)}
+    return sorted([*rows, *old], key=lambda r: position.get((r["task"], r["system"]), len(order)))
 
 
 def verdicts(rows: list[dict]) -> list[str]:

@@ -169,9 +169,11 @@ def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict
         if system not in summary:
             continue
         record = summary[system]
-        epochs = [json.loads(p.read_text()).get("fitted", {}).get("epochs_trained")
-                  for p in sorted((run / "systems" / system).glob("seed_*/*/metrics.json"))]
+        metrics = sorted((run / "systems" / system).glob("seed_*/*/metrics.json"))
+        epochs = [json.loads(p.read_text()).get("fitted", {}).get("epochs_trained") for p in metrics]
         epochs = [e for e in epochs if e is not None]
+        # measured when its last fold finished (not when --report-only wrote the table)
+        measured = datetime.date.fromtimestamp(max(p.stat().st_mtime for p in metrics)).isoformat()
         seeds = sorted({int(p.name.removeprefix("seed_")) for p in (run / "systems" / system).glob("seed_*")})
         spent = timing.get(f"{task}/{system}", {})
         figure = learning_curve(run, system, RESULTS / "deep_emodb" / f"{task}_{system}.png", f"{task}: {system}")
@@ -184,7 +186,7 @@ def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict
             "peak_memory_mb": spent.get("peak_memory_mb"),
             "settings": _settings(config, system),
             "figure": None if figure is None else str(figure.relative_to(RESULTS)),
-            "date": datetime.date.today().isoformat(),
+            "date": measured,
         })
     return rows
 

@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLING_RATE = 16000
 MIN_DURATION = 0.1
+# What reading a file raises when the file is at fault (undecodable, wrong type): reported as
+# "cannot decode audio". Any other error (an interrupted distributed run, say) is no fault of the
+# file and propagates: recorded as the file's, it would stay in a feature store for good.
+DECODE_ERRORS = (soundfile.SoundFileError, TypeError, ValueError)
 
 
 class AudioError(ValueError):
@@ -79,9 +83,7 @@ def read_audio(
             frames = file.frames
     except AudioError:
         raise
-    except (soundfile.SoundFileError, TypeError, ValueError) as error:
-        # soundfile's own errors only: any other RuntimeError (an interrupted distributed run, say)
-        # is no fault of the file, and recorded as one it would stay in a feature store for good
+    except DECODE_ERRORS as error:
         raise AudioError(f"cannot decode audio ({error})", source=label) from None
     if signal.size == 0:
         raise AudioError("no audio samples", source=label)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 import soundfile
 
+from emofuse.audio.io import DECODE_ERRORS
 from emofuse.audio.io import AudioError
 from emofuse.audio.io import _declared_wav_frames
 
@@ -84,7 +85,7 @@ class AudioStream:
         handle = io.BytesIO(self._handle) if isinstance(self._handle, bytes) else self._handle
         try:
             return soundfile.SoundFile(handle)  # type: ignore[arg-type]
-        except (soundfile.SoundFileError, TypeError, ValueError) as error:  # the file's faults only
+        except DECODE_ERRORS as error:
             raise AudioError(f"cannot decode audio ({error})", source=self.name) from None
 
     @property

@@ -130,6 +130,20 @@ CLIP = 3.0
 #: Augmented training copies per utterance in the default recipe (drawn with AugmentConfig's defaults).
 COPIES = 8
 
+#: The default recipe's speech front-end, as a feature entry of a config: ``robust_functionals``
+#: without the absolute pitch level (``pitch_level``), which tells more about the speaker than
+#: the emotion. Chosen on EmoDB speakers of the other sex (:func:`cross_group`; docs/MODEL_CARD.md).
+FRONT_END = {"name": "robust_functionals", "pitch_level": False}
+
+
+def front_end() -> Component:
+    """:data:`FRONT_END` as a component."""
+    from emofuse.components import FEATURES
+    from emofuse.config import parse
+
+    options = {k: v for k, v in FRONT_END.items() if k != "name"}
+    return Component(str(FRONT_END["name"]), parse(FEATURES.get(str(FRONT_END["name"])).config_class, options))
+
 
 def fit_logistic(features: np.ndarray, truth: np.ndarray, classes: int, c: float, *,
                  clip: float | None = CLIP) -> dict[str, np.ndarray]:
@@ -256,6 +270,55 @@ def leave_one_speaker_out(training: dict[str, dict[str, np.ndarray]], testing: d
     pack = {v: (ids, np.concatenate(parts)) for v, (ids, parts) in raw.items() if parts}
     return {"folds": folds, "raw": pack,
             "calibrated": {v: (ids, np.concatenate(parts)) for v, (ids, parts) in calibrated.items() if parts}}
+
+
+def cross_group(training: dict[str, dict[str, np.ndarray]], testing: dict[str, dict[str, np.ndarray]],
+                labels: dict[str, str], speakers: dict[str, str], groups: dict[str, str], classes: Sequence[str], *,
+                c_grid: Sequence[float] = (0.001, 0.01, 0.1, 1.0), clip: float | None = CLIP) -> dict:
+    """Voices unlike any in training: the default recipe trained on the speakers of one group
+    (``groups`` maps a speaker to it, e.g. their sex) and tested on the clean utterances of every
+    other group's speakers.
+
+    Per training group, C is chosen by leave-one-speaker-out within that group (each of its
+    speakers in turn is the dev speaker; mean dev UA), then the model is trained on all of the
+    group's speakers (``training``: clean and copies) and predicts the others (``testing["clean"]``).
+    Returns ``{group: {"C", "dev_UA", "ids", "posteriors"}}`` (uncalibrated posteriors).
+    """
+    from emofuse.evaluation.metrics import unweighted_average_recall
+
+    index = {c: k for k, c in enumerate(classes)}
+    unknown = sorted(set(speakers.values()) - set(groups))
+    if unknown:
+        raise ValueError(f"no group for speakers {unknown}")
+    if len(set(groups.values())) < 2:
+        raise ValueError("cross_group needs speakers of at least two groups")
+
+    def stack(variants: dict[str, dict[str, np.ndarray]], members: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        rows = [(values[i], index[labels[i]]) for values in variants.values() for i in sorted(values)
+                if speakers.get(i) in members]
+        return np.stack([r[0] for r in rows]).astype(np.float64), np.array([r[1] for r in rows])
+
+    result = {}
+    for group in sorted(set(groups.values())):
+        members = {s for s, g in groups.items() if g == group}
+        if len(members) < 2:
+            raise ValueError(f"group {group!r} has one speaker: C cannot be chosen on another")
+        dev_scores = {}
+        for c in c_grid:
+            scores = []
+            for dev in sorted(members):
+                arrays = fit_logistic(*stack(training, members - {dev}), len(classes), c, clip=clip)
+                features, truth = stack({"clean": testing["clean"]}, {dev})
+                predicted = predict_arrays(arrays, features, len(classes), clip=clip).argmax(axis=1)
+                scores.append(unweighted_average_recall(list(truth), list(predicted), labels=sorted(set(truth.tolist()))))
+            dev_scores[c] = float(np.mean(scores))
+        chosen = max(c_grid, key=dev_scores.__getitem__)  # the first of equals, as leave_one_speaker_out
+        arrays = fit_logistic(*stack(training, members), len(classes), chosen, clip=clip)
+        ids = sorted(i for i in testing["clean"] if speakers.get(i) not in members)
+        posteriors = predict_arrays(arrays, np.stack([testing["clean"][i] for i in ids]).astype(np.float64),
+                                    len(classes), clip=clip)
+        result[group] = {"C": chosen, "dev_UA": dev_scores[chosen], "ids": ids, "posteriors": posteriors}
+    return result
 
 
 def scores_of(ids: Sequence[str], posteriors: np.ndarray, labels: dict[str, str], speakers: dict[str, str],

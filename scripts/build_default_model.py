@@ -7,7 +7,8 @@
 Everything is chosen on held-out EmoDB speakers, never on the utterances it is scored on:
 
 1. **Speech** (``SPEECH`` below): the ``robust_functionals`` front-end (level- and
-   channel-invariant functionals, CREPE pitch, Silero speech timing) on every EmoDB utterance
+   channel-invariant functionals, CREPE pitch movement without its absolute level, Silero speech
+   timing) on every EmoDB utterance
    of the 4 classes and on ``COPIES`` augmented copies of each (random gain -30..+10 dB,
    microphone colouring, rooms, coloured noise, telephone band and resampling:
    :func:`emofuse.audio.perturb.augment`), then class-balanced logistic regression.
@@ -15,7 +16,8 @@ Everything is chosen on held-out EmoDB speakers, never on the utterances it is s
    the temperature) gives the speaker-independent accuracy and calibration. The bundled model
    is trained on all ten speakers with the C chosen in most folds; its temperature is fitted on
    the pooled out-of-fold predictions (every utterance scored by a model that never heard its
-   speaker).
+   speaker). Voices unlike any in training: trained on one sex's five speakers, tested on the
+   other's (:func:`emofuse.robustness.cross_group`).
 2. **Adapted speech** (``speech_adapted``): the same recipe on features standardised per speaker
    (per speaker and copy in training), for ``--adapt``; its own LOSO numbers and temperature.
 3. **Text**: GoEmotions-Ekman mapped to 4 classes, frozen MiniLM + a linear head, kept as a
@@ -57,6 +59,7 @@ import pandas as pd
 
 from emofuse.robustness import CLIP
 from emofuse.robustness import COPIES
+from emofuse.robustness import FRONT_END
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
@@ -70,7 +73,7 @@ log = logging.getLogger("build_default_model")
 # ==== SPEECH SYSTEM ==============================================================================
 # Core-install front-end only (numpy, scipy, onnxruntime): openSMILE's licence keeps it out of the default.
 SPEECH = {
-    "features": {"robust": {"name": "robust_functionals"}},
+    "features": {"robust": FRONT_END},  # without the absolute pitch level (chosen on speakers of the other sex)
     "copies": COPIES,                 # augmented training copies per utterance
     "c_grid": [0.001, 0.01, 0.1, 1.0],
     "clip": CLIP,                     # standardised features clipped to [-3, 3], the default recipe's bound
@@ -176,6 +179,7 @@ def emodb_speech(work: pathlib.Path) -> dict:
     from emofuse.components import FEATURES
     from emofuse.config import Component
     from emofuse.config import parse
+    from emofuse.robustness import cross_group
     from emofuse.robustness import fit_logistic
     from emofuse.robustness import group_standardize
     from emofuse.robustness import leave_one_speaker_out
@@ -218,6 +222,14 @@ def emodb_speech(work: pathlib.Path) -> dict:
         log.info("%s: LOSO UA %.1f ± %.1f (pooled %.1f), ECE %.3f -> %.3f, C %s, T %.2f", mode,
                  100 * summary["calibrated"]["UA_mean"], 100 * summary["calibrated"]["UA_std"],
                  100 * summary["calibrated"]["UA"], summary["raw"]["ECE"], summary["calibrated"]["ECE"], chosen, temperature)
+    sexes = {str(u.speaker): str(u.gender) for u in utterances}
+    crossed = cross_group(training, testing, labels, speakers, sexes, CLASSES, c_grid=SPEECH["c_grid"], clip=SPEECH["clip"])
+    study["cross_sex"] = {f"trained on {group}, tested on the others": {
+        "C": part["C"], "dev_UA": part["dev_UA"], **scores_of(part["ids"], part["posteriors"], labels, speakers, CLASSES)}
+        for group, part in crossed.items()}
+    log.info("trained on one sex, tested on the other: %s", ", ".join(
+        f"{group} {100 * part['UA']:.1f} (top {part['top_class']} {100 * part['top_share']:.0f} %)"
+        for group, part in study["cross_sex"].items()))
     study["labels"], study["speakers"], study["folds"] = labels, speakers, study["speech"]["loso"]["folds"]
     return study
 
@@ -371,6 +383,9 @@ def build(work: pathlib.Path, *, retrain_text: bool) -> None:
     metrics = {
         "speech_emodb_loso": {"protocol": "EmoDB 4 classes, leave-one-speaker-out, 10 folds (the next speaker chooses C "
                                           "and fits the temperature); one file at a time", **loso["speech"]},
+        "speech_emodb_cross_sex": {"protocol": "EmoDB 4 classes, trained on the 5 speakers of one sex (C chosen by "
+                                               "leave-one-speaker-out among them), tested on the 5 of the other; "
+                                               "one file at a time, uncalibrated", **speech["cross_sex"]},
         "speech_adapted_emodb_loso": {"protocol": "as above, each speaker's test files standardised with their own "
                                                   "statistics (--adapt per speaker)", **loso["speech_adapted"]},
         "text_goemotions_dev": text_metrics or {"note": "text member of the previous bundle, unchanged (61.3 % UA on the "
@@ -386,7 +401,7 @@ def build(work: pathlib.Path, *, retrain_text: bool) -> None:
     config = RecognizerConfig(
         name="emofuse-default-4class", heads={"categorical": "fused"}, systems=tuple(systems), asr="pocketsphinx",
         label_names=display_names(CLASSES),
-        description="Speech (level- and channel-robust functionals with CREPE pitch and Silero speech timing, class-balanced "
+        description="Speech (level- and channel-robust functionals with CREPE pitch movement and Silero speech timing, class-balanced "
                     "logistic regression; EmoDB with augmented copies, acted German) and text (frozen all-MiniLM-L6-v2 + "
                     "linear head, GoEmotions Reddit comments), temperature-calibrated on held-out speakers and texts, "
                     "weighted late fusion with the text member weighted by the transcript's confidence; pocketsphinx (US "

@@ -72,8 +72,11 @@ def test_bundled_model_describes_itself(default):
     assert default.systems["fused"].spec.members == ("speech", "text")
     assert default.features["minilm"].config.model == "sentence-transformers/all-MiniLM-L6-v2"
     assert default.features["robust"].name == "robust_functionals"
-    assert {"speech_emodb_loso", "speech_adapted_emodb_loso", "text_goemotions_dev", "fusion_heldout_pairs",
-            "calibration"} <= set(default.config.metrics)
+    from emofuse.robustness import front_end
+
+    assert default.features["robust"] == front_end()  # the bundle was built with the recipe's front-end
+    assert {"speech_emodb_loso", "speech_emodb_cross_sex", "speech_adapted_emodb_loso", "text_goemotions_dev",
+            "fusion_heldout_pairs", "calibration"} <= set(default.config.metrics)
     assert set(default.config.temperatures) == {"speech", "speech_adapted", "text", "fused"}
     assert default.config.adaptation == {"speech": "speech_adapted"}
     assert default.systems["speech_adapted"].spec.normalization == "speaker"

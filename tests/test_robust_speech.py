@@ -90,6 +90,52 @@ def test_functionals_follow_the_voice(energy_config):
     assert high[names.index("f0_range")] > low[names.index("f0_range")] + 2
 
 
+def test_without_the_pitch_level_only_the_level_columns_go_and_a_transposed_voice_looks_alike():
+    full_config = RobustFunctionalsConfig(vad="energy")
+    movement_config = RobustFunctionalsConfig(vad="energy", pitch_level=False)
+    names, kept = feature_names(full_config), feature_names(movement_config)
+    assert set(names) - set(kept) == {"f0_mean", "f0_p10", "f0_p50", "f0_p90"}
+    assert [n for n in names if n in kept] == list(kept)  # the rest in the same order
+    signal = voice(f0=150.0, glide=4.0, seed=2)
+    full = robust_functionals(signal, RATE, full_config)
+    movement = robust_functionals(signal, RATE, movement_config)
+    assert movement.shape == (len(kept),)
+    np.testing.assert_array_equal(movement, full[[names.index(n) for n in kept]])
+    # an octave up (the same glide): the level moves 12 semitones, the movement does not
+    higher = robust_functionals(voice(f0=300.0, glide=4.0, seed=2), RATE, full_config)
+    assert higher[names.index("f0_p50")] - full[names.index("f0_p50")] == pytest.approx(12.0, abs=0.7)
+    for name in ("f0_std", "f0_range"):
+        assert higher[names.index(name)] == pytest.approx(full[names.index(name)], abs=0.5), name
+
+
+def test_cross_group_trains_on_one_group_and_tests_on_the_other():
+    from emofuse.robustness import cross_group
+
+    rng = np.random.default_rng(0)
+    classes = ("neu", "hap", "sad", "ang")
+    clean, copies, labels, speakers = {}, {}, {}, {}
+    groups = {f"s{k}": ("F" if k < 3 else "M") for k in range(6)}
+    for speaker, sex in groups.items():
+        offset = 3.0 if sex == "F" else 0.0  # a group-wide shift in the first (uninformative) feature
+        for k in range(24):
+            identifier = f"{speaker}_{k}"
+            label = classes[k % 4]
+            vector = rng.normal(size=6)
+            vector[1 + k % 4] += 3.0  # the class shows in one feature
+            vector[0] += offset
+            clean[identifier], copies[identifier] = vector, vector + rng.normal(scale=0.1, size=6)
+            labels[identifier], speakers[identifier] = label, speaker
+    result = cross_group({"clean": clean, "copy0": copies}, {"clean": clean}, labels, speakers, groups, classes)
+    assert set(result) == {"F", "M"}
+    for group, part in result.items():
+        assert {speakers[i] for i in part["ids"]} == {s for s, g in groups.items() if g != group}
+        assert part["posteriors"].shape == (72, 4)
+        accuracy = np.mean([classes[k] == labels[i] for i, k in zip(part["ids"], part["posteriors"].argmax(axis=1), strict=True)])
+        assert accuracy > 0.8, group
+    with pytest.raises(ValueError, match="no group"):
+        cross_group({"clean": clean}, {"clean": clean}, labels, speakers, {"s0": "F"}, classes)
+
+
 def test_every_condition_keeps_the_length_and_stays_in_range():
     signal = voice(seconds=1.0)
     for condition in CONDITIONS:

@@ -146,7 +146,8 @@ class AugmentConfig:
     #: default: in the default recipe (8 copies, half of them shifted by up to 3 semitones and
     #: half at 0.9-1.1x the rate) EmoDB leave-one-speaker-out scored 81.0 against 77.2 % UA
     #: but the dev speakers, who choose, 81.6 against 82.8, and 5 dB noise then cost 13.6 points
-    #: (docs/MODEL_CARD.md)
+    #: (docs/MODEL_CARD.md); trained on one sex and tested on the other it helps (benchmarks/results/
+    #: unseen_voices.md), but 5 dB noise then costs 10-15 points with any of the variants tried
     pitch_probability: float = 0.0
     semitones: tuple[float, float] = (-3.0, 3.0)
     #: another speaking rate (the pitch kept); off by default (above)

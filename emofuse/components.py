@@ -32,6 +32,7 @@ PROTOCOLS: Registry = Registry("protocol", {
     "official_splits": "emofuse.data.protocols:official_splits",
     "few_shot": "emofuse.data.protocols:few_shot",
     "script_disjoint": "emofuse.data.protocols:script_disjoint",
+    "cross_gender": "emofuse.data.protocols:cross_gender",
 }, group="emofuse.protocols")
 
 FEATURES: Registry = Registry("front-end", {

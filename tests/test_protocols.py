@@ -4,6 +4,7 @@ from emofuse.config import Component
 from emofuse.data.corpora import prepare_iemocap
 from emofuse.data.manifest import Manifest
 from emofuse.data.manifest import Utterance
+from emofuse.data.protocols import CrossGenderConfig
 from emofuse.data.protocols import FewShotConfig
 from emofuse.data.protocols import Fold
 from emofuse.data.protocols import HoldoutSessionConfig
@@ -55,6 +56,29 @@ def test_leave_one_session_out():
     assert report.speaker_independent and report.ids_disjoint
     by_session = folds_of("leave_one_session_out", LeaveOneSessionOutConfig(dev="next_session"), manifest)
     assert {manifest[i].session for i in by_session[0].dev} == {"2"}
+
+
+def gendered(manifest):
+    return Manifest([u.replace(gender=u.speaker[-1]) for u in manifest])
+
+
+def test_cross_gender_tests_each_gender_on_a_model_of_the_other():
+    manifest = gendered(toy_manifest())
+    folds = folds_of("cross_gender", CrossGenderConfig(), manifest)
+    assert [f.name for f in folds] == ["test_F", "test_M"]
+    for fold in folds:
+        assert_partition(manifest, fold)
+        tested = {manifest[i].gender for i in fold.test}
+        assert len(tested) == 1 and len(fold.test) == 12  # every speaker of one gender
+        assert tested.isdisjoint({manifest[i].gender for i in (*fold.train, *fold.dev)})
+        assert len({manifest[i].speaker for i in fold.dev}) == 1 and len(fold.train) == 8  # one held-out dev speaker
+    assert validate_folds(manifest, folds).speaker_independent
+    fraction = folds_of("cross_gender", CrossGenderConfig(dev="fraction", dev_fraction=0.25), manifest)
+    assert all(len(f.dev) == 4 and len(f.train) == 8 for f in fraction)  # 2 of each label's 6
+    with pytest.raises(ProtocolError, match="two genders"):
+        folds_of("cross_gender", CrossGenderConfig(), Manifest([u.replace(gender="F") for u in manifest]))
+    with pytest.raises(ProtocolError, match="needs a gender"):
+        folds_of("cross_gender", CrossGenderConfig(), toy_manifest())
 
 
 def test_leave_one_speaker_out_interlocutor():

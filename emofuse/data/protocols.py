@@ -182,6 +182,50 @@ def leave_one_speaker_out(config: LeaveOneSpeakerOutConfig, manifest: Manifest) 
     return folds
 
 
+# Cross gender ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossGenderConfig:
+    """Voices unlike any in training: one fold per gender, tested on every speaker of that gender
+    and trained on the speakers of the others. Dev: one training speaker (the ``dev_speaker``-th
+    in sorted order of each training pool), or a stratified ``dev_fraction`` of the training
+    speakers' utterances (``dev: fraction``)."""
+
+    dev: Literal["speaker", "fraction"] = "speaker"
+    dev_speaker: int = 0
+    dev_fraction: float = 0.2
+    seed: int = 0
+
+
+@builds(CrossGenderConfig)
+def cross_gender(config: CrossGenderConfig, manifest: Manifest) -> list[Fold]:
+    _require(manifest, "gender", "cross_gender")
+    _require(manifest, "speaker", "cross_gender")
+    genders = _sorted_values({str(u.gender) for u in manifest})
+    if len(genders) < 2:
+        raise ProtocolError(f"cross_gender needs speakers of at least two genders, found {genders}")
+    mixed = sorted(str(s) for s in {u.speaker for u in manifest} if len({u.gender for u in manifest if u.speaker == s}) > 1)
+    if mixed:
+        raise ProtocolError(f"cross_gender: speakers with more than one gender: {mixed[:5]}")
+    folds = []
+    for index, gender in enumerate(genders):
+        test = tuple(u.id for u in manifest if str(u.gender) == gender)
+        pool = [u for u in manifest if str(u.gender) != gender]
+        if config.dev == "fraction":
+            train, dev = split_dev(pool, fraction=config.dev_fraction, seed=config.seed + index)
+        else:
+            speakers = _sorted_values({str(u.speaker) for u in pool})
+            if len(speakers) < 2:
+                raise ProtocolError(f"cross_gender: the speakers other than {gender} are {speakers}; a dev speaker "
+                                    "needs at least two (or dev: fraction)")
+            dev_speaker = speakers[config.dev_speaker % len(speakers)]
+            dev = tuple(u.id for u in pool if str(u.speaker) == dev_speaker)
+            train = tuple(u.id for u in pool if str(u.speaker) != dev_speaker)
+        folds.append(Fold(f"test_{gender}", train, dev, test))
+    return folds
+
+
 # Random k-fold (not speaker-independent) -------------------------------------------------
 
 

@@ -269,7 +269,7 @@ def main() -> None:
         + "\nVoices unlike any in training: trained on the 5 speakers of one sex (clean + copies; C chosen by "
           "leave-one-speaker-out among them), tested on the 5 of the other, clean, one file at a time (uncalibrated "
           "posteriors: no speaker of the test sex to fit a temperature on). The default's front-end was chosen by "
-          "these figures among 7 variants (2026-12-01): they are optimistic for it.\n\n"
+          "these figures (benchmarks/results/unseen_voices.md): they are optimistic for it.\n\n"
         + markdown_table(["system", "trained on", "tested on", "C", "dev UA % (training sex)", "UA % pooled (speaker mean ± std)",
                           "top class", "ECE"], sex_rows)
         + ("\nAcross languages: the bundled default (trained on all of German EmoDB) on English synthetic speech, speech "

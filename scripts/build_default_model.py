@@ -176,11 +176,9 @@ def emodb_speech(work: pathlib.Path) -> dict:
     from emofuse.calibration import apply_temperature
     from emofuse.calibration import expected_calibration_error
     from emofuse.calibration import fit_temperature
-    from emofuse.components import FEATURES
-    from emofuse.config import Component
-    from emofuse.config import parse
     from emofuse.robustness import cross_group
     from emofuse.robustness import fit_logistic
+    from emofuse.robustness import front_end
     from emofuse.robustness import group_standardize
     from emofuse.robustness import leave_one_speaker_out
     from emofuse.robustness import scores_of
@@ -191,9 +189,8 @@ def emodb_speech(work: pathlib.Path) -> dict:
     utterances = list(manifest)
     labels = {u.id: str(u.label) for u in utterances}
     speakers = {u.id: str(u.speaker) for u in utterances}
-    (name, feature), = SPEECH["features"].items()
-    component = Component(feature["name"], parse(FEATURES.get(feature["name"]).config_class,
-                                                 {k: v for k, v in feature.items() if k != "name"}))
+    (name, _), = SPEECH["features"].items()
+    component = front_end()  # SPEECH's front-end, FRONT_END
     variants = ["clean"] + [f"copy{k}" for k in range(SPEECH["copies"])]
     training = variant_features(component, utterances, variants, cache_dir=work / "cache", num_workers=2)
     testing = {"clean": training["clean"]}

@@ -218,7 +218,7 @@ def robust_functionals(signal: np.ndarray, sampling_rate: int, config: RobustFun
                     rises.mean() if rises.size else 0.0, -falls.mean() if falls.size else 0.0]
         values += [f0.mean(), f0.std(), p10, p50, p90, *movement] if config.pitch_level else [f0.std(), *movement]
     else:
-        values += [0.0] * (9 if config.pitch_level else 5)
+        values += [0.0] * (9 if config.pitch_level else 9 - len(PITCH_LEVEL))
     pitch_speech = track.periodicity[track.periodicity > 0]
     segments = _segments(voiced)
     speech_seconds = max(sum(end - start for start, end in regions), config.pitch_hop)

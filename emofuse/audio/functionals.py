@@ -36,8 +36,11 @@ from emofuse.registry import builds
 
 _EPS = 1e-10
 
-#: The pitch functionals that are the speaker's level rather than its movement (``f0_<name>``;
-#: left out with ``pitch_level=False``).
+#: The pitch functionals (``f0_<name>``), in the order of their columns.
+PITCH = ("mean", "std", "p10", "p50", "p90", "range", "delta_abs", "rise", "fall")
+
+#: The pitch functionals that are the speaker's level rather than its movement (left out with
+#: ``pitch_level=False``).
 PITCH_LEVEL = ("mean", "p10", "p50", "p90")
 
 #: The feature groups, in the order of their columns (see :func:`feature_names`, :func:`feature_group`).
@@ -78,10 +81,14 @@ class RobustFunctionalsConfig:
             raise ValueError(f"voicing must be in (0, 1), got {self.voicing}")
 
 
+def _pitch(config: RobustFunctionalsConfig) -> tuple[str, ...]:
+    """The pitch functionals ``config`` keeps."""
+    return tuple(s for s in PITCH if config.pitch_level or s not in PITCH_LEVEL)
+
+
 def feature_names(config: RobustFunctionalsConfig) -> tuple[str, ...]:
     """The name of every value :class:`RobustFunctionals` returns, in order."""
-    names = [f"f0_{s}" for s in ("mean", "std", "p10", "p50", "p90", "range", "delta_abs", "rise", "fall")
-             if config.pitch_level or s not in PITCH_LEVEL]
+    names = [f"f0_{s}" for s in _pitch(config)]
     names += ["voiced_ratio", "periodicity_mean", "periodicity_std", "voiced_segments_per_s", "voiced_segment_mean"]
     names += [f"energy_{s}" for s in ("mean", "std", "p10", "p50", "delta_abs", "delta_std", "voiced_minus_unvoiced")]
     names += [f"{d}_{s}" for d in ("tilt", "slope", "centroid", "flatness", "flux", "low_high")
@@ -214,11 +221,11 @@ def robust_functionals(signal: np.ndarray, sampling_rate: int, config: RobustFun
         steps = np.concatenate([np.diff(semitones[a:b]) for a, b in _segments(voiced) if b - a >= 2] or [np.zeros(0)])
         rises, falls = steps[steps > 0], steps[steps < 0]
         p10, p50, p90 = np.percentile(f0, [10, 50, 90])
-        movement = [p90 - p10, np.abs(steps).mean() if steps.size else 0.0,
-                    rises.mean() if rises.size else 0.0, -falls.mean() if falls.size else 0.0]
-        values += [f0.mean(), f0.std(), p10, p50, p90, *movement] if config.pitch_level else [f0.std(), *movement]
+        pitch = dict(zip(PITCH, [f0.mean(), f0.std(), p10, p50, p90, p90 - p10, np.abs(steps).mean() if steps.size else 0.0,
+                                 rises.mean() if rises.size else 0.0, -falls.mean() if falls.size else 0.0], strict=True))
+        values += [pitch[s] for s in _pitch(config)]
     else:
-        values += [0.0] * (9 if config.pitch_level else 9 - len(PITCH_LEVEL))
+        values += [0.0] * len(_pitch(config))
     pitch_speech = track.periodicity[track.periodicity > 0]
     segments = _segments(voiced)
     speech_seconds = max(sum(end - start for start, end in regions), config.pitch_hop)

@@ -205,7 +205,10 @@ def cross_gender(config: CrossGenderConfig, manifest: Manifest) -> list[Fold]:
     genders = _sorted_values({str(u.gender) for u in manifest})
     if len(genders) < 2:
         raise ProtocolError(f"cross_gender needs speakers of at least two genders, found {genders}")
-    mixed = sorted(str(s) for s in {u.speaker for u in manifest} if len({u.gender for u in manifest if u.speaker == s}) > 1)
+    genders_of: dict[str, set] = {}
+    for u in manifest:
+        genders_of.setdefault(str(u.speaker), set()).add(u.gender)
+    mixed = sorted(s for s, found in genders_of.items() if len(found) > 1)
     if mixed:
         raise ProtocolError(f"cross_gender: speakers with more than one gender: {mixed[:5]}")
     folds = []

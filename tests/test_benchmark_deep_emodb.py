@@ -19,3 +19,56 @@ def test_rows_not_in_these_runs_are_kept_with_their_date_in_table_order():
         ("emodb4", "cnn14", 0.75, "2026-12-01"),  # kept with its own date
     ]
     assert kept_rows(new, {}) == sorted(new, key=lambda r: r["task"] != "emodb7")
+
+
+def test_every_profile_override_parses_for_every_task_it_runs():
+    """A profile's overrides must name real keys of each task's config (a typo would otherwise
+    create a new key, or fail hours into the benchmark), and every system of a task gets them in
+    the same config (one run directory holds one config)."""
+    from benchmarks.deep_emodb import CONFIGS
+    from benchmarks.deep_emodb import HELPERS
+    from benchmarks.deep_emodb import PROFILES
+    from benchmarks.deep_emodb import TASKS
+    from benchmarks.deep_emodb import profile_overrides
+    from emofuse.experiment import load_experiment
+
+    for name, profile in PROFILES.items():
+        assert set(profile) - {"description", "tasks", "*"} <= {s for task in TASKS.values() for s in task[2]} | set(HELPERS["classification_block"])
+        for task in profile["tasks"]:
+            config, overrides, systems = TASKS[task]
+            values = profile_overrides(name, task)
+            assert values[: len(profile["*"])] == profile["*"]
+            experiment = load_experiment(CONFIGS / config, overrides=[*overrides, *values])
+            assert set(experiment.systems) == set(load_experiment(CONFIGS / config, overrides=overrides).systems)
+            for system in systems:
+                assert all(f"systems.{system}.{value}" in values for value in profile.get(system, []))
+
+
+def test_the_cpu90_profile_reduces_what_dominates_the_time():
+    from benchmarks.deep_emodb import CONFIGS
+    from benchmarks.deep_emodb import profile_overrides
+    from emofuse.experiment import load_experiment
+
+    assert profile_overrides(None, "emodb7") == []
+    full = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml")
+    reduced = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml", overrides=profile_overrides("cpu90", "pseudo_bimodal4"))
+    before, after = full.systems["mfcnn14"], reduced.systems["mfcnn14"]
+    assert after.model.config.acoustic.channels == tuple(c // 2 for c in before.model.config.acoustic.channels)
+    assert after.model.config.acoustic.crop_seconds == 2.0 and before.model.config.acoustic.crop_seconds is None
+    assert after.training.max_epochs < before.training.max_epochs
+    assert reduced.seeds == (0,) and len(full.seeds) == 3
+    assert after.model.config.text_dropout == before.model.config.text_dropout  # chosen on dev: kept
+
+
+def test_the_whole_benchmark_verdict_needs_every_row_and_adds_their_minutes():
+    from benchmarks.deep_emodb import TASKS
+    from benchmarks.deep_emodb import verdicts
+
+    rows = [{"task": t, "system": s, "uar_mean": 0.8, "minutes": 4.0}
+            for t in ("emodb7", "emodb4", "pseudo_bimodal4") for s in TASKS[t][2]]
+    line = [v for v in verdicts(rows) if "whole benchmark" in v]
+    assert line == [f"- the whole benchmark (7 and 4 classes, pseudo-bimodal) under 90 minutes: "
+                    f"{'met' if 4.0 * len(rows) < 90 else 'not met'} ({4.0 * len(rows):.0f} min)"]
+    assert not [v for v in verdicts(rows[1:]) if "whole benchmark" in v]  # a row missing: no verdict
+    rows[0]["minutes"] = None
+    assert not [v for v in verdicts(rows) if "whole benchmark" in v]

@@ -182,12 +182,13 @@ def _settings(config, system: str) -> str:  # noqa: ANN001 (ExperimentConfig)
     model = spec.model.config
     parts = [spec.model.name]
     for key in ("channels", "hidden_sizes", "lstm_size", "lstm_sizes", "head", "crop_seconds", "spec_augment",
-                "chunk_frames", "hidden_size"):
+                "head_dropout", "chunk_frames", "hidden_size"):
         if hasattr(model, key):
             parts.append(f"{key} {getattr(model, key)}")
     acoustic = getattr(model, "acoustic", None)  # the conditioned CNN14s: their CNN14 and modality dropout
     if acoustic is not None:
-        parts.append(f"channels {acoustic.channels}; crop_seconds {acoustic.crop_seconds}; spec_augment {acoustic.spec_augment}")
+        parts.append(f"channels {acoustic.channels}; crop_seconds {acoustic.crop_seconds}; spec_augment {acoustic.spec_augment}; "
+                     f"head_dropout {acoustic.head_dropout:g}")
     if getattr(model, "text_dropout", 0):
         parts.append(f"text_dropout {model.text_dropout:g}")
     training = spec.training
@@ -344,7 +345,9 @@ def main() -> None:
     markdown = ("EmoDB leave-one-speaker-out (dev: the next speaker), UAR over folds x seeds; widths and epochs are "
                 f"{sizing}. Training time of the rows (feature extraction counted in the run that first computes each "
                 f"front-end; none where the cache already held it), added up: {total:.0f} min"
-                + (" (measured on different days and loads: each row's date)" if len({r.get("date") for r in rows}) > 1 else "") + ".\n\n"
+                + (" (measured on different days and loads: each row's date)" if len({r.get("date") for r in rows}) > 1 else "")
+                + ". The CNN14s' head dropout is PANNs' 0.5 where a row's settings do not name it (rows kept from before "
+                "2026-12-02 did not list it).\n\n"
                 + table + "\nGoals:\n\n" + "\n".join(verdicts(rows)) + "\n\nMean learning curves (± 1 std over folds "
                 "and seeds):\n\n" + figures + "\n")
     write_results(results_name(arguments), {"profile": arguments.profile, "rows": rows, "total_minutes": round(total, 1)}, markdown)

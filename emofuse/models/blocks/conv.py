@@ -25,18 +25,24 @@ Condition = Callable[[int, torch.Tensor], torch.Tensor]
 
 def time_mask(lengths: torch.Tensor | None, frames: int, *, axis: int, dims: int) -> torch.Tensor | None:
     """A ``{0, 1}`` mask of valid frames that broadcasts over a ``dims``-dimensional tensor whose
-    time axis is ``axis`` (``None`` without lengths, and when no utterance is padded: then batch
-    norm runs fused and nothing is multiplied by ones, a third off a CNN14 training step on a batch
-    of 16 unpadded 2 s crops; not while tracing or compiling, whose graph must keep the mask for
-    any lengths)."""
+    time axis is ``axis`` (``None`` without lengths)."""
     if lengths is None:
-        return None
-    if not (torch.jit.is_tracing() or torch.compiler.is_compiling()) and bool((lengths >= frames).all()):
         return None
     valid = (torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]).float()  # (batch, frames)
     shape = [valid.shape[0]] + [1] * (dims - 1)
     shape[axis] = frames
     return valid.view(shape)
+
+
+def unpadded(lengths: torch.Tensor | None, frames: int) -> torch.Tensor | None:
+    """``lengths``, or ``None`` when no utterance of the batch is padded: then no mask is made, batch
+    norm runs fused and nothing is multiplied by ones (a third off a CNN14 training step on a batch
+    of 16 unpadded 2 s crops). A backbone checks once per forward pass, at its input (reading the
+    lengths stops a GPU's queue); not while tracing or compiling, whose graph must keep the mask
+    for any lengths."""
+    if lengths is None or torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return lengths
+    return None if bool((lengths >= frames).all()) else lengths
 
 
 def _apply(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -150,6 +156,7 @@ class CNN14Backbone(torch.nn.Module):
             values = torch.nn.functional.pad(values, (0, 0, 0, self.time_factor - frames))
         if lengths is not None:
             lengths = lengths.to(values.device).clamp(min=1, max=values.shape[1])
+        lengths = unpadded(lengths, values.shape[1])
         mask = time_mask(lengths, values.shape[1], axis=2, dims=4)  # (batch, 1, frames, 1)
         values = self.input_norm(values.transpose(1, 2).unsqueeze(-1), mask).squeeze(-1).transpose(1, 2)
         hidden = _apply(values, time_mask(lengths, values.shape[1], axis=1, dims=3)).unsqueeze(1)

@@ -17,6 +17,7 @@ import torch
 
 from emofuse.models.blocks.conv import _apply
 from emofuse.models.blocks.conv import time_mask
+from emofuse.models.blocks.conv import unpadded
 
 
 def _strided(lengths: torch.Tensor | None, stride: int) -> torch.Tensor | None:
@@ -95,6 +96,7 @@ class ResNetBackbone(torch.nn.Module):
         # (batch, frames, mels) -> (batch, 1, mels, frames): frequency x time images
         if lengths is not None:
             lengths = lengths.to(values.device).clamp(min=1, max=values.shape[1])
+        lengths = unpadded(lengths, values.shape[1])
         images = values.transpose(1, 2).unsqueeze(1)
         hidden = self.act1(self.bn1(self.conv1(_apply(images, time_mask(lengths, images.shape[3], axis=3, dims=4)))))
         hidden = _apply(hidden, time_mask(lengths, hidden.shape[3], axis=3, dims=4))

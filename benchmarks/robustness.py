@@ -5,20 +5,20 @@
 1. **EmoDB leave-one-speaker-out, every test utterance also perturbed** (4 classes, 339
    utterances, 10 folds; the next speaker is the dev speaker that chooses C and fits the
    temperature): gain -20 / +10 dB (clipped), an 8 kHz mu-law telephone channel, white and pink
-   noise at 20 / 10 / 5 dB SNR, simulated rooms (Sabine RT60 0.3 and 0.8 s) and resampling
-   through 22.05 and 44.1 kHz (:data:`emofuse.audio.perturb.CONDITIONS`). Per condition: UA
+   noise at 20 / 10 / 5 dB SNR, simulated rooms (Sabine RT60 0.3 and 0.8 s), resampling
+   through 22.05 and 44.1 kHz and a 1.5 s excerpt (:data:`emofuse.audio.perturb.CONDITIONS`). Per condition: UA
    (pooled over the folds' test predictions, and mean ± std over the 10 test speakers), the
    share of the most predicted class (the data are not balanced: angry is 37 % of them), and the
    expected calibration error (ECE, 10 bins) of the temperature-scaled posteriors.
    Systems side by side: the default recipe (``robust_functionals`` without the absolute pitch
-   level + class-balanced logistic
-   regression trained on the clean utterances and ``--copies`` augmented copies; the same recipe
-   with ``--adapt`` per speaker and condition), and a plain ComParE_2016 + linear SVM (Platt
+   level, 8 cepstra, + class-balanced logistic regression trained on the clean utterances and
+   ``--copies`` augmented copies per source of :data:`emofuse.robustness.AUGMENTATIONS`; the same
+   recipe with ``--adapt`` per speaker and condition), the default until 2026-12-02 (12 cepstra,
+   only the default copies), and a plain ComParE_2016 + linear SVM (Platt
    posteriors) trained on the clean utterances only. The augmentation draws from the same
    families as the test conditions, with other parameters (random gain, colouring, rooms, noise
    colours and SNRs, channels), so this measures robustness within those families.
-2. **Voices unlike any in training**: the default recipe (and the one before, with the
-   absolute pitch level) trained on EmoDB's five men and tested on its five women, and the
+2. **Voices unlike any in training**: the default recipe (and the one before) trained on EmoDB's five men and tested on its five women, and the
    reverse (:func:`emofuse.robustness.cross_group`; C chosen among the training speakers).
 3. **Across languages**: the bundled default (trained on German EmoDB, speech only, one file at
    a time and with ``--adapt`` per speaker) on the English speech of the IEMOCAP_mini and
@@ -51,8 +51,8 @@ from emofuse.robustness import COPIES  # noqa: E402
 
 log = logging.getLogger("robustness")
 CLASSES = ("neu", "hap", "sad", "ang")
-#: The default recipe until 2026-12-01: the same, with the absolute pitch level among the features.
-BEFORE = "default before (with the pitch level)"
+#: The default recipe until 2026-12-02: 12 cepstra instead of 8, and only the default copies.
+BEFORE = "default before (12 cepstra, default copies)"
 SEXES = {"F": "women", "M": "men"}
 
 
@@ -153,7 +153,7 @@ def cross_language(progress: bool) -> list[dict]:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=COPIES, help="augmented training copies per utterance")
+    parser.add_argument("--copies", type=int, default=COPIES, help="augmented training copies per utterance and source")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache-dir", default=str(ROOT / "runs" / "robust_cache"))
     parser.add_argument("--skip-baseline", action="store_true", help="leave out ComParE + linear SVM")
@@ -165,10 +165,13 @@ def main() -> None:
     from emofuse import prepare_emodb
     from emofuse.audio.functionals import RobustFunctionalsConfig
     from emofuse.audio.perturb import CONDITIONS
+    from emofuse.audio.perturb import AugmentConfig
     from emofuse.config import Component
+    from emofuse.robustness import AUGMENTATIONS
     from emofuse.robustness import cross_group
     from emofuse.robustness import front_end
     from emofuse.robustness import leave_one_speaker_out
+    from emofuse.robustness import recipe_features
     from emofuse.robustness import scores_of
     from emofuse.robustness import variant_features
 
@@ -177,14 +180,15 @@ def main() -> None:
     labels = {u.id: str(u.label) for u in utterances}
     speakers = {u.id: str(u.speaker) for u in utterances}
     sexes = {str(u.speaker): str(u.gender) for u in utterances}
-    front_ends = {"default": front_end(), BEFORE: Component("robust_functionals", RobustFunctionalsConfig())}
-    copies = [f"copy{k}" for k in range(arguments.copies)]
+    front_ends = {"default": (front_end(), AUGMENTATIONS),
+                  BEFORE: (Component("robust_functionals", RobustFunctionalsConfig(pitch_level=False)),
+                           {"default": AugmentConfig()})}
     subset = test_subset(utterances, arguments.per_class)
     training, testing = {}, {}
     with timer() as extraction:
-        for name, component in front_ends.items():
-            training[name] = variant_features(component, utterances, ["clean", *copies], cache_dir=arguments.cache_dir,
-                                              num_workers=arguments.workers)
+        for name, (component, augmentations) in front_ends.items():
+            training[name] = recipe_features(component, utterances, copies=arguments.copies, augmentations=augmentations,
+                                             cache_dir=arguments.cache_dir, num_workers=arguments.workers)
             testing[name] = {"clean": training[name]["clean"],
                              **variant_features(component, subset, list(CONDITIONS)[1:], cache_dir=arguments.cache_dir,
                                                 num_workers=arguments.workers)}
@@ -256,8 +260,10 @@ def main() -> None:
         "speaker as dev: C and the temperature). Reduced for 2 shared CPU cores: the perturbed conditions are scored on "
         f"{len(subset)} test utterances (the first {arguments.per_class} per speaker and class; `clean (subset)` is the "
         "same utterances clean, the reference of the drops), `clean` on all 339. Default recipe: "
-        f"`robust_functionals` without the absolute pitch level + class-balanced logistic regression, trained on the clean "
-        f"utterances and {arguments.copies} augmented copies (before 2026-12-01 with the pitch level: the `{BEFORE}` column); ComParE_2016 + linear SVM trained on the clean utterances. UA pooled over the 10 folds' test "
+        f"`robust_functionals` without the absolute pitch level, 8 cepstra, + class-balanced logistic regression, trained "
+        f"on the clean utterances and {arguments.copies} augmented copies per source (the default perturbations; another "
+        "voice and rate with more noise and rooms: `emofuse.robustness.AUGMENTATIONS`); until 2026-12-02 12 cepstra and "
+        f"only the default copies: the `{BEFORE}` column; ComParE_2016 + linear SVM trained on the clean utterances. UA pooled over the 10 folds' test "
         "predictions (fold mean ± std in brackets); top class: the share of the most predicted class (angry is 37 % of all "
         "339, a quarter of the subset); ECE of the temperature-scaled posteriors. ⚠: more than 8 points below clean.\n\n"
         + markdown_table(header, rows)

@@ -127,13 +127,26 @@ def variant_features(component: Component, utterances: Sequence[Utterance], vari
 #: (benchmarks/results/robust_groups.md).
 CLIP = 3.0
 
-#: Augmented training copies per utterance in the default recipe (drawn with AugmentConfig's defaults).
+#: Augmented training copies per utterance and source (:data:`AUGMENTATIONS`) in the default recipe.
 COPIES = 8
+
+#: The sources of the default recipe's augmented copies, :data:`COPIES` each: the default
+#: perturbations (:class:`AugmentConfig`'s defaults) and copies that also sound like another voice
+#: (F0 and formants shifted by up to 3 semitones, the rate by 0.9-1.1x, half of them each) with more
+#: noise (75 %, 0-30 dB SNR) and more rooms (75 %). Chosen with :data:`FRONT_END` on EmoDB speakers
+#: of the other sex (benchmarks/results/unseen_voices.md; since 2026-12-02).
+AUGMENTATIONS: dict[str, AugmentConfig] = {
+    "default": AugmentConfig(),
+    "voice": AugmentConfig(pitch_probability=0.5, tempo_probability=0.5, noise_probability=0.75, snr_db=(0.0, 30.0),
+                           room_probability=0.75),
+}
 
 #: The default recipe's speech front-end, as a feature entry of a config: ``robust_functionals``
 #: without the absolute pitch level (``pitch_level``), which tells more about the speaker than
-#: the emotion. Chosen on EmoDB speakers of the other sex (:func:`cross_group`; docs/MODEL_CARD.md).
-FRONT_END = {"name": "robust_functionals", "pitch_level": False}
+#: the emotion, and with 8 cepstra instead of 12: the high ones follow a higher voice's harmonics
+#: more than the spectral envelope. Chosen on EmoDB speakers of the other sex (:func:`cross_group`;
+#: docs/MODEL_CARD.md).
+FRONT_END = {"name": "robust_functionals", "pitch_level": False, "n_cepstra": 8}
 
 
 def front_end() -> Component:
@@ -143,6 +156,22 @@ def front_end() -> Component:
 
     options = {k: v for k, v in FRONT_END.items() if k != "name"}
     return Component(str(FRONT_END["name"]), parse(FEATURES.get(str(FRONT_END["name"])).config_class, options))
+
+
+def recipe_features(component: Component, utterances: Sequence[Utterance], *, copies: int = COPIES,
+                    augmentations: dict[str, AugmentConfig] | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                    num_workers: int = 1, progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """The training features of the default recipe: ``clean`` and ``copies`` augmented copies of
+    every utterance per source of ``augmentations`` (default :data:`AUGMENTATIONS`), as
+    ``{"clean": ..., "<source> copy<k>": ...}`` (see :func:`variant_features`)."""
+    augmentations = AUGMENTATIONS if augmentations is None else augmentations
+    variants = [f"copy{k}" for k in range(copies)]
+    options = {"cache_dir": cache_dir, "num_workers": num_workers, "progress": progress}
+    result = variant_features(component, utterances, ["clean"], **options)
+    for source, augmentation in augmentations.items():
+        drawn = variant_features(component, utterances, variants, augmentation=augmentation, **options)
+        result.update({f"{source} {v}": values for v, values in drawn.items()})
+    return result
 
 
 def fit_logistic(features: np.ndarray, truth: np.ndarray, classes: int, c: float, *,

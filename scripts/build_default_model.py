@@ -7,11 +7,12 @@
 Everything is chosen on held-out EmoDB speakers, never on the utterances it is scored on:
 
 1. **Speech** (``SPEECH`` below): the ``robust_functionals`` front-end (level- and
-   channel-invariant functionals, CREPE pitch movement without its absolute level, Silero speech
-   timing) on every EmoDB utterance
-   of the 4 classes and on ``COPIES`` augmented copies of each (random gain -30..+10 dB,
-   microphone colouring, rooms, coloured noise, telephone band and resampling:
-   :func:`emofuse.audio.perturb.augment`), then class-balanced logistic regression.
+   channel-invariant functionals, CREPE pitch movement without its absolute level, 8 cepstra,
+   Silero speech timing) on every EmoDB utterance of the 4 classes and on ``COPIES`` augmented
+   copies of each per source of ``AUGMENTATIONS`` (random gain -30..+10 dB, microphone
+   colouring, rooms, coloured noise, telephone band and resampling; in the second source also
+   another voice and speaking rate, more noise and more rooms: :func:`emofuse.audio.perturb.augment`),
+   then class-balanced logistic regression.
    Leave-one-speaker-out (10 folds; the next speaker is the dev speaker that chooses C and fits
    the temperature) gives the speaker-independent accuracy and calibration. The bundled model
    is trained on all ten speakers with the C chosen in most folds; its temperature is fitted on
@@ -57,6 +58,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
+from emofuse.robustness import AUGMENTATIONS
 from emofuse.robustness import CLIP
 from emofuse.robustness import COPIES
 from emofuse.robustness import FRONT_END
@@ -73,8 +75,9 @@ log = logging.getLogger("build_default_model")
 # ==== SPEECH SYSTEM ==============================================================================
 # Core-install front-end only (numpy, scipy, onnxruntime): openSMILE's licence keeps it out of the default.
 SPEECH = {
-    "features": {"robust": FRONT_END},  # without the absolute pitch level (chosen on speakers of the other sex)
-    "copies": COPIES,                 # augmented training copies per utterance
+    "features": {"robust": FRONT_END},  # no absolute pitch level, 8 cepstra (chosen on speakers of the other sex)
+    "copies": COPIES,                 # augmented training copies per utterance and source
+    "augmentations": AUGMENTATIONS,   # the sources: the default perturbations; other voices, more noise and rooms
     "c_grid": [0.001, 0.01, 0.1, 1.0],
     "clip": CLIP,                     # standardised features clipped to [-3, 3], the default recipe's bound
 }
@@ -181,9 +184,9 @@ def emodb_speech(work: pathlib.Path) -> dict:
     from emofuse.robustness import front_end
     from emofuse.robustness import group_standardize
     from emofuse.robustness import leave_one_speaker_out
+    from emofuse.robustness import recipe_features
     from emofuse.robustness import scores_of
     from emofuse.robustness import speech_system
-    from emofuse.robustness import variant_features
 
     manifest = prepare_emodb(SHARED / "data" / "emodb", label_map="emodb_four_class").filter(lambda u: u.label is not None)
     utterances = list(manifest)
@@ -191,8 +194,9 @@ def emodb_speech(work: pathlib.Path) -> dict:
     speakers = {u.id: str(u.speaker) for u in utterances}
     (name, _), = SPEECH["features"].items()
     component = front_end()  # SPEECH's front-end, FRONT_END
-    variants = ["clean"] + [f"copy{k}" for k in range(SPEECH["copies"])]
-    training = variant_features(component, utterances, variants, cache_dir=work / "cache", num_workers=2)
+    augmentations = {source: config.cache_key() for source, config in SPEECH["augmentations"].items()}
+    training = recipe_features(component, utterances, copies=SPEECH["copies"], augmentations=SPEECH["augmentations"],
+                               cache_dir=work / "cache", num_workers=2)
     testing = {"clean": training["clean"]}
     study: dict = {}
     for mode, adapt in (("speech", False), ("speech_adapted", True)):
@@ -211,7 +215,7 @@ def emodb_speech(work: pathlib.Path) -> dict:
         arrays = fit_logistic(np.stack([r[0] for r in rows]).astype(np.float64), np.array([r[1] for r in rows]),
                               len(CLASSES), chosen, clip=SPEECH["clip"])
         system = speech_system(component, name, CLASSES, arrays, c=chosen, normalization="speaker" if adapt else "global",
-                               fitted={"copies": SPEECH["copies"]}, clip=SPEECH["clip"])
+                               fitted={"copies": SPEECH["copies"], "augmentations": augmentations}, clip=SPEECH["clip"])
         study[mode] = {"system": system, "temperature": temperature, "C": chosen, "loso": summary,
                        "ids": ids, "raw": raw, "calibrated": calibrated,
                        "ece_pooled_temperature": expected_calibration_error(
@@ -405,6 +409,7 @@ def build(work: pathlib.Path, *, retrain_text: bool) -> None:
                     "English) transcribes when no text is given. Classes: neutral, happy, sad, angry. See docs/MODEL_CARD.md.",
         provenance={"script": "scripts/build_default_model.py",
                     "speech": {"corpus": "emodb", "label_map": "emodb_four_class", "copies": SPEECH["copies"],
+                               "augmentations": {source: config.cache_key() for source, config in SPEECH["augmentations"].items()},
                                "speakers": "all 10"},
                     "fusion": {"calibration": "pooled dev pairs of the 10 speech folds", "pairs": study["pairs"], "seed": SEED}},
         metrics=metrics, temperatures=temperatures, adaptation={"speech": "speech_adapted"},

@@ -142,10 +142,32 @@ def test_every_condition_keeps_the_length_and_stays_in_range():
         if CONDITIONS[condition][0] == "room" and importlib.util.find_spec("pyroomacoustics") is None:
             continue
         out = perturb(signal, RATE, condition, seed=3)
-        assert abs(len(out) - len(signal)) <= 2, condition
+        if CONDITIONS[condition][0] != "excerpt":  # (an excerpt of 1.5 s keeps a 1 s signal whole)
+            assert abs(len(out) - len(signal)) <= 2, condition
         assert np.all(np.isfinite(out)) and np.max(np.abs(out)) <= 1.0, condition
     with pytest.raises(ValueError, match="unknown condition"):
         perturb(signal, RATE, "underwater")
+
+
+def test_an_excerpt_is_a_stretch_of_the_signal_drawn_with_the_seed():
+    signal = np.arange(3 * RATE, dtype=np.float32) / (3 * RATE)
+    first, again, other = (perturb(signal, RATE, "excerpt 1.5 s", seed=s) for s in (1, 1, 2))
+    assert len(first) == int(1.5 * RATE)
+    start = int(np.searchsorted(signal, first[0]))
+    np.testing.assert_array_equal(first, signal[start : start + len(first)])
+    np.testing.assert_array_equal(first, again)
+    assert first[0] != other[0]
+    np.testing.assert_array_equal(perturb(signal[:RATE], RATE, "excerpt 1.5 s", seed=1), signal[:RATE])
+
+
+def test_fewer_cepstra_only_drop_the_high_cepstra_columns():
+    full_config = RobustFunctionalsConfig(vad="energy")
+    low_config = RobustFunctionalsConfig(vad="energy", n_cepstra=8)
+    names, kept = feature_names(full_config), feature_names(low_config)
+    assert set(names) - set(kept) == {f"cep{k}_{s}" for k in range(9, 13) for s in ("std", "delta_std", "mean")}
+    signal = voice(f0=220.0, glide=3.0, seed=4)
+    np.testing.assert_allclose(robust_functionals(signal, RATE, low_config),
+                               robust_functionals(signal, RATE, full_config)[[names.index(n) for n in kept]], rtol=1e-6, atol=1e-6)
 
 
 def test_gain_clips_and_noise_has_the_asked_snr():
@@ -202,23 +224,26 @@ def test_temperature_scaling_recovers_a_known_temperature_and_keeps_the_answers(
         fit_temperature(["neu"], overconfident[:1])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("audiomentations") is None, reason="needs the augment extra")
-def test_augmented_copies_are_cached_per_augmentation_setting(tmp_path):
+def one_utterance_quiet_and_noisy(tmp_path):  # noqa: ANN001, ANN201
+    """A 1 s voice as an utterance, a front-end, and two augmentations: -3 dB only, and 0 dB SNR noise."""
     import soundfile
 
     from emofuse.audio.perturb import AugmentConfig
     from emofuse.config import Component
     from emofuse.data.manifest import Utterance
-    from emofuse.robustness import variant_features
 
     path = tmp_path / "a.wav"
     soundfile.write(path, voice(seconds=1.0), RATE)
-    utterance = Utterance("a", audio=str(path))
-    component = Component("robust_functionals", RobustFunctionalsConfig(vad="energy"))
-    quiet = AugmentConfig(gain_db=(-3.0, -3.0), colouring_probability=0.0, room_probability=0.0,
-                          noise_probability=0.0, channel_probability=0.0)
-    noisy = AugmentConfig(gain_db=(-3.0, -3.0), colouring_probability=0.0, room_probability=0.0,
-                          noise_probability=1.0, snr_db=(0.0, 0.0), channel_probability=0.0)
+    still = dict(gain_db=(-3.0, -3.0), colouring_probability=0.0, room_probability=0.0, channel_probability=0.0)
+    return (Utterance("a", audio=str(path)), Component("robust_functionals", RobustFunctionalsConfig(vad="energy")),
+            AugmentConfig(noise_probability=0.0, **still), AugmentConfig(noise_probability=1.0, snr_db=(0.0, 0.0), **still))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("audiomentations") is None, reason="needs the augment extra")
+def test_augmented_copies_are_cached_per_augmentation_setting(tmp_path):
+    from emofuse.robustness import variant_features
+
+    utterance, component, quiet, noisy = one_utterance_quiet_and_noisy(tmp_path)
     first = variant_features(component, [utterance], ["copy0"], cache_dir=tmp_path / "cache", augmentation=quiet,
                              progress=False)["copy0"]["a"]
     other = variant_features(component, [utterance], ["copy0"], cache_dir=tmp_path / "cache", augmentation=noisy,
@@ -227,6 +252,25 @@ def test_augmented_copies_are_cached_per_augmentation_setting(tmp_path):
                              progress=False)["copy0"]["a"]
     assert not np.allclose(first, other)  # another setting is computed, not served from the cache
     np.testing.assert_array_equal(first, again)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("audiomentations") is None, reason="needs the augment extra")
+def test_the_recipe_features_hold_the_clean_utterances_and_each_source_s_copies(tmp_path):
+    from emofuse.audio.perturb import AugmentConfig
+    from emofuse.robustness import AUGMENTATIONS
+    from emofuse.robustness import recipe_features
+    from emofuse.robustness import variant_features
+
+    utterance, component, quiet, noisy = one_utterance_quiet_and_noisy(tmp_path)
+    sources = {"quiet": quiet, "noisy": noisy}
+    features = recipe_features(component, [utterance], copies=2, augmentations=sources, cache_dir=tmp_path / "cache",
+                               progress=False)
+    assert list(features) == ["clean", "quiet copy0", "quiet copy1", "noisy copy0", "noisy copy1"]
+    alone = variant_features(component, [utterance], ["copy1"], cache_dir=tmp_path / "other", augmentation=sources["noisy"],
+                             progress=False)
+    np.testing.assert_array_equal(features["noisy copy1"]["a"], alone["copy1"]["a"])  # the same copy, drawn alike
+    assert not np.allclose(features["quiet copy1"]["a"], features["noisy copy1"]["a"])
+    assert set(AUGMENTATIONS) == {"default", "voice"} and AUGMENTATIONS["default"] == AugmentConfig()
 
 
 def test_augmented_copies_can_sound_like_another_voice_and_rate():

@@ -57,7 +57,8 @@ class RobustFunctionalsConfig:
     who speaks (sex, age, vocal folds) than how they feel; without it only the pitch movement
     (deviation, range, steps, rises and falls) is left, which carries to voices never heard: the
     default recipe leaves it out (``emofuse.robustness.FRONT_END``; trained on EmoDB's men and
-    tested on its women and the reverse, UA 66.4 against 63.9 %, docs/MODEL_CARD.md)."""
+    tested on its women and the reverse, UA 66.4 against 63.9 %, docs/MODEL_CARD.md). It also
+    keeps 8 cepstra, not 12: the high ones follow the harmonics of a higher voice."""
 
     sampling_rate: int = 16000
     window_ms: float = 25.0

@@ -5,7 +5,8 @@ augmentation) and for testing (named, fixed conditions).
   ``benchmarks/robustness.py``: gain (-20 / +10 dB, clipped at full scale as a recorder would),
   an 8 kHz mu-law telephone channel (300-3400 Hz), white and pink noise at 20 / 10 / 5 dB SNR,
   simulated rooms with a Sabine RT60 of 0.3 and 0.8 s (pyroomacoustics image sources), and
-  resampling through 22.05 and 44.1 kHz.
+  resampling through 22.05 and 44.1 kHz, and a 1.5 s excerpt at a random point (a short phrase
+  instead of a sentence, as in a voice command or a carrier phrase).
 - :class:`AugmentConfig` and :func:`augment`: random training copies drawn from the same
   families with other parameters (audiomentations for gain, microphone colouring and coloured
   noise; pyroomacoustics for random rooms; a telephone channel; resampling through random
@@ -41,6 +42,7 @@ CONDITIONS: dict[str, tuple[str, float]] = {
     "room RT60 0.8 s": ("room", 0.8),
     "resampled 22.05 kHz": ("resample", 22050.0),
     "resampled 44.1 kHz": ("resample", 44100.0),
+    "excerpt 1.5 s": ("excerpt", 1.5),
 }
 
 
@@ -117,6 +119,18 @@ def reverberate(signal: np.ndarray, response: np.ndarray) -> np.ndarray:
     return (wet / peak * float(np.max(np.abs(signal))) if peak > 0 else wet).astype(np.float32)
 
 
+def excerpt(signal: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """``length`` samples of ``signal`` from a random point (all of it when shorter).
+
+    >>> excerpt(np.arange(10.0), 4, np.random.default_rng(0)).size
+    4
+    """
+    if signal.size <= length:
+        return signal
+    start = int(rng.integers(0, signal.size - length + 1))
+    return signal[start : start + length]
+
+
 def perturb(signal: np.ndarray, sampling_rate: int, condition: str, *, seed: int = 0) -> np.ndarray:
     """``signal`` under the named test ``condition`` (:data:`CONDITIONS`); the noise is drawn
     with ``seed``; rooms are the same for every signal of a condition."""
@@ -135,6 +149,8 @@ def perturb(signal: np.ndarray, sampling_rate: int, condition: str, *, seed: int
         return add_noise(signal, value, 0.0 if kind == "white" else -3.01, rng)
     if kind == "room":
         return reverberate(signal, room_response(value, sampling_rate, seed=1000 + int(value * 10)))
+    if kind == "excerpt":
+        return excerpt(signal, int(round(value * sampling_rate)), rng)
     return resample(resample(signal, sampling_rate, int(value)), int(value), sampling_rate)
 
 
@@ -143,11 +159,9 @@ class AugmentConfig:
     """Probabilities and ranges of the random training perturbations (applied in this order)."""
 
     #: another voice: F0 and formants shifted together (a shorter or longer vocal tract). Off by
-    #: default: in the default recipe (8 copies, half of them shifted by up to 3 semitones and
-    #: half at 0.9-1.1x the rate) EmoDB leave-one-speaker-out scored 81.0 against 77.2 % UA
-    #: but the dev speakers, who choose, 81.6 against 82.8, and 5 dB noise then cost 13.6 points
-    #: (docs/MODEL_CARD.md); trained on one sex and tested on the other it helps (benchmarks/results/
-    #: unseen_voices.md), but 5 dB noise then costs 10-15 points with any of the variants tried
+    #: default; the default recipe draws a second set of copies with it, with more noise and
+    #: rooms (``emofuse.robustness.AUGMENTATIONS``): alone, with the default perturbations,
+    #: 5 dB noise cost 10-15 points (benchmarks/results/unseen_voices.md)
     pitch_probability: float = 0.0
     semitones: tuple[float, float] = (-3.0, 3.0)
     #: another speaking rate (the pitch kept); off by default (above)

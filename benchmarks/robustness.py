@@ -6,20 +6,21 @@
    utterances, 10 folds; the next speaker is the dev speaker that chooses C and fits the
    temperature): gain -20 / +10 dB (clipped), an 8 kHz mu-law telephone channel, white and pink
    noise at 20 / 10 / 5 dB SNR, simulated rooms (Sabine RT60 0.3 and 0.8 s), resampling
-   through 22.05 and 44.1 kHz and a 1.5 s excerpt (:data:`emofuse.audio.perturb.CONDITIONS`). Per condition: UA
-   (pooled over the folds' test predictions, and mean ± std over the 10 test speakers), the
-   share of the most predicted class (the data are not balanced: angry is 37 % of them), and the
-   expected calibration error (ECE, 10 bins) of the temperature-scaled posteriors.
+   through 22.05 and 44.1 kHz and a 1.5 s excerpt (:data:`emofuse.audio.perturb.CONDITIONS`).
+   Per condition: UA (pooled over the folds' test predictions, and mean ± std over the 10 test
+   speakers), the share of the most predicted class (the data are not balanced: angry is 37 % of
+   them), and the expected calibration error (ECE, 10 bins) of the temperature-scaled posteriors.
    Systems side by side: the default recipe (``robust_functionals`` without the absolute pitch
    level, 8 cepstra, + class-balanced logistic regression trained on the clean utterances and
    ``--copies`` augmented copies per source of :data:`emofuse.robustness.AUGMENTATIONS`; the same
    recipe with ``--adapt`` per speaker and condition), the default until 2026-12-02 (12 cepstra,
-   only the default copies), and a plain ComParE_2016 + linear SVM (Platt
-   posteriors) trained on the clean utterances only. The augmentation draws from the same
+   only the default copies), and a plain ComParE_2016 + linear SVM (Platt posteriors) trained on
+   the clean utterances only. The augmentation draws from the same
    families as the test conditions, with other parameters (random gain, colouring, rooms, noise
    colours and SNRs, channels), so this measures robustness within those families.
-2. **Voices unlike any in training**: the default recipe (and the one before) trained on EmoDB's five men and tested on its five women, and the
-   reverse (:func:`emofuse.robustness.cross_group`; C chosen among the training speakers).
+2. **Voices unlike any in training**: the default recipe (and the one before) trained on
+   EmoDB's five men and tested on its five women, and the reverse
+   (:func:`emofuse.robustness.cross_group`; C chosen among the training speakers).
 3. **Across languages**: the bundled default (trained on German EmoDB, speech only, one file at
    a time and with ``--adapt`` per speaker) on the English speech of the IEMOCAP_mini and
    MSP_mini replicas and the turns of the dialogues in ../shared/fixtures: synthetic prosody, a

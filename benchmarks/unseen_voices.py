@@ -79,12 +79,12 @@ VARIANTS = {
     "default and noisier, reverberant voice copies (16), without the pitch level and the high cepstra": (
         ("pitch level", "high cepstra"), ("default", "reverberant voice")),
 }
-#: The augmentation of each copy source ("default": :class:`AugmentConfig`'s defaults).
+#: The augmentation of each copy source ("default": :class:`AugmentConfig`'s defaults; a name: that
+#: source of the default recipe's :data:`emofuse.robustness.AUGMENTATIONS`).
 SOURCES = {"default": {}, "voice": {"pitch_probability": 0.5, "tempo_probability": 0.5},
            "noisy voice": {"pitch_probability": 0.5, "tempo_probability": 0.5, "noise_probability": 0.75,
                            "snr_db": (0.0, 30.0)},
-           "reverberant voice": {"pitch_probability": 0.5, "tempo_probability": 0.5, "noise_probability": 0.75,
-                                 "snr_db": (0.0, 30.0), "room_probability": 0.75}}
+           "reverberant voice": "voice"}  # emofuse.robustness.AUGMENTATIONS["voice"], the default's second source
 #: The cepstra from this one on are "high" (left out by the variants that say so).
 HIGH_CEPSTRA = 9
 SEXES = {"F": "women", "M": "men"}
@@ -106,6 +106,7 @@ def main() -> None:
     from emofuse.audio.perturb import CONDITIONS
     from emofuse.audio.perturb import AugmentConfig
     from emofuse.config import Component
+    from emofuse.robustness import AUGMENTATIONS
     from emofuse.robustness import COPIES
     from emofuse.robustness import cross_group
     from emofuse.robustness import leave_one_speaker_out
@@ -125,7 +126,8 @@ def main() -> None:
     with timer() as extraction:
         default = variant_features(component, utterances, ["clean", *copies], **options)
         copy_sets = {name: default if not settings else variant_features(
-            component, utterances, copies, **options, augmentation=AugmentConfig(**settings))
+            component, utterances, copies, **options,
+            augmentation=AUGMENTATIONS[settings] if isinstance(settings, str) else AugmentConfig(**settings))
             for name, settings in SOURCES.items()}
         conditions = variant_features(component, subset, list(CONDITIONS)[1:], **options)
     conditions["clean (subset)"] = {u.id: default["clean"][u.id] for u in subset}

@@ -10,13 +10,14 @@ folds' test predictions. IEMOCAP's scripted dialogues share their text across se
 makes text scores optimistic; the improvised-only UA is reported too.
 
 Fusion with speech (issue 13: bad ASR must not pull the fused answer below speech alone): per
-fold, a speech member (the default recipe: ``robust_functionals`` + class-balanced logistic
-regression) and the frozen text member are trained on the fold's training part; both are
-temperature-calibrated and the weight of ``w log P_speech + (1 - w) log P_text`` is chosen on
-the fold's dev part (reference transcripts). Each test condition is then fused twice: as is,
-and with the text member tempered by the transcript's confidence (``P_text ** c``: given and
-simulated transcripts count as certain, pocketsphinx gives its per-word hypothesis posterior),
-which is what the recogniser does.
+fold, a speech member (the default recipe's front-end, ``emofuse.robustness.FRONT_END``, with
+class-balanced logistic regression on the clean recordings) and the frozen text member are
+trained on the fold's training part; both are temperature-calibrated and the weight of
+``w log P_speech + (1 - w) log P_text`` is chosen on the fold's dev part (reference
+transcripts). Each test condition is then fused twice: as is, and with the text member
+tempered by the transcript's confidence (``P_text ** c``: given and simulated transcripts count
+as certain, pocketsphinx gives its per-word hypothesis posterior), which is what the recogniser
+does.
 
     python benchmarks/text_robustness.py --epochs 7
 """
@@ -57,20 +58,18 @@ def fusion(manifest, texts, confidences, folds, embedded, cache_dir: pathlib.Pat
     """UA of speech alone, text alone, fused, and fused with the transcript's confidence, per condition."""
     from sklearn.linear_model import LogisticRegression
 
-    from emofuse.audio.functionals import RobustFunctionalsConfig
     from emofuse.calibration import apply_temperature
     from emofuse.calibration import fit_temperature
-    from emofuse.config import Component
     from emofuse.fusion import LateFusion
     from emofuse.fusion import LateFusionConfig
     from emofuse.inference.prediction import temper
     from emofuse.robustness import fit_logistic
+    from emofuse.robustness import front_end
     from emofuse.robustness import predict_arrays
     from emofuse.robustness import variant_features
 
     classes = sorted({u.label for u in manifest})
-    speech = variant_features(Component("robust_functionals", RobustFunctionalsConfig()), list(manifest), ["clean"],
-                              cache_dir=cache_dir)["clean"]
+    speech = variant_features(front_end(), list(manifest), ["clean"], cache_dir=cache_dir)["clean"]
     size = len(next(iter(embedded.values())))
 
     def text_features(condition, ids):
@@ -243,9 +242,10 @@ def main() -> None:
 
         old = json.loads(previous.read_text())
         key = "fine-tuned MiniLM (IEmoNet head)"
-        if key in old.get("results", {}):
+        found = [k for k in old.get("results", {}) if k.startswith(key)]  # carried before: "<key> (not re-run: ...)"
+        if found:
             carried = old.get("fine_tuned_date") or old.get("date")
-            results[f"{key} (not re-run: {carried[:10]})"] = old["results"][key]
+            results[f"{key} (not re-run: {carried[:10]})"] = old["results"][found[0]]
     rows = []
     for model, scores in results.items():
         for condition in CONDITIONS:

@@ -33,6 +33,18 @@ def test_weight_search_picks_the_informative_member():
     assert np.mean(fusion([noise, good]).argmax(axis=1) == truth) == 1.0
 
 
+def test_weight_search_breaks_a_plateau_of_equal_ua_by_cross_entropy():
+    # Each member is confidently right on two items and mildly wrong on the other two: every speech
+    # weight in about (0.16, 0.84) gets all four right. The first weight of that plateau on the grid
+    # (0.16) trusts the text member more than the dev data say; the dev cross-entropy is lowest at 0.5.
+    truth = np.array([0, 1, 0, 1])
+    speech = np.array([[0.9, 0.1], [0.1, 0.9], [0.4, 0.6], [0.6, 0.4]])
+    text = np.array([[0.4, 0.6], [0.6, 0.4], [0.9, 0.1], [0.1, 0.9]])
+    fusion = LateFusion(LateFusionConfig(method="weighted"), task_type="categorical").fit([speech, text], truth)
+    assert fusion.weights[0] == pytest.approx(0.5)
+    assert np.all(fusion([speech, text]).argmax(axis=1) == truth)
+
+
 def test_znorm_uses_dev_statistics():
     fusion = LateFusion(LateFusionConfig(method="znorm"), task_type="categorical").fit([SPEECH, TEXT], np.array([0, 1, 2]))
     logs = [np.log(SPEECH) - np.log(SPEECH).max(axis=1, keepdims=True), np.log(TEXT)]

@@ -3,8 +3,11 @@
 - ``average``: the mean of the members' posteriors (Triantafyllopoulos et al.'s late fusion) or
   of their regression outputs.
 - ``weighted``: Padi et al.: ``S = w S_speech + (1 - w) S_text`` on log-softmax scores, with ``w``
-  searched on the fold's dev set (a grid; a simplex grid for more than two members); for
-  dimensional tasks, weighted outputs with the mean dev CCC as the criterion.
+  searched on the fold's dev set (a grid; a simplex grid for more than two members); weights
+  with equal dev UA (a small dev set gives wide plateaus) are told apart by the dev
+  cross-entropy, not by which comes first on the grid (that picked the plateau's extreme end,
+  e.g. a speech weight of 0.04); for dimensional tasks, weighted outputs with the mean dev CCC
+  as the criterion.
 - ``znorm``: each member's log-softmax scores z-normalised with dev statistics, then averaged
   with equal weights.
 - ``select``: ensemble selection (Caruana et al., 2004, "Ensemble selection from libraries of
@@ -100,18 +103,12 @@ class LateFusion(ScoreFusion):
         if method == "select":
             self.weights = self._select(members, np.asarray(truth))
             return self
-        best, best_value = None, -np.inf
+        best, best_key = None, None
         for weights in weight_grid(len(members), self.config.grid_step):
             self.weights = weights
-            fused = self(members)
-            if self.task_type == "categorical":
-                value = _criterion(self.config.criterion, np.asarray(truth), fused.argmax(axis=1))
-            else:
-                from emofuse.evaluation.metrics import concordance_correlation
-
-                value = float(np.mean([concordance_correlation(truth[:, k], fused[:, k]) for k in range(truth.shape[1])]))
-            if value > best_value + 1e-12:
-                best, best_value = weights, value
+            key = self._selection_key(self(members), np.asarray(truth))
+            if best_key is None or key > best_key:
+                best, best_key = weights, key
         self.weights = best
         return self
 

@@ -11,6 +11,7 @@ settings), so a re-run only computes what is new.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from collections.abc import Sequence
 
 import numpy as np
@@ -148,14 +149,22 @@ AUGMENTATIONS: dict[str, AugmentConfig] = {
 #: docs/MODEL_CARD.md).
 FRONT_END = {"name": "robust_functionals", "pitch_level": False, "n_cepstra": 8}
 
+#: The front-end of the adapted speech member (``--adapt``): :data:`FRONT_END` with the absolute
+#: pitch level kept. Standardised with each speaker's own statistics, the level no longer says who
+#: speaks but how high this utterance is *for that speaker*, a classic cue of arousal. On EmoDB
+#: with the recipe's copies (2026-12-02) the adapted member scored 84.0 ± 8.0 % UA leave one
+#: speaker out (83.7 ± 7.1 without the level) and, trained on one sex and tested on the other,
+#: 78.5 / 81.1 % (75.7 / 79.5 without; docs/MODEL_CARD.md).
+ADAPTED_FRONT_END = {**FRONT_END, "pitch_level": True}
 
-def front_end() -> Component:
-    """:data:`FRONT_END` as a component."""
+
+def front_end(entry: Mapping[str, object] = FRONT_END) -> Component:
+    """A front-end entry (default :data:`FRONT_END`; or :data:`ADAPTED_FRONT_END`) as a component."""
     from emofuse.components import FEATURES
     from emofuse.config import parse
 
-    options = {k: v for k, v in FRONT_END.items() if k != "name"}
-    return Component(str(FRONT_END["name"]), parse(FEATURES.get(str(FRONT_END["name"])).config_class, options))
+    options = {k: v for k, v in entry.items() if k != "name"}
+    return Component(str(entry["name"]), parse(FEATURES.get(str(entry["name"])).config_class, options))
 
 
 def recipe_features(component: Component, utterances: Sequence[Utterance], *, copies: int = COPIES,

@@ -20,7 +20,9 @@ Everything is chosen on held-out EmoDB speakers, never on the utterances it is s
    speaker). Voices unlike any in training: trained on one sex's five speakers, tested on the
    other's (:func:`emofuse.robustness.cross_group`).
 2. **Adapted speech** (``speech_adapted``): the same recipe on features standardised per speaker
-   (per speaker and copy in training), for ``--adapt``; its own LOSO numbers and temperature.
+   (per speaker and copy in training), for ``--adapt``; its front-end keeps the absolute pitch
+   level (``ADAPTED_FRONT_END``), which the standardisation makes relative to the speaker's own;
+   its own LOSO numbers and temperature.
 3. **Text**: GoEmotions-Ekman mapped to 4 classes, frozen MiniLM + a linear head, kept as a
    classic (numpy) system. By default the text member already in the bundle is reused
    (``--text bundle``; it is converted to a ``logistic_regression`` system with identical
@@ -58,6 +60,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
+from emofuse.robustness import ADAPTED_FRONT_END
 from emofuse.robustness import AUGMENTATIONS
 from emofuse.robustness import CLIP
 from emofuse.robustness import COPIES
@@ -76,6 +79,7 @@ log = logging.getLogger("build_default_model")
 # Core-install front-end only (numpy, scipy, onnxruntime): openSMILE's licence keeps it out of the default.
 SPEECH = {
     "features": {"robust": FRONT_END},  # no absolute pitch level, 8 cepstra (chosen on speakers of the other sex)
+    "adapted_features": {"robust_adapted": ADAPTED_FRONT_END},  # --adapt: the pitch level kept, made relative per speaker
     "copies": COPIES,                 # augmented training copies per utterance and source
     "augmentations": AUGMENTATIONS,   # the sources: the default perturbations; other voices, more noise and rooms
     "c_grid": [0.001, 0.01, 0.1, 1.0],
@@ -192,14 +196,19 @@ def emodb_speech(work: pathlib.Path) -> dict:
     utterances = list(manifest)
     labels = {u.id: str(u.label) for u in utterances}
     speakers = {u.id: str(u.speaker) for u in utterances}
-    (name, _), = SPEECH["features"].items()
-    component = front_end()  # SPEECH's front-end, FRONT_END
     augmentations = {source: config.cache_key() for source, config in SPEECH["augmentations"].items()}
-    training = recipe_features(component, utterances, copies=SPEECH["copies"], augmentations=SPEECH["augmentations"],
-                               cache_dir=work / "cache", num_workers=2)
-    testing = {"clean": training["clean"]}
     study: dict = {}
-    for mode, adapt in (("speech", False), ("speech_adapted", True)):
+    for mode, adapt, features in (("speech", False, SPEECH["features"]), ("speech_adapted", True, SPEECH["adapted_features"])):
+        (name, entry), = features.items()
+        component = front_end(entry)
+        training = recipe_features(component, utterances, copies=SPEECH["copies"], augmentations=SPEECH["augmentations"],
+                                   cache_dir=work / "cache", num_workers=2)
+        testing = {"clean": training["clean"]}
+        if not adapt:
+            plain = (training, testing)  # for the cross-sex study below
+        else:  # each speaker (and copy) standardised with their own statistics, as --adapt per speaker
+            adapted = ({v: group_standardize(values, {i: f"{speakers[i]}|{v}" for i in values}) for v, values in training.items()},
+                       {"clean": group_standardize(testing["clean"], speakers)})
         result = leave_one_speaker_out(training, testing, labels, speakers, CLASSES, c_grid=SPEECH["c_grid"], adapt=adapt,
                                        clip=SPEECH["clip"])
         ids, raw = result["raw"]["clean"]
@@ -224,13 +233,18 @@ def emodb_speech(work: pathlib.Path) -> dict:
                  100 * summary["calibrated"]["UA_mean"], 100 * summary["calibrated"]["UA_std"],
                  100 * summary["calibrated"]["UA"], summary["raw"]["ECE"], summary["calibrated"]["ECE"], chosen, temperature)
     sexes = {str(u.speaker): str(u.gender) for u in utterances}
-    crossed = cross_group(training, testing, labels, speakers, sexes, CLASSES, c_grid=SPEECH["c_grid"], clip=SPEECH["clip"])
+    crossed = cross_group(*plain, labels, speakers, sexes, CLASSES, c_grid=SPEECH["c_grid"], clip=SPEECH["clip"])
     study["cross_sex"] = {f"trained on {group}, tested on the others": {
         "C": part["C"], "dev_UA": part["dev_UA"], **scores_of(part["ids"], part["posteriors"], labels, speakers, CLASSES)}
         for group, part in crossed.items()}
-    log.info("trained on one sex, tested on the other: %s", ", ".join(
-        f"{group} {100 * part['UA']:.1f} (top {part['top_class']} {100 * part['top_share']:.0f} %)"
-        for group, part in study["cross_sex"].items()))
+    crossed = cross_group(*adapted, labels, speakers, sexes, CLASSES, c_grid=SPEECH["c_grid"], clip=SPEECH["clip"])
+    study["cross_sex_adapted"] = {f"trained on {group}, tested on the others": {
+        "C": part["C"], "dev_UA": part["dev_UA"], **scores_of(part["ids"], part["posteriors"], labels, speakers, CLASSES)}
+        for group, part in crossed.items()}
+    for key in ("cross_sex", "cross_sex_adapted"):
+        log.info("%s: trained on one sex, tested on the other: %s", key, ", ".join(
+            f"{group} {100 * part['UA']:.1f} (top {part['top_class']} {100 * part['top_share']:.0f} %)"
+            for group, part in study[key].items()))
     study["labels"], study["speakers"], study["folds"] = labels, speakers, study["speech"]["loso"]["folds"]
     return study
 
@@ -389,6 +403,9 @@ def build(work: pathlib.Path, *, retrain_text: bool) -> None:
                                                "one file at a time, uncalibrated", **speech["cross_sex"]},
         "speech_adapted_emodb_loso": {"protocol": "as above, each speaker's test files standardised with their own "
                                                   "statistics (--adapt per speaker)", **loso["speech_adapted"]},
+        "speech_adapted_emodb_cross_sex": {"protocol": "as the cross-sex row, every speaker (and training copy) "
+                                                       "standardised with their own statistics (--adapt per speaker)",
+                                           **speech["cross_sex_adapted"]},
         "text_goemotions_dev": text_metrics or {"note": "text member of the previous bundle, unchanged (61.3 % UA on the "
                                                         "GoEmotions-Ekman dev split, 4 classes)"},
         "fusion_heldout_pairs": {"protocol": "EmoDB x GoEmotions same-class pairs; per speech fold, weight fitted on the "

@@ -72,11 +72,17 @@ def test_bundled_model_describes_itself(default):
     assert default.systems["fused"].spec.members == ("speech", "text")
     assert default.features["minilm"].config.model == "sentence-transformers/all-MiniLM-L6-v2"
     assert default.features["robust"].name == "robust_functionals"
+    from emofuse.robustness import ADAPTED_FRONT_END
+    from emofuse.robustness import FRONT_END
     from emofuse.robustness import front_end
 
     assert default.features["robust"] == front_end()  # the bundle was built with the recipe's front-end
-    assert {"speech_emodb_loso", "speech_emodb_cross_sex", "speech_adapted_emodb_loso", "text_goemotions_dev",
-            "fusion_heldout_pairs", "calibration"} <= set(default.config.metrics)
+    # the adapted member keeps the pitch level, made relative by the per-speaker standardisation
+    assert ADAPTED_FRONT_END == {**FRONT_END, "pitch_level": True}
+    assert default.features["robust_adapted"] == front_end(ADAPTED_FRONT_END)
+    assert [i.name for i in default.systems["speech_adapted"].spec.inputs] == ["robust_adapted"]
+    assert {"speech_emodb_loso", "speech_emodb_cross_sex", "speech_adapted_emodb_loso", "speech_adapted_emodb_cross_sex",
+            "text_goemotions_dev", "fusion_heldout_pairs", "calibration"} <= set(default.config.metrics)
     assert set(default.config.temperatures) == {"speech", "speech_adapted", "text", "fused"}
     assert default.config.adaptation == {"speech": "speech_adapted"}
     assert default.systems["speech_adapted"].spec.normalization == "speaker"

@@ -111,6 +111,39 @@ def test_adaptation_standardises_per_speaker_and_is_transductive():
     assert "at least two recordings" in single[0].error
 
 
+def test_an_adapted_member_reads_its_own_front_end_only_when_adapting(monkeypatch):
+    """The adapted member may read another front-end (the default's keeps the pitch level, which
+    per-speaker standardisation makes relative): it is computed only under adapt, and the plain
+    member's only without."""
+    import dataclasses
+
+    from emofuse.audio.logmel import LogMelStatsConfig
+    from emofuse.inference import pipeline
+    from emofuse.models import InputSpec
+    from emofuse.systems import build_system
+
+    tiny = recognizer(adaptation={"speech": "speech_adapted"})
+    plain_spec = tiny.systems["speech_adapted"].spec
+    spec = dataclasses.replace(plain_spec, inputs=(InputSpec("logmel2", "audio", "vector", 4),),
+                               features={"logmel2": Component("logmel_stats", LogMelStatsConfig(n_mels=2, deltas=False))})
+    adapted = build_system(spec)
+    adapted.load_state_dict(logistic(4, 3, scale=0.5))
+    systems = {**tiny.systems, "speech_adapted": adapted}
+    two = Recognizer(tiny.config, systems, speech_check=False)
+    asked = []
+    real = pipeline.input_columns
+    monkeypatch.setattr(pipeline, "input_columns", lambda names, *a, **k: asked.append(set(names)) or real(names, *a, **k))
+    plain = two.predict(SIGNALS, sampling_rate=RATE)
+    adapted_predictions = two.predict(SIGNALS, sampling_rate=RATE, adapt=True)
+    assert asked == [{"logmel"}, {"logmel", "logmel2"}]  # "other" still reads logmel under adapt
+    assert all(p.emotion for p in plain + adapted_predictions)
+    speakers = ["a"] * 3 + ["b"] * 3
+    louder = two.predict([s * 2 for s in SIGNALS], sampling_rate=RATE, adapt=True, speakers=speakers)
+    again = two.predict(SIGNALS, sampling_rate=RATE, adapt=True, speakers=speakers)
+    for a, b in zip(again, louder, strict=True):
+        np.testing.assert_allclose(list(a.members["speech"].values()), list(b.members["speech"].values()), atol=1e-3)
+
+
 def test_adaptation_names_must_exist():
     with pytest.raises(ValueError, match="adaptation"):
         recognizer(adaptation={"speech": "missing"})

@@ -67,7 +67,9 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
     an input), calibrated with the recogniser's temperatures; with ``groups``, the systems of
     ``config.adaptation`` replace theirs and read inputs standardised per group
     (:meth:`Recognizer.predict`)."""
-    columns = input_columns(recognizer._needed_inputs(), recognizer.extractors, signals, transcripts,
+    active = [recognizer.config.adaptation.get(n, n) if groups is not None else n for n in recognizer._order]
+    needed = {i.name for n in active for i in recognizer.systems[n].spec.inputs}  # an adapted system may read its own front-end
+    columns = input_columns(needed, recognizer.extractors, signals, transcripts,
                             sampling_rate=recognizer.sampling_rate, text_lock=recognizer._text_lock, modalities=recognizer._modalities)
     count = len(signals)
     keys = [str(k) for k in range(count)]

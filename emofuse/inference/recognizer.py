@@ -100,13 +100,14 @@ class Recognizer:
             raise RecognizerError(f"systems {missing} are listed but not given")
         self._order = self._system_order()
         self.features: dict[str, Component] = {}
-        for name in self._order:
+        adapted = [self.config.adaptation[s] for s in self._order if s in self.config.adaptation]
+        for name in self._order + adapted:  # an adapted system may read a front-end of its own
             for feature, component in self.systems[name].spec.features.items():
                 if feature in self.features and self.features[feature] != component:
                     raise RecognizerError(f"front-end {feature!r} is configured differently in two systems")
                 self.features[feature] = component
         self._modalities: dict[str, str] = dict(RAW_INPUTS)
-        for name in self._order + [self.config.adaptation[s] for s in self._order if s in self.config.adaptation]:
+        for name in self._order + adapted:
             self._modalities.update({i.name: i.modality for i in self.systems[name].spec.inputs})
         for name in sorted(self._needed_inputs() - set(RAW_INPUTS)):
             if name not in self.features:

@@ -15,11 +15,11 @@
    ``--copies`` augmented copies per source of :data:`emofuse.robustness.AUGMENTATIONS`; the
    adapted member's recipe, as the bundle's ``--adapt`` runs it: the same with the pitch level
    kept (:data:`emofuse.robustness.ADAPTED_FRONT_END`), standardised per speaker and
-   condition), the default until 2026-12-02 (12 cepstra,
-   only the default copies), and a plain ComParE_2016 + linear SVM (Platt posteriors) trained on
-   the clean utterances only. The augmentation draws from the same
-   families as the test conditions, with other parameters (random gain, colouring, rooms, noise
-   colours and SNRs, channels), so this measures robustness within those families.
+   condition), the default until 2026-12-02 (12 cepstra, only the default copies), and a plain
+   ComParE_2016 + linear SVM (Platt posteriors) trained on the clean utterances only. The
+   augmentation draws from the same families as the test conditions, with other parameters
+   (random gain, colouring, rooms, noise colours and SNRs, channels), so this measures
+   robustness within those families.
 2. **Voices unlike any in training**: the default recipe (and the one before) trained on
    EmoDB's five men and tested on its five women, and the reverse
    (:func:`emofuse.robustness.cross_group`; C chosen among the training speakers).
@@ -201,13 +201,12 @@ def main() -> None:
     folds = {}
     crossed = {}
     for name, adapt in (("default", False), ("default + adapt", True), (BEFORE, False)):
-        front = name
         if not adapt:  # voices unlike any in training: one sex's speakers against the other's
-            parts = cross_group(training[front], testing[front], labels, speakers, sexes, CLASSES)
+            parts = cross_group(training[name], testing[name], labels, speakers, sexes, CLASSES)
             crossed[name] = {group: {"C": part["C"], "dev_UA": part["dev_UA"],
                                      **scores_of(part["ids"], part["posteriors"], labels, speakers, CLASSES)}
                              for group, part in parts.items()}
-        outcome = leave_one_speaker_out(training[front], testing[front], labels, speakers, CLASSES, adapt=adapt)
+        outcome = leave_one_speaker_out(training[name], testing[name], labels, speakers, CLASSES, adapt=adapt)
         folds[name] = outcome["folds"]
         results[name] = {v: scores_of(ids, posteriors, labels, speakers, CLASSES)
                          for v, (ids, posteriors) in outcome["calibrated"].items()}

@@ -198,17 +198,18 @@ def emodb_speech(work: pathlib.Path) -> dict:
     speakers = {u.id: str(u.speaker) for u in utterances}
     augmentations = {source: config.cache_key() for source, config in SPEECH["augmentations"].items()}
     study: dict = {}
+    crossing = {}  # the features of the cross-sex study, plain and adapted (training and testing)
     for mode, adapt, features in (("speech", False, SPEECH["features"]), ("speech_adapted", True, SPEECH["adapted_features"])):
         (name, entry), = features.items()
         component = front_end(entry)
         training = recipe_features(component, utterances, copies=SPEECH["copies"], augmentations=SPEECH["augmentations"],
                                    cache_dir=work / "cache", num_workers=2)
         testing = {"clean": training["clean"]}
-        if not adapt:
-            plain = (training, testing)  # for the cross-sex study below
-        else:  # each speaker (and copy) standardised with their own statistics, as --adapt per speaker
-            adapted = ({v: group_standardize(values, {i: f"{speakers[i]}|{v}" for i in values}) for v, values in training.items()},
-                       {"clean": group_standardize(testing["clean"], speakers)})
+        train = training  # the final model: every speaker, clean + copies
+        if adapt:  # each speaker (and copy) standardised with their own statistics, as --adapt per speaker
+            train = {v: group_standardize(values, {i: f"{speakers[i]}|{v}" for i in values}) for v, values in training.items()}
+        crossing["cross_sex_adapted" if adapt else "cross_sex"] = (
+            train, {"clean": group_standardize(testing["clean"], speakers)} if adapt else testing)
         result = leave_one_speaker_out(training, testing, labels, speakers, CLASSES, c_grid=SPEECH["c_grid"], adapt=adapt,
                                        clip=SPEECH["clip"])
         ids, raw = result["raw"]["clean"]
@@ -217,9 +218,6 @@ def emodb_speech(work: pathlib.Path) -> dict:
                    "calibrated": scores_of(ids, calibrated, labels, speakers, CLASSES), "folds": result["folds"]}
         chosen = collections.Counter(f["C"] for f in result["folds"]).most_common(1)[0][0]
         temperature = fit_temperature([CLASSES.index(labels[i]) for i in ids], raw)
-        train = training  # the final model: every speaker, clean + copies
-        if adapt:
-            train = {v: group_standardize(values, {i: f"{speakers[i]}|{v}" for i in values}) for v, values in training.items()}
         rows = [(values[i], CLASSES.index(labels[i])) for values in train.values() for i in sorted(values)]
         arrays = fit_logistic(np.stack([r[0] for r in rows]).astype(np.float64), np.array([r[1] for r in rows]),
                               len(CLASSES), chosen, clip=SPEECH["clip"])
@@ -233,19 +231,16 @@ def emodb_speech(work: pathlib.Path) -> dict:
                  100 * summary["calibrated"]["UA_mean"], 100 * summary["calibrated"]["UA_std"],
                  100 * summary["calibrated"]["UA"], summary["raw"]["ECE"], summary["calibrated"]["ECE"], chosen, temperature)
     sexes = {str(u.speaker): str(u.gender) for u in utterances}
-    crossed = cross_group(*plain, labels, speakers, sexes, CLASSES, c_grid=SPEECH["c_grid"], clip=SPEECH["clip"])
-    study["cross_sex"] = {f"trained on {group}, tested on the others": {
-        "C": part["C"], "dev_UA": part["dev_UA"], **scores_of(part["ids"], part["posteriors"], labels, speakers, CLASSES)}
-        for group, part in crossed.items()}
-    crossed = cross_group(*adapted, labels, speakers, sexes, CLASSES, c_grid=SPEECH["c_grid"], clip=SPEECH["clip"])
-    study["cross_sex_adapted"] = {f"trained on {group}, tested on the others": {
-        "C": part["C"], "dev_UA": part["dev_UA"], **scores_of(part["ids"], part["posteriors"], labels, speakers, CLASSES)}
-        for group, part in crossed.items()}
-    for key in ("cross_sex", "cross_sex_adapted"):
+    for key, (training, testing) in crossing.items():
+        crossed = cross_group(training, testing, labels, speakers, sexes, CLASSES, c_grid=SPEECH["c_grid"], clip=SPEECH["clip"])
+        study[key] = {f"trained on {group}, tested on the others": {
+            "C": part["C"], "dev_UA": part["dev_UA"], **scores_of(part["ids"], part["posteriors"], labels, speakers, CLASSES)}
+            for group, part in crossed.items()}
         log.info("%s: trained on one sex, tested on the other: %s", key, ", ".join(
             f"{group} {100 * part['UA']:.1f} (top {part['top_class']} {100 * part['top_share']:.0f} %)"
             for group, part in study[key].items()))
     study["labels"], study["speakers"], study["folds"] = labels, speakers, study["speech"]["loso"]["folds"]
+    study["augmentations"] = augmentations  # each copy source's settings, for the bundle's provenance
     return study
 
 
@@ -426,7 +421,7 @@ def build(work: pathlib.Path, *, retrain_text: bool) -> None:
                     "English) transcribes when no text is given. Classes: neutral, happy, sad, angry. See docs/MODEL_CARD.md.",
         provenance={"script": "scripts/build_default_model.py",
                     "speech": {"corpus": "emodb", "label_map": "emodb_four_class", "copies": SPEECH["copies"],
-                               "augmentations": {source: config.cache_key() for source, config in SPEECH["augmentations"].items()},
+                               "augmentations": speech["augmentations"],
                                "speakers": "all 10"},
                     "fusion": {"calibration": "pooled dev pairs of the 10 speech folds", "pairs": study["pairs"], "seed": SEED}},
         metrics=metrics, temperatures=temperatures, adaptation={"speech": "speech_adapted"},

@@ -77,8 +77,7 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
         raise RecognizerError(f"{count} items but {len(groups)} adaptation groups")
     confidences = list(transcript_confidences) if transcript_confidences is not None else [None] * count
     outputs: dict[str, list[np.ndarray | None]] = {}
-    for name in recognizer._order:
-        system_name = recognizer.config.adaptation.get(name, name) if groups is not None else name
+    for name, system_name in zip(recognizer._order, active, strict=True):
         system = recognizer.systems[system_name]
         spec = system.spec
         if groups is not None and spec.normalization == "speaker":

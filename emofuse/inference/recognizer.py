@@ -100,14 +100,15 @@ class Recognizer:
             raise RecognizerError(f"systems {missing} are listed but not given")
         self._order = self._system_order()
         self.features: dict[str, Component] = {}
-        adapted = [self.config.adaptation[s] for s in self._order if s in self.config.adaptation]
-        for name in self._order + adapted:  # an adapted system may read a front-end of its own
+        #: The systems that replace those of the order under adaptation.
+        self._adapted = [self.config.adaptation[s] for s in self._order if s in self.config.adaptation]
+        for name in self._order + self._adapted:  # an adapted system may read a front-end of its own
             for feature, component in self.systems[name].spec.features.items():
                 if feature in self.features and self.features[feature] != component:
                     raise RecognizerError(f"front-end {feature!r} is configured differently in two systems")
                 self.features[feature] = component
         self._modalities: dict[str, str] = dict(RAW_INPUTS)
-        for name in self._order + adapted:
+        for name in self._order + self._adapted:
             self._modalities.update({i.name: i.modality for i in self.systems[name].spec.inputs})
         for name in sorted(self._needed_inputs() - set(RAW_INPUTS)):
             if name not in self.features:
@@ -141,7 +142,7 @@ class Recognizer:
         return order
 
     def _needed_inputs(self) -> set[str]:
-        names = set(self._order) | {self.config.adaptation[s] for s in self._order if s in self.config.adaptation}
+        names = set(self._order) | set(self._adapted)
         return {i.name for s in names for i in self.systems[s].spec.inputs}
 
     # Loading and saving ---------------------------------------------------------------------

@@ -16,7 +16,10 @@ trained on reference transcripts; both are temperature-calibrated and the weight
 ``w log P_speech + (1 - w) log P_text`` is chosen on held-out outputs (reference transcripts).
 Each test condition is then fused twice: as is, and with the text member tempered by the
 transcript's confidence (``P_text ** c``: given and simulated transcripts count as certain,
-pocketsphinx gives its per-word hypothesis posterior), which is what the recogniser does.
+pocketsphinx gives its per-word hypothesis posterior). In both, the text member is fused
+tempered by how much emotion it gives the words (``P ** (1 - P(neu))``, ``NEUTRAL_WORDS``;
+``P(neu)`` read before the confidence's tempering, so that the two factors multiply), and the
+weight is fitted with that in place: what the recogniser does.
 
 The held-out outputs are fitted two ways (``FITS``):
 
@@ -53,6 +56,7 @@ from benchmarks.text_common import predict_texts  # noqa: E402
 log = logging.getLogger("text_robustness")
 CONDITIONS = ("reference", "simulated 6 % WER", "pocketsphinx")
 SYSTEMS = ("speech alone", "text alone", "fused", "fused, text weighted by transcript confidence")
+NEUTRAL_WORDS = "neu"  # fused as "no evidence from the words", as the recogniser does (RecognizerConfig.neutral_words)
 FITS = ("cross-fitted", "dev part")  # how the fusion's temperatures and weight are fitted (see the docstring)
 EMBEDDED: dict[str, np.ndarray] = {}  # sentence embeddings of every transcript, shared by the frozen model and fusion
 
@@ -75,6 +79,7 @@ def fusion(manifest, texts, confidences, folds, embedded, cache_dir: pathlib.Pat
     from emofuse.calibration import fit_temperature
     from emofuse.fusion import LateFusion
     from emofuse.fusion import LateFusionConfig
+    from emofuse.inference.prediction import discount_neutral
     from emofuse.inference.prediction import temper
     from emofuse.robustness import fit_logistic
     from emofuse.robustness import front_end
@@ -82,6 +87,7 @@ def fusion(manifest, texts, confidences, folds, embedded, cache_dir: pathlib.Pat
     from emofuse.robustness import variant_features
 
     classes = sorted({u.label for u in manifest})
+    neutral = classes.index(NEUTRAL_WORDS)
     speech = variant_features(front_end(), list(manifest), ["clean"], cache_dir=cache_dir)["clean"]
     size = len(next(iter(embedded.values())))
 
@@ -127,8 +133,8 @@ def fusion(manifest, texts, confidences, folds, embedded, cache_dir: pathlib.Pat
             speech_temperature = fit_temperature(truth_held, speech_held)
             text_temperature = fit_temperature(truth_held, text_held)
             late = LateFusion(LateFusionConfig(method="weighted"), task_type="categorical").fit(
-                [apply_temperature(speech_held, speech_temperature), apply_temperature(text_held, text_temperature)],
-                truth_held)
+                [apply_temperature(speech_held, speech_temperature),
+                 discount_neutral(apply_temperature(text_held, text_temperature), neutral)], truth_held)
             weights.append(late.weights[0])
             sizes.append(len(truth_held))
             test = parts["test"]
@@ -140,9 +146,10 @@ def fusion(manifest, texts, confidences, folds, embedded, cache_dir: pathlib.Pat
                 certainty = np.array([confidences[condition].get(i, 1.0) for i in test])
                 tempered = np.stack([temper(row, c) for row, c in zip(text_test, certainty, strict=True)])
                 outputs = {"speech alone": speech_test, "text alone": text_test,
-                           "fused": np.where(heard[:, None], late([speech_test, text_test]), speech_test),
+                           "fused": np.where(heard[:, None], late([speech_test, discount_neutral(text_test, neutral)]), speech_test),
                            "fused, text weighted by transcript confidence":
-                               np.where(heard[:, None], late([speech_test, tempered]), speech_test)}
+                               np.where(heard[:, None], late([speech_test, discount_neutral(tempered, neutral, text_test[:, neutral])]),
+                                        speech_test)}
                 for system, scores in outputs.items():
                     entry = pooled.setdefault(system, {}).setdefault(condition, [[], []])
                     entry[0] += [manifest[i].label for i in test]
@@ -327,7 +334,8 @@ def main() -> None:
           "members retrained on all of them. Fit `dev part`: fitted on the fold's 20 % dev part "
           f"({fused['dev part']['held-out utterances per fold']['mean']:.0f} utterances; speech weight "
           f"{fused['dev part']['speech weight']['mean']:.2f} ± {fused['dev part']['speech weight']['std']:.2f}). "
-          "The last row of each tempers the text member by the transcript's confidence "
+          "The text member is fused tempered by how much emotion it gives the words (P ** (1 - P(neu)), as the "
+          "recogniser does). The last row of each also tempers it by the transcript's confidence "
           f"(pocketsphinx: {np.mean(asr_confidence):.2f} ± {np.std(asr_confidence):.2f} on these utterances; given and "
           "simulated transcripts: 1).\n\n"
         + markdown_table(["fusion fitted on", "system", *CONDITIONS], fusion_rows)

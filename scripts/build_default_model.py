@@ -34,7 +34,11 @@ Everything is chosen on held-out EmoDB speakers, never on the utterances it is s
    testing). Per speech fold the weight of ``w log P_speech + (1 - w) log P_text`` (calibrated
    members) is fitted on the dev speaker's pairs and tested on the test speaker's; the
    bundled weight is fitted on all dev pairs pooled, and the fused temperature on the pooled
-   fused dev pairs.
+   fused dev pairs. The text member is fused tempered by how much emotion it gives the words
+   (``p ** (1 - p[NEUTRAL_WORDS])``; :attr:`emofuse.inference.RecognizerConfig.neutral_words`),
+   in fitting as in the bundle. **Lexically neutral words**: each EmoDB utterance fused with the English
+   translation of the sentence its speaker said (``EMODB_SENTENCES``; the words carry no
+   emotion, as in most acted corpora) against speech alone, with and without that tempering.
 5. **Bundle**: ``speech``, ``speech_adapted``, ``text`` and ``fused`` with their temperatures,
    pocketsphinx as the default ASR; the numbers go into ``config.json`` (``metrics``),
    ``--work``/report.json and docs/MODEL_CARD.md (with a reliability diagram, ``docs/reliability.png``).
@@ -102,6 +106,22 @@ TEXT = {
 MAX_TRAIN_PER_CLASS = 2500
 MAX_VAL_PER_CLASS = 400
 FUSION = {"name": "late", "method": "weighted", "criterion": "UA", "grid_step": 0.01}
+#: The text member's class for words without emotion (the text member is fused tempered by 1 - its share).
+NEUTRAL_WORDS = "neu"
+#: EmoDB's ten sentences in the English of its documentation, by text id: what the speakers
+#: said, without emotion in the words.
+EMODB_SENTENCES = {
+    "a01": "The tablecloth is lying on the fridge.",
+    "a02": "She will hand it in on Wednesday.",
+    "a04": "Tonight I could tell him.",
+    "a05": "The black sheet of paper is located up there beside the piece of timber.",
+    "a07": "In seven hours it will be.",
+    "b01": "What about the bags standing there under the table?",
+    "b02": "They just carried it upstairs and now they are going down again.",
+    "b03": "Currently at the weekends I always went home and saw Agnes.",
+    "b09": "I will just discard this and then go for a drink with Karl.",
+    "b10": "It will be in the place where we always store it.",
+}
 
 #: Example clips: (file stem, espeak-ng voice, speed wpm, pitch 0-99, amplitude, sentence).
 EXAMPLES = [
@@ -240,6 +260,7 @@ def emodb_speech(work: pathlib.Path) -> dict:
             f"{group} {100 * part['UA']:.1f} (top {part['top_class']} {100 * part['top_share']:.0f} %)"
             for group, part in study[key].items()))
     study["labels"], study["speakers"], study["folds"] = labels, speakers, study["speech"]["loso"]["folds"]
+    study["sentences"] = {u.id: str(u.metadata["text_id"]) for u in utterances}
     study["augmentations"] = augmentations  # each copy source's settings, for the bundle's provenance
     return study
 
@@ -296,6 +317,7 @@ def fusion_study(speech: dict, text_system, goemotions: pathlib.Path) -> dict:  
     from emofuse.features import build_extractor
     from emofuse.fusion import LateFusion
     from emofuse.fusion import LateFusionConfig
+    from emofuse.inference.prediction import discount_neutral
     from emofuse.inference.prediction import input_columns
     from emofuse.systems.base import SystemData
 
@@ -319,6 +341,10 @@ def fusion_study(speech: dict, text_system, goemotions: pathlib.Path) -> dict:  
     text_temperature = fit_temperature(text_truth, np.stack([text_dev_raw[i] for i in ids]))
     text_dev = {i: apply_temperature(v[None], text_temperature)[0] for i, v in text_dev_raw.items()}
     text_test = {i: apply_temperature(v[None], text_temperature)[0] for i, v in text_test_raw.items()}
+    neutral = CLASSES.index(NEUTRAL_WORDS)
+
+    def fused_text(texts: np.ndarray) -> np.ndarray:  # the text member as the bundle fuses it
+        return discount_neutral(texts, neutral)
     speech_posteriors = dict(zip(speech["speech"]["ids"], speech["speech"]["calibrated"], strict=True))
     config = LateFusionConfig(method=FUSION["method"], criterion=FUSION["criterion"], grid_step=FUSION["grid_step"])
     rows, pooled_speech, pooled_text, pooled_truth = [], [], [], []
@@ -332,10 +358,10 @@ def fusion_study(speech: dict, text_system, goemotions: pathlib.Path) -> dict:  
         pooled_speech.append(speech_dev)
         pooled_text.append(text_dev_fold)
         pooled_truth += truth_dev
-        fusion = LateFusion(config, task_type="categorical").fit([speech_dev, text_dev_fold],
+        fusion = LateFusion(config, task_type="categorical").fit([speech_dev, fused_text(text_dev_fold)],
                                                                 np.array([CLASSES.index(t) for t in truth_dev]))
         speech_test, text_test_fold, truth_test = parts["test"]
-        fused = fusion([speech_test, text_test_fold])
+        fused = fusion([speech_test, fused_text(text_test_fold)])
         row = {"fold": fold["test"], "weight_speech": fusion.weights[0], "n_test": len(truth_test)}
         for system, scores in (("speech", speech_test), ("text", text_test_fold), ("fused", fused)):
             result = categorical_scores(truth_test, [CLASSES[i] for i in scores.argmax(axis=1)], labels=list(CLASSES))
@@ -344,9 +370,29 @@ def fusion_study(speech: dict, text_system, goemotions: pathlib.Path) -> dict:  
     folds = pd.DataFrame(rows)
     truth = np.array([CLASSES.index(t) for t in pooled_truth])
     speech_all, text_all = np.concatenate(pooled_speech), np.concatenate(pooled_text)
-    fusion = LateFusion(config, task_type="categorical").fit([speech_all, text_all], truth)
-    fused_dev = fusion([speech_all, text_all])
+    fusion = LateFusion(config, task_type="categorical").fit([speech_all, fused_text(text_all)], truth)
+    fused_dev = fusion([speech_all, fused_text(text_all)])
     fused_temperature = fit_temperature(truth, fused_dev)
+    plain = LateFusion(config, task_type="categorical").fit([speech_all, text_all], truth)  # without the tempering
+    sentences = sorted(set(EMODB_SENTENCES.values()))
+    said_raw = text_posteriors({f"{k:02d}": sentence for k, sentence in enumerate(sentences)})
+    said = {sentence: apply_temperature(said_raw[f"{k:02d}"][None], text_temperature)[0] for k, sentence in enumerate(sentences)}
+    neutral_words = {}
+    for mode in ("speech", "speech_adapted"):
+        ids = speech[mode]["ids"]
+        truth_words = [labels[i] for i in ids]
+        voice = np.asarray(speech[mode]["calibrated"])
+        words = np.stack([said[EMODB_SENTENCES[speech["sentences"][i]]] for i in ids])
+        for name, scores in (("speech alone", voice), ("fused", fusion([voice, fused_text(words)])),
+                             ("fused without the tempering", plain([voice, words]))):
+            predicted = [CLASSES[k] for k in scores.argmax(axis=1)]
+            top, count = collections.Counter(predicted).most_common(1)[0]
+            neutral_words[f"{mode}: {name}"] = {
+                "UA": categorical_scores(truth_words, predicted, labels=list(CLASSES))["UA"], "top_class": top,
+                "top_share": count / len(predicted)}
+        neutral_words[f"{mode}: weights"] = {"tempered": list(fusion.weights), "without the tempering": list(plain.weights)}
+    log.info("lexically neutral words (EmoDB's sentences in English): %s", ", ".join(
+        f"{k} {100 * v['UA']:.1f}" for k, v in neutral_words.items() if "UA" in v))
     summary = {f"{c}_{s}": float(getattr(folds[c], s)()) for c in folds.columns if c.endswith(("_UA", "_WA", "weight_speech"))
                for s in ("mean", "std")}
     return {"folds": folds.to_dict(orient="records"), "summary": summary,
@@ -356,7 +402,7 @@ def fusion_study(speech: dict, text_system, goemotions: pathlib.Path) -> dict:  
                     "text_val_calibrated": expected_calibration_error(text_truth, np.stack([text_dev[i] for i in ids])),
                     "fused_dev_raw": expected_calibration_error(truth, fused_dev),
                     "fused_dev_calibrated": expected_calibration_error(truth, apply_temperature(fused_dev, fused_temperature))},
-            "pairs": {"calibration": len(calibration_texts), "test": len(test_texts)}}
+            "pairs": {"calibration": len(calibration_texts), "test": len(test_texts)}, "neutral_words": neutral_words}
 
 
 def build(work: pathlib.Path, *, retrain_text: bool) -> None:
@@ -406,6 +452,11 @@ def build(work: pathlib.Path, *, retrain_text: bool) -> None:
         "fusion_heldout_pairs": {"protocol": "EmoDB x GoEmotions same-class pairs; per speech fold, weight fitted on the "
                                              "dev speaker's pairs (val texts), tested on the test speaker's pairs (dev "
                                              "texts); calibrated members", **study["summary"]},
+        "fusion_neutral_words": {"protocol": "each EmoDB utterance's out-of-fold speech posteriors (LOSO, calibrated) "
+                                             "fused with the bundled weight and the text member's posteriors of the English "
+                                             "translation of the sentence its speaker said (words without emotion); the "
+                                             "comparison without the tempering uses a weight fitted on the same pairs without it",
+                                 **study["neutral_words"]},
         "calibration": {"temperatures": temperatures, **study["ece"]},
     }
     log.info("4/4 bundle")
@@ -417,14 +468,15 @@ def build(work: pathlib.Path, *, retrain_text: bool) -> None:
         description="Speech (level- and channel-robust functionals with CREPE pitch movement and Silero speech timing, class-balanced "
                     "logistic regression; EmoDB with augmented copies, acted German) and text (frozen all-MiniLM-L6-v2 + "
                     "linear head, GoEmotions Reddit comments), temperature-calibrated on held-out speakers and texts, "
-                    "weighted late fusion with the text member weighted by the transcript's confidence; pocketsphinx (US "
+                    "weighted late fusion with the text member weighted by the transcript's confidence and by how much emotion "
+                    "its words carry; pocketsphinx (US "
                     "English) transcribes when no text is given. Classes: neutral, happy, sad, angry. See docs/MODEL_CARD.md.",
         provenance={"script": "scripts/build_default_model.py",
                     "speech": {"corpus": "emodb", "label_map": "emodb_four_class", "copies": SPEECH["copies"],
                                "augmentations": speech["augmentations"],
                                "speakers": "all 10"},
                     "fusion": {"calibration": "pooled dev pairs of the 10 speech folds", "pairs": study["pairs"], "seed": SEED}},
-        metrics=metrics, temperatures=temperatures, adaptation={"speech": "speech_adapted"},
+        metrics=metrics, temperatures=temperatures, adaptation={"speech": "speech_adapted"}, neutral_words=NEUTRAL_WORDS,
     )
     shutil.rmtree(BUNDLE, ignore_errors=True)
     Recognizer(config, systems).save_pretrained(BUNDLE)

@@ -85,6 +85,7 @@ def test_bundled_model_describes_itself(default):
             "text_goemotions_dev", "fusion_heldout_pairs", "calibration"} <= set(default.config.metrics)
     assert set(default.config.temperatures) == {"speech", "speech_adapted", "text", "fused"}
     assert default.config.adaptation == {"speech": "speech_adapted"}
+    assert default.config.neutral_words == "neu" and "fusion_neutral_words" in default.config.metrics
     assert default.systems["speech_adapted"].spec.normalization == "speaker"
     assert Recognizer.from_pretrained("default").config.asr == "pocketsphinx"
     size = sum(p.stat().st_size for p in default.directory.rglob("*") if p.is_file())
@@ -112,6 +113,21 @@ def test_missing_modalities_fall_back_to_the_available_member(default):
     text_only = default(text="I am furious with you")
     assert text_only.systems == ("text",) and text_only.posteriors == pytest.approx(both.members["text"])
     assert text_only.duration is None
+
+
+def test_bundle_fuses_the_words_tempered_by_the_emotion_they_carry(default):
+    from emofuse.calibration import apply_temperature
+    from emofuse.inference.prediction import discount_neutral
+
+    prediction = default(EXAMPLES / "angry.wav", text="The tablecloth is lying on the fridge.")
+    speech, text = (np.array([prediction.members[m][c] for c in default.classes])[None] for m in ("speech", "text"))
+    neutral = default.classes.index("neu")
+    assert text[0, neutral] > 0.5  # the words carry no emotion
+    fusion = default.systems["fused"].fusion
+    expected = apply_temperature(fusion([speech, discount_neutral(text, neutral)]), default.config.temperatures["fused"])[0]
+    assert [prediction.posteriors[c] for c in default.classes] == pytest.approx(expected.tolist(), abs=1e-6)
+    as_is = apply_temperature(fusion([speech, text]), default.config.temperatures["fused"])[0]
+    assert expected[neutral] < as_is[neutral]
 
 
 def test_asr_transcribes_when_no_text_is_given():

@@ -270,3 +270,96 @@ def test_clipped_standardisation_bounds_an_outlier_and_matches_scikit_learn(tmp_
     np.testing.assert_allclose(again.scores(probe_data), clipped.scores(probe_data), atol=1e-12)
     with pytest.raises(ConfigError, match="clip must be positive"):
         parse(LogisticRegressionConfig, {"clip": 3.0, "standardize": False})
+
+
+def test_discount_neutral_flattens_neutral_words_and_keeps_emotional_ones():
+    from emofuse.inference.prediction import discount_neutral
+
+    rows = np.array([[0.9, 0.05, 0.03, 0.02], [0.02, 0.03, 0.05, 0.9], [0.25, 0.25, 0.25, 0.25]])
+    out = discount_neutral(rows, 0)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    assert out[0, 0] < 0.4 and out[0].max() - out[0].min() < 0.25  # neutral words: nearly flat
+    np.testing.assert_allclose(out[1], temper(rows[1], 0.98))  # emotional words: nearly as they were
+    np.testing.assert_allclose(out[2], rows[2])  # an undecided text stays undecided
+
+
+def text_recognizer(neutral_words):
+    """``speech`` hears the voice; ``words`` reads a text front-end (never built here)."""
+    from emofuse.audio.logmel import LogMelStatsConfig
+    from emofuse.fusion import LateFusionConfig
+    from emofuse.models import InputSpec
+    from emofuse.models.configs import LogisticRegressionConfig
+    from emofuse.pretrained import TextEmbeddingConfig
+    from emofuse.systems import SystemSpec
+    from emofuse.systems import build_system
+
+    model = Component("logistic_regression", LogisticRegressionConfig())
+    systems = {
+        "speech": build_system(SystemSpec("categorical", FOUR_CLASSES, inputs=(InputSpec("logmel", "audio", "vector", 8),),
+                                          model=model, features={"logmel": Component("logmel_stats", LogMelStatsConfig(n_mels=4, deltas=False))})),
+        "words": build_system(SystemSpec("categorical", FOUR_CLASSES, inputs=(InputSpec("sentence", "text", "vector", 8),),
+                                         model=model, features={"sentence": Component("text_embedding", TextEmbeddingConfig())})),
+    }
+    for seed, name in enumerate(("speech", "words")):
+        systems[name].load_state_dict(logistic(8, seed))
+    systems["fused"] = build_system(SystemSpec("categorical", FOUR_CLASSES, members=("speech", "words"),
+                                               fusion=Component("late", LateFusionConfig(method="weighted"))))
+    systems["fused"].load_state_dict({"weights": np.array([0.5, 0.5])})
+    config = RecognizerConfig(name="tiny", heads={"categorical": "fused"}, systems=tuple(systems), asr="none",
+                              neutral_words=neutral_words)
+    return Recognizer(config, systems, speech_check=False)
+
+
+def test_neutral_words_cannot_outvote_an_emotional_voice():
+    from emofuse.inference.pipeline import _fused_scores
+
+    assert FOUR_CLASSES[0] == "neu"
+    voice = np.array([[0.1, 0.1, 0.1, 0.7]])  # an angry voice
+    words = np.array([[0.9, 0.04, 0.03, 0.03]])  # "Say the word chair."
+    plain, tempered = text_recognizer(None), text_recognizer("neu")
+    both = ("speech", "words")
+    np.testing.assert_array_equal(_fused_scores(plain, "words", both, list(words)), words)
+    assert _fused_scores(tempered, "words", both, list(words))[0, 0] < 0.45
+    np.testing.assert_array_equal(_fused_scores(tempered, "speech", both, list(voice)), voice)  # the voice as it is
+    np.testing.assert_array_equal(_fused_scores(tempered, "words", ("words",), list(words)), words)  # words alone answer
+
+    def fused(recognizer):
+        system = recognizer.systems["fused"]
+        from emofuse.predictions import Predictions
+        from emofuse.systems.base import SystemData
+
+        members = {m: Predictions("categorical", FOUR_CLASSES, ("0",), _fused_scores(recognizer, m, both, list(rows)))
+                   for m, rows in (("speech", voice), ("words", words))}
+        return FOUR_CLASSES[int(system.predict(SystemData(("0",), members=members)).scores.argmax())]
+
+    assert fused(plain) == "neu" and fused(tempered) == "ang"
+
+
+def test_neutral_words_must_be_a_class():
+    with pytest.raises(RecognizerError, match="neutral_words"):
+        text_recognizer("calm")
+
+
+def test_a_doubtful_transcript_and_neutral_words_multiply(monkeypatch):
+    """The words' emotion is judged before the transcript's doubt tempers them: p ** (c (1 - n))."""
+    from emofuse.inference import pipeline
+    from emofuse.inference.prediction import discount_neutral
+    from emofuse.predictions import Predictions
+    from emofuse.systems.base import SystemData
+
+    rng = np.random.default_rng(3)
+    vectors = {"logmel": [rng.normal(size=8)], "sentence": [3.0 * rng.normal(size=8)]}
+    monkeypatch.setattr(pipeline, "input_columns", lambda *args, **kwargs: vectors)
+    recognizer = text_recognizer("neu")
+    confidence = 0.4
+    outputs = pipeline.run_systems(recognizer, [np.zeros(10, np.float32)], ["some words"],
+                                   transcript_confidences=[confidence])
+    words = recognizer.systems["words"].predict(SystemData(("0",), inputs={"sentence": {"0": vectors["sentence"][0]}})).scores
+    share = float(words[0, 0])
+    np.testing.assert_allclose(discount_neutral(temper(words[0], confidence), 0, np.array([share])),
+                               temper(words[0], confidence * (1 - share)), atol=1e-12)
+    members = {"speech": Predictions("categorical", FOUR_CLASSES, ("0",), outputs["speech"][0][None]),
+               "words": Predictions("categorical", FOUR_CLASSES, ("0",), temper(words[0], confidence * (1 - share))[None])}
+    expected = recognizer.systems["fused"].predict(SystemData(("0",), members=members)).scores[0]
+    np.testing.assert_allclose(outputs["fused"][0], expected, atol=1e-9)
+    np.testing.assert_allclose(outputs["words"][0], temper(words[0], confidence), atol=1e-12)  # the member as it is

@@ -50,6 +50,12 @@ class RecognizerConfig:
     are fused and to the fused output. ``adaptation`` maps a system to the one that replaces it
     when predicting with ``adapt`` (a system trained on per-speaker standardised inputs, whose
     inputs are then standardised with the statistics of the recordings given).
+    ``neutral_words`` names the class that a text member gives to sentences whose words carry no
+    emotion (``neu``, say); when such a member is fused with a voice, its posteriors are tempered by
+    how much emotion they give the words (``p ** (1 - p[neutral_words])``,
+    :func:`~emofuse.inference.prediction.discount_neutral`), so that a lexically neutral sentence
+    ("Say the word chair") says little either way and cannot outvote an emotional voice. The
+    text member alone still answers as it is. ``None``: text members are fused as they are.
     """
 
     name: str
@@ -64,6 +70,7 @@ class RecognizerConfig:
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     temperatures: dict[str, float] = dataclasses.field(default_factory=dict)
     adaptation: dict[str, str] = dataclasses.field(default_factory=dict)
+    neutral_words: str | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 

@@ -16,6 +16,7 @@ from emofuse.config import Component
 from emofuse.features import FeatureExtractor
 from emofuse.features import build_extractor
 from emofuse.inference.directory import RecognizerError
+from emofuse.inference.prediction import discount_neutral
 from emofuse.inference.prediction import input_columns
 from emofuse.inference.prediction import temper
 from emofuse.predictions import Predictions
@@ -66,7 +67,8 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
     """Every system of ``recognizer`` on a batch: scores per item (``None`` where the system lacks
     an input), calibrated with the recogniser's temperatures; with ``groups``, the systems of
     ``config.adaptation`` replace theirs and read inputs standardised per group
-    (:meth:`Recognizer.predict`)."""
+    (:meth:`Recognizer.predict`). Where a text member is fused with a member that hears the
+    voice, it is first tempered by how much emotion it gives the words (``config.neutral_words``)."""
     active = [recognizer.config.adaptation.get(n, n) if groups is not None else n for n in recognizer._order]
     needed = {i.name for n in active for i in recognizer.systems[n].spec.inputs}  # an adapted system may read its own front-end
     columns = input_columns(needed, recognizer.extractors, signals, transcripts,
@@ -77,6 +79,7 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
         raise RecognizerError(f"{count} items but {len(groups)} adaptation groups")
     confidences = list(transcript_confidences) if transcript_confidences is not None else [None] * count
     outputs: dict[str, list[np.ndarray | None]] = {}
+    shares: dict[str, list[float | None]] = {}  # a text system's neutral-words share, before any transcript doubt
     for name, system_name in zip(recognizer._order, active, strict=True):
         system = recognizer.systems[system_name]
         spec = system.spec
@@ -93,7 +96,8 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
             for available, items in answered.items():
                 ids = tuple(keys[k] for k in items)
                 members = {m: Predictions(spec.task_type, recognizer.systems[m].outputs, ids,
-                                          np.stack([outputs[m][k] for k in items]))  # type: ignore[misc]
+                                          _fused_scores(recognizer, m, available, [outputs[m][k] for k in items],
+                                                        [shares[m][k] for k in items] if m in shares else None))  # type: ignore[misc]
                            for m in available}
                 values = system.predict(SystemData(ids, members=members)).scores
                 if len(available) < 2:
@@ -107,18 +111,50 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
                 inputs = {i.name: {keys[k]: columns[i.name][k] for k in ready} for i in spec.inputs}
                 values = system.predict(SystemData(ids, inputs=inputs)).scores
                 reads_text = any(recognizer._modalities[i.name] == "text" for i in spec.inputs)
+                neutral = recognizer.config.neutral_words
+                if reads_text and spec.task_type == "categorical" and neutral is not None:
+                    column = list(system.outputs).index(neutral)
+                    calibrated = _calibrated(recognizer, system_name, values)
+                    shares[name] = [None] * count
+                    for position, k in enumerate(ready):
+                        shares[name][k] = float(calibrated[position, column])
                 for position, k in enumerate(ready):
                     rows[k] = values[position]
                     if reads_text and spec.task_type == "categorical" and confidences[k] is not None:
                         rows[k] = temper(values[position], float(confidences[k]))  # type: ignore[arg-type]
-        temperature = recognizer.config.temperatures.get(system_name)
-        if temperature is not None and spec.task_type == "categorical":
-            from emofuse.calibration import apply_temperature
-
-            rows = [row if row is None or k in single else apply_temperature(row[None, :], temperature)[0]
+        if spec.task_type == "categorical":
+            rows = [row if row is None or k in single else _calibrated(recognizer, system_name, row[None, :])[0]
                     for k, row in enumerate(rows)]
         outputs[name] = rows
     return outputs
+
+
+def _calibrated(recognizer: Recognizer, system_name: str, scores: np.ndarray) -> np.ndarray:
+    """``scores`` (one row per item) scaled by the system's temperature, if it has one."""
+    temperature = recognizer.config.temperatures.get(system_name)
+    if temperature is None:
+        return scores
+    from emofuse.calibration import apply_temperature
+
+    return apply_temperature(scores, temperature)
+
+
+def _fused_scores(recognizer: Recognizer, member: str, available: Sequence[str],
+                  rows: list[np.ndarray], shares: list[float | None] | None = None) -> np.ndarray:
+    """A member's scores as a fusion of ``available`` reads them: a text member fused with a
+    member that hears the voice is tempered by ``1 - n``, ``n`` its calibrated share of
+    ``neutral_words`` before any tempering by the transcript's confidence (``shares``; else
+    read from ``rows``) (:attr:`RecognizerConfig.neutral_words`, :func:`discount_neutral`)."""
+    scores = np.stack(rows)
+    neutral = recognizer.config.neutral_words
+    if neutral is None or len(available) < 2:
+        return scores
+    reads = {m: {recognizer._modalities[i.name] for i in recognizer.systems[m].spec.inputs} for m in available}
+    if reads[member] != {"text"} or not any("audio" in r for r in reads.values()):
+        return scores
+    known = None if shares is None or any(n is None for n in shares) else np.asarray(shares, dtype=np.float64)
+    return discount_neutral(scores, list(recognizer.systems[member].outputs).index(neutral), known)
+
 
 def _standardized(spec: Any, columns: Mapping[str, list[Any]], groups: Sequence[str]) -> dict[str, list[Any]]:
     """The system's vector inputs standardised per group with the group's own statistics."""

@@ -21,6 +21,27 @@ from emofuse.predictions import posterior_column
 UNCERTAIN = "uncertain"
 
 
+def discount_neutral(posteriors: np.ndarray, index: int, shares: np.ndarray | None = None) -> np.ndarray:
+    """The posteriors (rows of a 2-D array each) tempered by how much emotion the text member
+    gives the words: ``p ** (1 - n)`` renormalised, ``n`` being the share of class ``index``
+    ("the words carry no emotion"). A lexically neutral sentence ("Say the word chair") then
+    says little in either direction, neither outvoting an emotional voice nor vouching much for
+    a neutral one; an emotional sentence keeps its say; an undecided (flat) one stays flat.
+    ``shares`` gives ``n`` per row when ``posteriors`` were already tempered for another reason
+    (a doubtful transcript), so that the words' emotion is judged on what the text member said
+    of them, and the two factors multiply instead of the doubt being counted twice.
+
+    >>> discount_neutral(np.array([0.8, 0.1, 0.1]), 0).round(2).tolist()
+    [0.43, 0.28, 0.28]
+    >>> discount_neutral(np.array([0.0, 0.9, 0.1]), 0).round(2).tolist()
+    [0.0, 0.9, 0.1]
+    """
+    values = np.asarray(posteriors, dtype=np.float64)
+    flat = values.reshape(-1, values.shape[-1])
+    neutral = flat[:, index] if shares is None else np.asarray(shares, dtype=np.float64).reshape(-1)
+    return np.stack([temper(row, 1.0 - float(n)) for row, n in zip(flat, neutral, strict=True)]).reshape(values.shape)
+
+
 def temper(posteriors: np.ndarray, confidence: float) -> np.ndarray:
     """``posteriors ** confidence``, renormalised (uniform at confidence 0, unchanged at 1).
 

@@ -119,6 +119,8 @@ class Recognizer:
         for task, head in config.heads.items():
             if self.systems[head].spec.task_type != task:
                 raise RecognizerError(f"head {task!r}: system {head!r} is {self.systems[head].spec.task_type}")
+        if config.neutral_words is not None and config.neutral_words not in self.classes:
+            raise RecognizerError(f"neutral_words: {config.neutral_words!r} is not one of the classes {list(self.classes)}")
         self.asr = check_asr(asr) if asr is not None else config.asr
         self.transcriber: Transcriber | None = build_transcriber(self.asr) if self.reads_text else None
         self._text_lock = threading.Lock()  # fast tokenizers are not safe across threads

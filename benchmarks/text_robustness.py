@@ -29,8 +29,8 @@ The held-out outputs are fitted two ways (``FITS``):
   members are then retrained on all of them. Stacking as Wolpert (1992) fits it.
 - ``dev part``: members trained on the fold's training part, temperatures and weight fitted on
   its dev part (20 %, about 26 utterances). UA on 26 utterances is flat over wide ranges of
-  weights, and the weight it picks swings between folds (2026-12-02: a text weight of 0.78 on
-  two folds, 0.04 on another); kept for comparison.
+  weights, and the weight it picks swings between folds (the results list each fold's); kept
+  for comparison.
 
     python benchmarks/text_robustness.py --epochs 7
 """
@@ -56,7 +56,7 @@ from benchmarks.text_common import predict_texts  # noqa: E402
 log = logging.getLogger("text_robustness")
 CONDITIONS = ("reference", "simulated 6 % WER", "pocketsphinx")
 SYSTEMS = ("speech alone", "text alone", "fused", "fused, text weighted by transcript confidence")
-NEUTRAL_WORDS = "neu"  # fused as "no evidence from the words", as the recogniser does (RecognizerConfig.neutral_words)
+NEUTRAL_WORDS = "neu"  # the text member is fused tempered by 1 - its share of it, as the recogniser does (RecognizerConfig.neutral_words)
 FITS = ("cross-fitted", "dev part")  # how the fusion's temperatures and weight are fitted (see the docstring)
 EMBEDDED: dict[str, np.ndarray] = {}  # sentence embeddings of every transcript, shared by the frozen model and fusion
 

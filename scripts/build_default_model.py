@@ -345,6 +345,7 @@ def fusion_study(speech: dict, text_system, goemotions: pathlib.Path) -> dict:  
 
     def fused_text(texts: np.ndarray) -> np.ndarray:  # the text member as the bundle fuses it
         return discount_neutral(texts, neutral)
+
     speech_posteriors = dict(zip(speech["speech"]["ids"], speech["speech"]["calibrated"], strict=True))
     config = LateFusionConfig(method=FUSION["method"], criterion=FUSION["criterion"], grid_step=FUSION["grid_step"])
     rows, pooled_speech, pooled_text, pooled_truth = [], [], [], []

@@ -109,9 +109,9 @@ def fusion(manifest, texts, confidences, folds, embedded, cache_dir: pathlib.Pat
         return (predict_arrays(arrays, np.stack([speech[i] for i in ids]).astype(np.float64), len(classes)),
                 text_model.predict_proba(text_features(condition, ids)))
 
-    def held_out(parts):
+    def held_out(parts, fit):
         """Members, and their held-out outputs and truth on which temperatures and weight are fitted."""
-        if parts["fit"] == "dev part":
+        if fit == "dev part":
             members = train(parts["train"])
             return members, predict(members, parts["dev"], "reference"), truth(parts["dev"])
         pool = list(parts["train"]) + list(parts["dev"])
@@ -129,7 +129,7 @@ def fusion(manifest, texts, confidences, folds, embedded, cache_dir: pathlib.Pat
         pooled: dict[str, dict[str, list]] = {}
         weights, sizes = [], []
         for parts in folds.values():
-            members, (speech_held, text_held), truth_held = held_out({**parts, "fit": fit})
+            members, (speech_held, text_held), truth_held = held_out(parts, fit)
             speech_temperature = fit_temperature(truth_held, speech_held)
             text_temperature = fit_temperature(truth_held, text_held)
             late = LateFusion(LateFusionConfig(method="weighted"), task_type="categorical").fit(

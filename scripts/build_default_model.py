@@ -375,15 +375,13 @@ def fusion_study(speech: dict, text_system, goemotions: pathlib.Path) -> dict:  
     fused_dev = fusion([speech_all, fused_text(text_all)])
     fused_temperature = fit_temperature(truth, fused_dev)
     plain = LateFusion(config, task_type="categorical").fit([speech_all, text_all], truth)  # without the tempering
-    sentences = sorted(set(EMODB_SENTENCES.values()))
-    said_raw = text_posteriors({f"{k:02d}": sentence for k, sentence in enumerate(sentences)})
-    said = {sentence: apply_temperature(said_raw[f"{k:02d}"][None], text_temperature)[0] for k, sentence in enumerate(sentences)}
+    said = {text_id: apply_temperature(v[None], text_temperature)[0] for text_id, v in text_posteriors(EMODB_SENTENCES).items()}
     neutral_words = {}
     for mode in ("speech", "speech_adapted"):
         ids = speech[mode]["ids"]
         truth_words = [labels[i] for i in ids]
         voice = np.asarray(speech[mode]["calibrated"])
-        words = np.stack([said[EMODB_SENTENCES[speech["sentences"][i]]] for i in ids])
+        words = np.stack([said[speech["sentences"][i]] for i in ids])
         for name, scores in (("speech alone", voice), ("fused", fusion([voice, fused_text(words)])),
                              ("fused without the tempering", plain([voice, words]))):
             predicted = [CLASSES[k] for k in scores.argmax(axis=1)]

@@ -110,7 +110,7 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
                 ids = tuple(keys[k] for k in ready)
                 inputs = {i.name: {keys[k]: columns[i.name][k] for k in ready} for i in spec.inputs}
                 values = system.predict(SystemData(ids, inputs=inputs)).scores
-                reads_text = any(recognizer._modalities[i.name] == "text" for i in spec.inputs)
+                reads_text = "text" in recognizer._system_modalities(system_name)
                 neutral = recognizer.config.neutral_words
                 if reads_text and spec.task_type == "categorical" and neutral is not None:
                     column = list(system.outputs).index(neutral)
@@ -149,7 +149,7 @@ def _fused_scores(recognizer: Recognizer, member: str, available: Sequence[str],
     neutral = recognizer.config.neutral_words
     if neutral is None or len(available) < 2:
         return scores
-    reads = {m: {recognizer._modalities[i.name] for i in recognizer.systems[m].spec.inputs} for m in available}
+    reads = {m: recognizer._system_modalities(m) for m in available}
     if reads[member] != {"text"} or not any("audio" in r for r in reads.values()):
         return scores
     known = None if shares is None or any(n is None for n in shares) else np.asarray(shares, dtype=np.float64)

@@ -239,6 +239,10 @@ class Recognizer:
     def _input_modality(self, name: str) -> str:
         return self._modalities[name]
 
+    def _system_modalities(self, name: str) -> set[str]:
+        """The modalities system ``name`` reads (empty for a score fusion)."""
+        return {self._modalities[i.name] for i in self.systems[name].spec.inputs}
+
     @property
     def reads_text(self) -> bool:
         return any(self._input_modality(i) == "text" for i in self._needed_inputs())

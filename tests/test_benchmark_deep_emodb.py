@@ -48,7 +48,8 @@ def test_every_profile_override_parses_for_every_task_it_runs():
                 assert all(f"systems.{system}.{value}" in values for value in profile.get(f"{task}/{system}", []))
             others = [key for key in per_task if not key.startswith(f"{task}/")]  # another task's settings
             assert not {f"systems.{key.split('/')[1]}.{value}" for key in others for value in profile[key]
-                        if value not in profile.get(key.split("/")[1], [])} & set(values), others
+                        if value not in profile.get(key.split("/")[1], [])
+                        and value not in profile.get(f"{task}/{key.split('/')[1]}", [])} & set(values), others
 
 
 def test_the_cpu90_profile_reduces_what_dominates_the_time():
@@ -60,7 +61,7 @@ def test_the_cpu90_profile_reduces_what_dominates_the_time():
     full = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml")
     reduced = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml", overrides=profile_overrides("cpu90", "pseudo_bimodal4"))
     before, after = full.systems["mfcnn14"], reduced.systems["mfcnn14"]
-    assert after.model.config.acoustic.channels == tuple(c // 2 for c in before.model.config.acoustic.channels)
+    assert after.model.config.acoustic.channels == before.model.config.acoustic.channels  # full width: chosen on dev
     assert after.model.config.acoustic.crop_seconds == 2.0 and before.model.config.acoustic.crop_seconds is None
     assert after.training.max_epochs < before.training.max_epochs
     assert reduced.seeds == (0,) and len(full.seeds) == 3
@@ -71,6 +72,9 @@ def test_the_cpu90_profile_reduces_what_dominates_the_time():
     assert seven.model.config.channels == full_cnn14.model.config.channels  # a task's own setting wins
     assert four.model.config.channels == tuple(c // 2 for c in full_cnn14.model.config.channels)
     assert four.training.max_epochs < seven.training.max_epochs < full_cnn14.training.max_epochs
+    alone = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml", overrides=profile_overrides("cpu90", "pseudo_bimodal4"))
+    assert alone.systems["cnn14"].model.config.channels == after.model.config.acoustic.channels  # as wide as its fusions
+    assert alone.systems["cnn14"].training.max_epochs == after.training.max_epochs
 
 
 def test_the_whole_benchmark_verdict_needs_every_row_and_adds_their_minutes():

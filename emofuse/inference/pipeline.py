@@ -110,9 +110,10 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
                 ids = tuple(keys[k] for k in ready)
                 inputs = {i.name: {keys[k]: columns[i.name][k] for k in ready} for i in spec.inputs}
                 values = system.predict(SystemData(ids, inputs=inputs)).scores
-                reads_text = "text" in recognizer._system_modalities(system_name)
+                # a categorical text member: its neutral share is read here, its transcript's confidence tempers it
+                text_posteriors = "text" in recognizer._system_modalities(system_name) and spec.task_type == "categorical"
                 neutral = recognizer.config.neutral_words
-                if reads_text and spec.task_type == "categorical" and neutral is not None:
+                if text_posteriors and neutral is not None:
                     column = list(system.outputs).index(neutral)
                     calibrated = _calibrated(recognizer, system_name, values)
                     shares[name] = [None] * count
@@ -120,7 +121,7 @@ def run_systems(recognizer: Recognizer, signals: Sequence[np.ndarray | None], tr
                         shares[name][k] = float(calibrated[position, column])
                 for position, k in enumerate(ready):
                     rows[k] = values[position]
-                    if reads_text and spec.task_type == "categorical" and confidences[k] is not None:
+                    if text_posteriors and confidences[k] is not None:
                         rows[k] = temper(values[position], float(confidences[k]))  # type: ignore[arg-type]
         if spec.task_type == "categorical":
             rows = [row if row is None or k in single else _calibrated(recognizer, system_name, row[None, :])[0]

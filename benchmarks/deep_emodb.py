@@ -20,8 +20,10 @@ of :data:`PROFILES` (one seed, fewer epochs, 2 s crops, CNN14 at half width on E
 Each system runs as ``emofuse run --system NAME`` in its own process (wall time and peak memory
 are its own). Writes ``benchmarks/results/deep_emodb.json`` (one row per system and task:
 ``system``, ``task``, ``uar_mean``, ``uar_std`` over folds x seeds, ``uar_pooled``, ``seeds``,
-``epochs``, ``minutes``, ``peak_memory_mb``, ``date``, ``settings``) and ``deep_emodb.md`` with the
-mean learning curve of every row (``benchmarks/results/deep_emodb/``). Rows of tasks and systems the
+``epochs``, ``minutes``, ``peak_memory_mb``, ``date``, ``settings``, ``fold_uar`` per seed/fold) and
+``deep_emodb.md`` with the goals, the pseudo-bimodal fusions' paired differences (a paired t-test over
+the folds and seeds two rows share) and the mean learning curve of every row
+(``benchmarks/results/deep_emodb/``). Rows of tasks and systems the
 runs do not hold are kept from the previous ``deep_emodb.json`` with the date they were measured
 (``--only-these-runs`` writes the runs' rows alone).
 """
@@ -227,6 +229,7 @@ def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict
     # the run's summary of every system trained so far (each `emofuse run --system` wrote only its own)
     result = summarize_run(RunDirectory(run), config, systems=finished)
     summary = {row["system"]: row for row in result.summary.to_dict(orient="records")}
+    per_fold = result.metrics  # test UA per (system, seed, fold), for the paired comparisons
     rows = []
     for system in systems:
         if system not in summary:
@@ -248,6 +251,8 @@ def rows_of(arguments: argparse.Namespace, task: str, timing: dict) -> list[dict
             "system": system, "task": task,
             "uar_mean": record["UA_mean"], "uar_std": record["UA_std"], "uar_pooled": record.get("UA_pooled_mean"),
             "seeds": seeds, "folds": record["runs"] // max(1, len(seeds)),
+            "fold_uar": {f"{r['seed']}/{r['fold']}": r["UA"]
+                         for r in per_fold[per_fold["system"] == system].to_dict(orient="records")},
             "epochs": round(sum(epochs) / len(epochs), 1) if epochs else None,
             "minutes": round(spent["seconds"] / 60.0, 1) if "seconds" in spent else None,
             "peak_memory_mb": spent.get("peak_memory_mb"),
@@ -296,6 +301,37 @@ def verdicts(rows: list[dict]) -> list[str]:
         short = [s for s, v in bimodal.items() if s != "cnn14" and v < bimodal["cnn14"] + FUSION_MARGIN]
         lines.append(f"- every fusion at least {100 * FUSION_MARGIN:.0f} points over CNN14 alone: "
                      + ("met" if not short else f"not met ({', '.join(short)})"))
+        lines += paired_differences([r for r in rows if r["task"] == "pseudo_bimodal4"])
+    return lines
+
+
+#: The pseudo-bimodal comparisons the goals make: (system, against).
+PAIRED = (("mfcnn14", "sfcnn14"), ("sfcnn14", "cnn14"), ("mfcnn14", "cnn14"), ("attention_alignment", "cnn14"),
+          ("concat", "cnn14"), ("classification_block", "cnn14"))
+
+
+def paired_differences(rows: list[dict]) -> list[str]:
+    """How far apart two rows are on the folds and seeds both ran: the mean UA difference and a
+    two-sided paired t-test over those runs (as Triantafyllopoulos et al.'s tables test their
+    fusions), so that a gap in the goals can be read against fold-to-fold noise. Rows without
+    per-fold scores (kept from results written before they carried them) are left out."""
+    from emofuse.evaluation.stats import format_p_value
+    from emofuse.evaluation.stats import paired_ttest
+
+    scores = {r["system"]: r.get("fold_uar") or {} for r in rows}
+    lines = []
+    for system, against in PAIRED:
+        shared_runs = sorted(set(scores.get(system, {})) & set(scores.get(against, {})))
+        if len(shared_runs) < 2:
+            continue
+        a = [scores[system][k] for k in shared_runs]
+        b = [scores[against][k] for k in shared_runs]
+        test = paired_ttest(a, b)
+        difference = 100 * sum(x - y for x, y in zip(a, b, strict=True)) / len(a)
+        lines.append(f"  - {system} - {against}: {difference:+.1f} points over the {len(a)} folds x seeds both ran "
+                     f"(paired t-test p = {format_p_value(test.p_value)})")
+    if lines:
+        lines.insert(0, "- paired over folds and seeds (UA difference, two-sided paired t-test):")
     return lines
 
 

@@ -9,14 +9,18 @@ IEMOCAP with the real encoders and are shown for orientation only.
 
     python benchmarks/recipes_iemocap_mini.py                      # all five (resumes finished folds)
     python benchmarks/recipes_iemocap_mini.py --recipes padi,boigne
+    python benchmarks/recipes_iemocap_mini.py --report-only        # tables and report, nothing run
 
-Writes benchmarks/results/recipes_iemocap_mini.{json,md} and the report of the five runs in
-benchmarks/results/recipes_iemocap_mini_report/.
+Writes benchmarks/results/recipes_iemocap_mini.{json,md} and the report of the runs in
+benchmarks/results/recipes_iemocap_mini_report/. Recipes not run by this invocation keep their
+figures from the previous results file, with the date they were measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import logging
 import pathlib
 import sys
@@ -70,11 +74,35 @@ def modality(config, name: str) -> str:  # noqa: ANN001 (ExperimentConfig)
     return kinds.pop() if len(kinds) == 1 else "fused"
 
 
+def merged(records: dict[str, dict], previous: dict) -> dict[str, dict]:
+    """This invocation's ``records`` with the recipes of ``previous`` results that it did not run,
+    each keeping the date it was measured ("by" the file's date for records written before they
+    carried one), in the order of :data:`RECIPES`."""
+    kept = {name: {**record, "date": record.get("date") or f"by {str(previous.get('date', ''))[:10]}"}
+            for name, record in (previous.get("recipes") or {}).items() if name not in records}
+    every = {**kept, **records}
+    return {name: every[name] for name in sorted(every, key=lambda n: RECIPES.index(n) if n in RECIPES else len(RECIPES))}
+
+
+def table_rows(records: dict[str, dict]) -> list[list]:
+    rows = []
+    for recipe, record in records.items():
+        for name, system in record["systems"].items():
+            dimensional = system["metric"] != "UA"
+            mean, std = system["mean"], system["std"]
+            shown = f"{mean:.3f} ± {std:.3f}" if dimensional else f"{100 * mean:.1f} ± {100 * std:.1f}"
+            rows.append([recipe, name, system["modality"], system["metric"] if dimensional else "UA %", shown,
+                         system["runs"], "" if system["paper"] is None else system["paper"], record["date"]])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "recipes_iemocap_mini")
     parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path("/tmp/emofuse-benchmark-cache"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: the table from the previous results file, the report from the runs present")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     shared("fixtures", "IEMOCAP_mini")
@@ -85,8 +113,8 @@ def main() -> None:
     from emofuse.config import load_yaml
 
     os.chdir(ROOT)  # the recipes name ../shared relative to the repository
-    rows, records = [], {}
-    for recipe in arguments.recipes.split(","):
+    records = {}
+    for recipe in [] if arguments.report_only else arguments.recipes.split(","):
         path = ROOT / "recipes" / f"{recipe}.yaml"
         full = load_yaml(path)
         config = emofuse.load_experiment(path, variant="offline,paper", overrides=[
@@ -97,7 +125,8 @@ def main() -> None:
         dimensional = config.task.type == "dimensional"
         metric = "CCC_mean" if dimensional else "UA"
         paper = full.get("references") or {}
-        records[recipe] = {"overrides": REDUCED[recipe], "seconds": round(seconds, 1), "systems": {}}
+        records[recipe] = {"overrides": REDUCED[recipe], "seconds": round(seconds, 1),
+                           "date": datetime.date.today().isoformat(), "systems": {}}
         for row in result.summary.to_dict(orient="records"):
             name = row["system"]
             mean = row.get(f"{metric}_mean_mean", row.get(f"{metric}_mean"))
@@ -105,27 +134,32 @@ def main() -> None:
             reference = (paper.get(name) or {}).get(metric)
             records[recipe]["systems"][name] = {"modality": modality(config, name), "metric": metric,
                                                 "mean": mean, "std": std, "runs": row["runs"], "paper": reference}
-            shown = f"{mean:.3f} ± {std:.3f}" if dimensional else f"{100 * mean:.1f} ± {100 * std:.1f}"
-            rows.append([recipe, name, modality(config, name), metric if dimensional else "UA %", shown,
-                         row["runs"], "" if reference is None else reference])
         logging.info("%s: %.0f s", recipe, seconds)
+    previous = RESULTS / "recipes_iemocap_mini.json"
+    records = merged(records, json.loads(previous.read_text()) if previous.is_file() else {})
+    reported = [recipe for recipe in records if (arguments.runs / recipe).is_dir()]
     text = [
         "IEMOCAP_mini (167 utterances, 4 classes; Atmaja: V/A/D), each recipe's own protocol, its `offline` and `paper` "
         "variant (MiniLM-L6 for BERT/XLNet, log-Mel frames for wav2vec 2.0, a trainable embedding for GloVe), "
         "reduced for 2 CPU cores as listed in `REDUCED` of the script. Mean ± std over folds × seeds. "
         "Paper: the published figure on the full IEMOCAP with the real encoders (orientation only, not comparable).",
         "",
-        markdown_table(["recipe", "system", "modality", "metric", "score", "folds×seeds", "paper"], rows),
-        "Wall time of this invocation (a recipe resumed from a finished run takes about 0 s): " + ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in records.items())
-        + f"; peak memory {peak_memory_mb():.0f} MiB.",
+        markdown_table(["recipe", "system", "modality", "metric", "score", "folds×seeds", "paper", "date"],
+                       table_rows(records)),
+        "Wall time of each recipe's run (a recipe resumed from a finished run takes about 0 s; recipes not run by "
+        "this command keep the time and date of their own run): "
+        + ", ".join(f"{k} {v['seconds']:.0f} s ({v['date']})" for k, v in records.items())
+        + f"; peak memory of this command {peak_memory_mb():.0f} MiB.",
     ]
     markdown = "\n".join(text) + "\n"
     from emofuse.reports import ReportOptions
     from emofuse.reports import build_report
 
-    build_report([arguments.runs / recipe for recipe in records], RESULTS / "recipes_iemocap_mini_report",
-                 options=ReportOptions(title="Recipes on IEMOCAP_mini (offline variants)"))
-    markdown += "\nReport with t-tests, confusion matrices and protocol facts: `benchmarks/results/recipes_iemocap_mini_report/report.md`.\n"
+    if reported:  # the report needs the runs themselves (the results file holds their summaries only)
+        build_report([arguments.runs / recipe for recipe in reported], RESULTS / "recipes_iemocap_mini_report",
+                     options=ReportOptions(title="Recipes on IEMOCAP_mini (offline variants)"))
+        markdown += ("\nReport with t-tests, confusion matrices and protocol facts (the runs of " + ", ".join(reported)
+                     + "): `benchmarks/results/recipes_iemocap_mini_report/report.md`.\n")
     write_results("recipes_iemocap_mini", {"recipes": records, "peak_memory_mb": peak_memory_mb()}, markdown)
     print(markdown)  # noqa: T201 (the table)
 

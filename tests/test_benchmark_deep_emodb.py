@@ -89,3 +89,26 @@ def test_the_whole_benchmark_verdict_needs_every_row_and_adds_their_minutes():
     assert not [v for v in verdicts(rows[1:]) if "whole benchmark" in v]  # a row missing: no verdict
     rows[0]["minutes"] = None
     assert not [v for v in verdicts(rows) if "whole benchmark" in v]
+
+
+def test_fusions_are_compared_with_cnn14_on_the_folds_both_ran():
+    """The pseudo-bimodal verdicts give each fusion's mean paired difference and a paired t-test
+    over the (seed, fold) runs both rows hold; a row kept without per-fold scores is left out."""
+    from benchmarks.deep_emodb import paired_differences
+
+    cnn14 = {"0/a": 0.60, "0/b": 0.70, "0/c": 0.80, "0/d": 0.50}
+    rows = [
+        {"system": "cnn14", "fold_uar": cnn14},
+        # +10 points on every shared fold but one (+9); fold "e" is not CNN14's and must not count
+        {"system": "sfcnn14", "fold_uar": {"0/a": 0.70, "0/b": 0.80, "0/c": 0.90, "0/d": 0.59, "0/e": 0.10}},
+        {"system": "mfcnn14", "fold_uar": {"0/a": 0.60, "0/b": 0.75, "0/c": 0.75, "0/d": 0.50}},
+        {"system": "concat"},  # a kept row without per-fold scores
+    ]
+    lines = paired_differences(rows)
+    assert lines[0].startswith("- paired over folds and seeds")
+    by_pair = {line.split(":")[0].strip(" -"): line for line in lines[1:]}
+    assert set(by_pair) == {"mfcnn14 - sfcnn14", "sfcnn14 - cnn14", "mfcnn14 - cnn14"}
+    assert "+9.8 points over the 4 folds" in by_pair["sfcnn14 - cnn14"]
+    assert "p = <.001" in by_pair["sfcnn14 - cnn14"]  # a steady gain is significant
+    assert "+0.0 points" in by_pair["mfcnn14 - cnn14"] and "p = 1.000" in by_pair["mfcnn14 - cnn14"]
+    assert paired_differences([{"system": "cnn14", "fold_uar": cnn14}]) == []

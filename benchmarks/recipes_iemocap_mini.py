@@ -104,6 +104,9 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true",
                         help="run nothing: the table from the previous results file, the report from the runs present")
     arguments = parser.parse_args()
+    unknown = sorted(set(arguments.recipes.split(",")) - set(RECIPES))
+    if unknown:
+        parser.error(f"unknown recipe {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     shared("fixtures", "IEMOCAP_mini")
 

@@ -85,6 +85,12 @@ def portable(text: str) -> str:
     return text
 
 
+def measured_date(record: dict[str, Any], previous: dict[str, Any]) -> str:
+    """When a row kept from a previous results file was measured: its own ``date``, else "by" the
+    file's date (rows written before they carried one)."""
+    return record.get("date") or f"by {str(previous.get('date', ''))[:10]}"
+
+
 def write_results(name: str, data: dict[str, Any], markdown: str) -> pathlib.Path:
     """Write ``results/<name>.json`` and ``results/<name>.md`` with the command and machine
     (paths of this machine made :func:`portable`)."""

@@ -47,6 +47,7 @@ if __package__ in {None, ""}:
 from benchmarks._common import RESULTS
 from benchmarks._common import ROOT
 from benchmarks._common import markdown_table
+from benchmarks._common import measured_date
 from benchmarks._common import write_results
 from emofuse.files import atomic_write_text
 
@@ -268,7 +269,7 @@ def kept_rows(rows: list[dict], previous: dict) -> list[dict]:
     for every task and system these runs do not have, each keeping the date it was measured
     ("by" the file's date for rows written before rows carried one), in the table's order."""
     ours = {(r["task"], r["system"]) for r in rows}
-    old = [{**r, "date": r.get("date") or f"by {str(previous.get('date', ''))[:10]}"}
+    old = [{**r, "date": measured_date(r, previous)}
            for r in previous.get("rows", []) if (r["task"], r["system"]) not in ours]
     order = [(task, system) for task, (_, _, systems) in TASKS.items() for system in systems]
     position = {key: n for n, key in enumerate(order)}

@@ -31,6 +31,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks._common import RESULTS  # noqa: E402
 from benchmarks._common import ROOT  # noqa: E402
 from benchmarks._common import markdown_table  # noqa: E402
+from benchmarks._common import measured_date  # noqa: E402
 from benchmarks._common import peak_memory_mb  # noqa: E402
 from benchmarks._common import shared  # noqa: E402
 from benchmarks._common import write_results  # noqa: E402
@@ -78,7 +79,7 @@ def merged(records: dict[str, dict], previous: dict) -> dict[str, dict]:
     """This invocation's ``records`` with the recipes of ``previous`` results that it did not run,
     each keeping the date it was measured ("by" the file's date for records written before they
     carried one), in the order of :data:`RECIPES`."""
-    kept = {name: {**record, "date": record.get("date") or f"by {str(previous.get('date', ''))[:10]}"}
+    kept = {name: {**record, "date": measured_date(record, previous)}
             for name, record in (previous.get("recipes") or {}).items() if name not in records}
     every = {**kept, **records}
     return {name: every[name] for name in sorted(every, key=lambda n: RECIPES.index(n) if n in RECIPES else len(RECIPES))}

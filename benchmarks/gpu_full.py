@@ -7,11 +7,12 @@ system with ``accelerator: gpu`` and bf16 mixed precision; prints each part's ti
 and writes ``benchmarks/results/gpu_full.json`` / ``.md``.
 
 On CPU (``bash benchmarks/gpu_full.sh --dry-run``): reads the same corpora and configs, builds
-every neural system of the plan at full size on real inputs and runs one training step of each
-(no GPU needed), so that a GPU session never fails on a config or a shape.
+every neural system of the plan at full size on real inputs and trains each for one epoch on a few
+utterances through the same Lightning training, with its settings and the GPU run's bf16 mixed
+precision (no GPU needed), so that a GPU session never fails on a config, a shape or the precision.
 
     bash benchmarks/gpu_full.sh                 # GPU: everything (goal: under 8 minutes on one large GPU)
-    bash benchmarks/gpu_full.sh --dry-run       # CPU: one training step per model at full size
+    bash benchmarks/gpu_full.sh --dry-run       # CPU: one short epoch per model at full size, bf16 mixed
     bash benchmarks/gpu_full.sh --parts recipes --recipes padi
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import pathlib
 import subprocess
 import sys
@@ -84,12 +86,26 @@ def selected(arguments: argparse.Namespace, name: str) -> bool:
     return deep or not arguments.recipes or name in arguments.recipes.split(",")
 
 
-def one_step(runner, name: str, main, task, fold, built: dict) -> dict:  # noqa: ANN001
-    """Build system ``name`` at full size on the fold's first training utterances and run one
-    training step (forward, backward, AdamW) on CPU."""
-    import torch
+#: The GPU run's mixed precision, which the dry run trains with too (``torch.autocast`` in bfloat16
+#: works on any CPU): a model or setting that fails under it fails here first.
+PRECISION = "bf16-mixed"
 
-    from emofuse.models.batching import collate_input
+
+def _few(task, corpus, ids, per_class: int) -> list[str]:  # noqa: ANN001 (Task, Corpus)
+    """The first ``per_class`` utterances of each class among ``ids`` (every class present, as the
+    class weights need), or the first ``4 * per_class`` for dimensional tasks."""
+    if task.type != "categorical":
+        return list(ids[:4 * per_class])
+    truth = task.truth([corpus.manifest[i] for i in ids])
+    return [i for k in range(len(task.outputs)) for i in [u for u, t in zip(ids, truth, strict=True) if t == k][:per_class]]
+
+
+def one_step(runner, name: str, main, task, fold, built: dict, scratch: pathlib.Path) -> dict:  # noqa: ANN001
+    """Build system ``name`` at full size and train it for one epoch on a few of the fold's training
+    utterances (two per class; one per class to choose the epoch on) on CPU, through the same
+    Lightning training as a real run, with its training settings and the GPU run's precision."""
+    import dataclasses
+
     from emofuse.systems.base import build_system
 
     config = runner.config.systems[name]
@@ -100,24 +116,20 @@ def one_step(runner, name: str, main, task, fold, built: dict) -> dict:  # noqa:
     built[name] = system
     if not hasattr(system, "module"):
         return {"system": name, "parameters": 0, "seconds": round(time.perf_counter() - start, 2), "note": "classic"}
-    ids = list(fold.train[:4])
-    data = runner.data(name, task, main, ids)
-    module = system.module.train()
-    inputs = [collate_input(i.kind, data.column(i.name)) for i in spec.inputs]
-    targets = torch.as_tensor(data.truth)
-    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-4)
-    try:
-        weights = torch.from_numpy(task.loss_weights(data.truth))
-    except ValueError:  # four utterances need not hold every class: equal weights for one step
-        weights = torch.ones(len(task.outputs))
-    loss = task.loss(module(inputs), targets, weights)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    if not bool(torch.isfinite(loss)):
-        raise RuntimeError(f"{name}: non-finite loss in the dry-run step")
-    return {"system": name, "parameters": sum(p.numel() for p in module.parameters()),
-            "seconds": round(time.perf_counter() - start, 2), "loss": round(float(loss.detach()), 4)}
+    training = dataclasses.replace(config.training, max_epochs=1, precision=PRECISION, accelerator="cpu", devices=1,
+                                   num_nodes=1, strategy="auto", num_workers=0)
+    train = runner.data(name, task, main, _few(task, main, fold.train, 2))
+    dev = runner.data(name, task, main, _few(task, main, fold.dev, 1)) if fold.dev else None
+    directory = scratch / "fits" / name
+    system.fit(train, dev, task=task, training=training, seed=0, directory=directory, progress=False)
+    import pandas as pd
+
+    logged = pd.concat([pd.read_csv(p) for p in sorted(directory.glob("logs/version_*/metrics.csv"))])
+    loss = float(logged["train_loss"].dropna().iloc[-1]) if "train_loss" in logged else float("nan")
+    if not math.isfinite(loss):
+        raise RuntimeError(f"{name}: no finite training loss in the dry-run epoch")
+    return {"system": name, "parameters": sum(p.numel() for p in system.module.parameters()),
+            "seconds": round(time.perf_counter() - start, 2), "loss": round(loss, 4)}
 
 
 def dry_run(arguments: argparse.Namespace) -> None:
@@ -137,13 +149,15 @@ def dry_run(arguments: argparse.Namespace) -> None:
             for system in config.system_order():
                 if config.systems[system].fusion is not None:
                     continue
-                record = one_step(runner, system, main, task, folds[0], built)
+                record = one_step(runner, system, main, task, folds[0], built, pathlib.Path(scratch))
                 record["run"] = name
                 rows.append(record)
                 log.info("%s %s: %s parameters, %.1f s", name, system, f"{record['parameters']:,}", record["seconds"])
-    markdown = ("Dry run on CPU: every neural system of the GPU plan built at full size on real inputs "
-                "(first fold, 4 training utterances) and trained for one step.\n\n"
-                + markdown_table(["run", "system", "parameters", "step loss", "seconds"],
+    markdown = ("Dry run on CPU: every neural system of the GPU plan built at full size on real inputs and "
+                f"trained for one epoch with its training settings in the GPU run's precision ({PRECISION}) through "
+                "Lightning, as a real run trains it (first fold, two training utterances per class, one per "
+                "class to choose the epoch on); systems over members train on members trained the same way.\n\n"
+                + markdown_table(["run", "system", "parameters", "training loss", "seconds"],
                                  [[r["run"], r["system"], f"{r['parameters']:,}", r.get("loss", r.get("note", "")), r["seconds"]]
                                   for r in rows]))
     write_results("gpu_full_dry_run", {"rows": rows}, markdown)
@@ -159,7 +173,7 @@ def full(arguments: argparse.Namespace) -> None:
         if not selected(arguments, name):
             continue
         config = emofuse.load_experiment(path, variant=variants, overrides=overrides)
-        extra = [*overrides, *device_overrides(config, accelerator="gpu", precision="bf16-mixed"),
+        extra = [*overrides, *device_overrides(config, accelerator="gpu", precision=PRECISION),
                  f"extraction.cache_dir={arguments.cache}", "extraction.num_workers=8"]
         output = arguments.runs / name
         command = [executable, "run", str(path), "-o", str(output), "--no-progress"]
@@ -188,7 +202,7 @@ def full(arguments: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dry-run", action="store_true", help="CPU: build every model at full size, one step each")
+    parser.add_argument("--dry-run", action="store_true", help="CPU: build every model at full size, one short epoch each in bf16 mixed precision")
     parser.add_argument("--parts", choices=("all", "recipes", "deep"), default="all")
     parser.add_argument("--recipes", default=None, help="comma-separated recipes (default: all five)")
     parser.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "gpu_full")

@@ -4,7 +4,10 @@ For each registered neural model and model fusion, a training step (collation of
 features, forward, backward, Adam step) on a realistic batch: utterances per second, the share
 of each phase, and the achieved FLOP/s (counted with ``torch.utils.flop_counter``) as a fraction
 of the machine's peak, measured in the same run by matmul and convolution micro-benchmarks (before
-and after each model, the larger of the two counting: the machine is shared).
+and after each model, the larger of the two counting: the machine is shared). Each model is also
+timed in bfloat16 mixed precision (``training.precision: bf16-mixed``: ``torch.autocast`` on the
+forward pass, float32 weights and optimiser), against a bfloat16 matmul peak, with its speed-up
+over float32 in the same run: CPUs with AVX-512 BF16 or AMX run bfloat16 products several times faster.
 
     python benchmarks/training_speed.py                          # every model (about 10 min on 2 cores)
     python benchmarks/training_speed.py --models cnn14,resnet34,lm_classifier --steps 4
@@ -43,7 +46,7 @@ GOAL_MODELS = ("cnn14", "resnet34", "lm_classifier")
 
 def peak_flops(threads: int, seconds: float = 3.0) -> dict[str, float]:
     """The machine's FLOP/s in float32 for a large matmul and a 3x3 convolution (the best of
-    repeated runs), with ``threads`` torch threads."""
+    repeated runs), and in bfloat16 for the matmul, with ``threads`` torch threads."""
     import torch
 
     torch.set_num_threads(threads)
@@ -63,7 +66,9 @@ def peak_flops(threads: int, seconds: float = 3.0) -> dict[str, float]:
     conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
     with torch.no_grad():
         convolution = best(lambda: conv(x), 2 * 16 * 64 * 64 * 9 * 128 * 128)
-    return {"matmul": matmul, "conv2d": convolution, "peak": max(matmul, convolution)}
+    a16, b16 = a.bfloat16(), b.bfloat16()
+    matmul_bf16 = best(lambda: a16 @ b16, 2 * 2048**3)
+    return {"matmul": matmul, "conv2d": convolution, "peak": max(matmul, convolution), "matmul_bf16": matmul_bf16}
 
 
 def _paper_spec(name: str, minilm: str, wav2vec: pathlib.Path):
@@ -128,9 +133,11 @@ def _batch(spec, rng):
     return columns
 
 
-def measure(name: str, *, minilm: str, wav2vec: pathlib.Path, steps: int, threads: int, fused: bool = True) -> dict | None:
+def measure(name: str, *, minilm: str, wav2vec: pathlib.Path, steps: int, threads: int, fused: bool = True,
+            bf16: bool = False) -> dict | None:
     """One model's training step, timed by phase, with emofuse's optimiser (AdamW, fused into
-    one kernel) or, ``fused=False``, torch's default per-tensor AdamW loop."""
+    one kernel) or, ``fused=False``, torch's default per-tensor AdamW loop; ``bf16``: the forward
+    pass under ``torch.autocast`` in bfloat16 (what Lightning's ``bf16-mixed`` does)."""
     import numpy as np
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -155,7 +162,8 @@ def measure(name: str, *, minilm: str, wav2vec: pathlib.Path, steps: int, thread
     def step(inputs):
         times = {}
         t0 = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(module(inputs), targets)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(module(inputs).float(), targets)
         t1 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -239,26 +247,36 @@ def main() -> None:
         peak["peak"] = max(peak["peak"], after)
         unfused = measure(name, minilm=minilm, wav2vec=wav2vec, steps=arguments.steps, threads=threads, fused=False)
         record["utterances_per_s_unfused_optimizer"] = unfused["utterances_per_s"]
+        mixed = measure(name, minilm=minilm, wav2vec=wav2vec, steps=arguments.steps, threads=threads, bf16=True)
+        record["utterances_per_s_bf16_mixed"] = mixed["utterances_per_s"]
+        record["bf16_speedup"] = mixed["utterances_per_s"] / record["utterances_per_s"]
+        record["fraction_of_bf16_peak"] = mixed["achieved_flops"] / peak["matmul_bf16"]
         rows.append(record)
         print(f"{name:20s} {record['utterances_per_s']:7.1f} utt/s  {record['achieved_flops'] / 1e9:6.1f} GFLOP/s "
               f"= {100 * record['fraction_of_peak']:5.1f} % of peak  phases "
               + " ".join(f"{k} {100 * v:.0f}%" for k, v in record["phases"].items())
-              + f"  (default AdamW loop: {record['utterances_per_s_unfused_optimizer']:.1f} utt/s)", flush=True)
+              + f"  (default AdamW loop: {record['utterances_per_s_unfused_optimizer']:.1f} utt/s; bf16-mixed "
+              f"{record['utterances_per_s_bf16_mixed']:.1f} utt/s, x{record['bf16_speedup']:.2f})", flush=True)
     table = markdown_table(
         ["model", "trainable params", "GFLOP / step", "utt/s", "utt/s, torch's default AdamW loop", "GFLOP/s",
-         "peak GFLOP/s beside it", "% of peak", "goal", "collate / fwd / bwd / optim %"],
+         "peak GFLOP/s beside it", "% of peak", "goal", "collate / fwd / bwd / optim %", "utt/s bf16-mixed",
+         "bf16 speed-up", "% of bf16 peak"],
         [[r["model"], f"{r['trainable'] / 1e6:.2f} M", f"{r['flops_per_step'] / 1e9:.1f}", f"{r['utterances_per_s']:.1f}",
           f"{r['utterances_per_s_unfused_optimizer']:.1f}",
           f"{r['achieved_flops'] / 1e9:.1f}", f"{r['peak_flops'] / 1e9:.1f}", f"{100 * r['fraction_of_peak']:.1f}",
           ("met" if r["fraction_of_peak"] >= GOAL else "not met") if r["model"] in GOAL_MODELS else "",
-          " / ".join(f"{100 * r['phases'][k]:.0f}" for k in ("collate", "forward", "backward", "optimizer"))]
+          " / ".join(f"{100 * r['phases'][k]:.0f}" for k in ("collate", "forward", "backward", "optimizer")),
+          f"{r['utterances_per_s_bf16_mixed']:.1f}", f"x{r['bf16_speedup']:.2f}", f"{100 * r['fraction_of_bf16_peak']:.1f}"]
          for r in rows])
     markdown = (f"Peak float32 FLOP/s measured at the start of the run with {threads} threads: matmul 2048^3 "
-                f"{peak['matmul'] / 1e9:.1f} GFLOP/s, conv2d 3x3 64->64 on 16x128x128 {peak['conv2d'] / 1e9:.1f} GFLOP/s. "
+                f"{peak['matmul'] / 1e9:.1f} GFLOP/s, conv2d 3x3 64->64 on 16x128x128 {peak['conv2d'] / 1e9:.1f} GFLOP/s; "
+                f"bfloat16 matmul {peak['matmul_bf16'] / 1e9:.1f} GFLOP/s. "
                 f"Batches of {BATCH} utterances (3 s: 64 x {FRAMES} log-Mel frames, or {FRAMES * 160} samples) or "
                 f"{BATCH} sentences; models at their papers' widths. Goal: {', '.join(GOAL_MODELS)} at "
                 f"{100 * GOAL:.0f} % of peak or more. Each model's peak is the larger of the micro-benchmarks run just "
-                "before and just after it (the machine is shared: its load changes during the run).\n\n" + table)
+                "before and just after it (the machine is shared: its load changes during the run). The last three "
+                "columns: the same step in bfloat16 mixed precision (`--set systems.NAME.training.precision=bf16-mixed`; "
+                "autocast forward pass, float32 weights), its speed-up over float32 and its share of the bfloat16 matmul peak.\n\n" + table)
     write_results("training_speed", {"peak": peak, "threads": threads, "batch": BATCH, "rows": rows}, markdown)
     print(markdown)
 

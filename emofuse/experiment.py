@@ -144,6 +144,13 @@ class TrainingConfig:
     ``n`` steps; the dev score, the selected epoch and the saved model then use the averaged
     weights. With a few hundred utterances an epoch is a few dozen steps: 0.99 averages over
     about the last four epochs of that size.
+
+    ``precision`` is Lightning's: ``bf16-mixed`` runs the forward pass under ``torch.autocast`` in
+    bfloat16 with float32 weights and optimiser state (batch-norm statistics in float32), on GPUs
+    and on CPUs with bfloat16 instructions (AVX-512 BF16, AMX), where wide convolutional models
+    train faster (``benchmarks/training_speed.py`` measures it per model; narrow ones gain little).
+    Under mixed precision with ``gradient_clip`` the optimiser is the multi-tensor rather than the
+    fused one, whose gradients Lightning does not clip.
     """
 
     max_epochs: int = 30

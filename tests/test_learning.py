@@ -140,3 +140,24 @@ def test_every_neural_model_starts_dimensional_training_from_a_ccc_loss_of_one(n
     with torch.no_grad():
         loss = task.loss(system.module(inputs), targets, weights).item()
     assert loss == pytest.approx(float(weights.sum()), abs=0.15), f"{name}: initial CCC loss {loss:.3f}"
+
+
+@pytest.mark.parametrize("name", NEURAL + OVER_MEMBERS)
+def test_every_neural_model_trains_in_bfloat16_mixed_precision(name, paths, one_torch_thread):
+    """``training.precision: bf16-mixed`` (Lightning's ``torch.autocast`` in bfloat16, on a CPU as
+    on a GPU): a training step on padded batches gives a finite loss near ln(classes) and a finite
+    gradient to every parameter that trains, and the weights and batch-norm statistics stay float32."""
+    torch.manual_seed(0)
+    system = _system(name, paths)
+    module = system.module.train()
+    inputs, targets = _inputs(system.spec, np.random.default_rng(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = torch.nn.functional.cross_entropy(module(inputs).float(), targets)
+    loss.backward()
+    assert math.isfinite(loss.item()) and loss.item() == pytest.approx(math.log(CLASSES), abs=0.5), f"{name}: loss {loss.item():.3f}"
+    trainable = {n: p for n, p in module.named_parameters() if p.requires_grad}
+    bad = [n for n, p in trainable.items() if p.grad is None or not bool(torch.isfinite(p.grad).all())]
+    assert not bad, f"{name}: parameters without a finite gradient: {bad}"
+    state = {n: t for n, t in module.state_dict().items() if t.is_floating_point()}
+    assert all(t.dtype == torch.float32 for t in state.values()), f"{name}: {[n for n, t in state.items() if t.dtype != torch.float32]}"
+    assert all(bool(torch.isfinite(t).all()) for t in state.values()), f"{name}: non-finite weights or statistics"

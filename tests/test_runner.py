@@ -318,6 +318,28 @@ def test_last_checkpoint_holds_the_best_epoch_including_its_own_dev_score(tmp_pa
     assert state["best_model_path"].endswith("best.ckpt")
 
 
+def test_a_fold_trains_in_bf16_mixed_precision_with_gradient_clipping(tmp_path, tiny_bert, tiny_wav2vec2):
+    """``training.precision: bf16-mixed`` runs on a CPU with the default gradient clipping (Lightning
+    refuses to clip a fused optimizer's gradients under mixed precision) and learns: the weights move
+    and stay finite float32."""
+    import dataclasses
+
+    import torch
+
+    from emofuse.experiment import TrainingConfig
+    from emofuse.training.lightning import fit_neural
+
+    system, task, train, dev = _mlp_fold(tiny_bert, tiny_wav2vec2)
+    before = {k: v.clone() for k, v in system.module.state_dict().items()}
+    training = dataclasses.replace(TrainingConfig(), max_epochs=2, batch_size=8, precision="bf16-mixed")
+    assert training.gradient_clip is not None
+    fit_neural(system, train, dev, task=task, training=training, seed=0, directory=tmp_path)
+    after = system.module.state_dict()
+    weights = [k for k, v in after.items() if v.is_floating_point() and "running" not in k]
+    assert all(after[k].dtype == torch.float32 and bool(torch.isfinite(after[k]).all()) for k in weights)
+    assert any(not torch.equal(after[k], before[k]) for k in weights)
+
+
 def test_length_buckets_are_shared_between_processes(monkeypatch):
     from emofuse.training import data
 

@@ -54,12 +54,16 @@ class MaskedBatchNorm2d(torch.nn.BatchNorm2d):
     the positions a ``(batch, 1, frames, 1)`` ``{0, 1}`` mask marks valid.
 
     Without a mask, and in evaluation (running statistics), it is plain batch norm: the same
-    parameters and buffers, so it loads and exports like one.
+    parameters and buffers, so it loads and exports like one. Under mixed precision (bfloat16 or
+    float16 convolutions) the masked statistics are computed in float32, as plain batch norm does,
+    and the output has the input's type.
     """
 
     def forward(self, values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         if mask is None or not self.training or not self.track_running_stats:
             return super().forward(values)
+        dtype = values.dtype
+        values = values.float()
         weight = mask.to(values.dtype).expand(values.shape[0], 1, values.shape[2], values.shape[3])
         count = weight.sum().clamp(min=1.0)
         mean = (values * weight).sum(dim=(0, 2, 3)) / count  # (channels,)
@@ -74,7 +78,7 @@ class MaskedBatchNorm2d(torch.nn.BatchNorm2d):
         normalised = centred * torch.rsqrt(variance + self.eps).view(1, -1, 1, 1)
         if self.affine:
             normalised = normalised * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
-        return normalised
+        return normalised.to(dtype)
 
 
 class ConvBlock(torch.nn.Module):

@@ -100,11 +100,13 @@ def _few(task, corpus, ids, per_class: int) -> list[str]:  # noqa: ANN001 (Task,
     return [i for k in range(len(task.outputs)) for i in [u for u, t in zip(ids, truth, strict=True) if t == k][:per_class]]
 
 
-def one_step(runner, name: str, main, task, fold, built: dict, scratch: pathlib.Path) -> dict:  # noqa: ANN001
+def one_epoch(runner, name: str, main, task, fold, built: dict, scratch: pathlib.Path) -> dict:  # noqa: ANN001
     """Build system ``name`` at full size and train it for one epoch on a few of the fold's training
     utterances (two per class; one per class to choose the epoch on) on CPU, through the same
     Lightning training as a real run, with its training settings and the GPU run's precision."""
     import dataclasses
+
+    import pandas as pd
 
     from emofuse.systems.base import build_system
 
@@ -122,8 +124,6 @@ def one_step(runner, name: str, main, task, fold, built: dict, scratch: pathlib.
     dev = runner.data(name, task, main, _few(task, main, fold.dev, 1)) if fold.dev else None
     directory = scratch / "fits" / name
     system.fit(train, dev, task=task, training=training, seed=0, directory=directory, progress=False)
-    import pandas as pd
-
     logged = pd.concat([pd.read_csv(p) for p in sorted(directory.glob("logs/version_*/metrics.csv"))])
     loss = float(logged["train_loss"].dropna().iloc[-1]) if "train_loss" in logged else float("nan")
     if not math.isfinite(loss):
@@ -149,7 +149,7 @@ def dry_run(arguments: argparse.Namespace) -> None:
             for system in config.system_order():
                 if config.systems[system].fusion is not None:
                     continue
-                record = one_step(runner, system, main, task, folds[0], built, pathlib.Path(scratch))
+                record = one_epoch(runner, system, main, task, folds[0], built, pathlib.Path(scratch))
                 record["run"] = name
                 rows.append(record)
                 log.info("%s %s: %s parameters, %.1f s", name, system, f"{record['parameters']:,}", record["seconds"])

@@ -137,7 +137,9 @@ def measure(name: str, *, minilm: str, wav2vec: pathlib.Path, steps: int, thread
             bf16: bool = False) -> dict | None:
     """One model's training step, timed by phase, with emofuse's optimiser (AdamW, fused into
     one kernel) or, ``fused=False``, torch's default per-tensor AdamW loop; ``bf16``: the forward
-    pass under ``torch.autocast`` in bfloat16 (what Lightning's ``bf16-mixed`` does)."""
+    pass under ``torch.autocast`` in bfloat16 (what Lightning's ``bf16-mixed`` does), with the same
+    fused optimiser so that the precision alone differs (a training run that also clips gradients
+    uses the multi-tensor AdamW instead: see ``EmotionModule.configure_optimizers``)."""
     import numpy as np
     import torch
     from torch.utils.flop_counter import FlopCounterMode

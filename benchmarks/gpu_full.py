@@ -10,6 +10,8 @@ On CPU (``bash benchmarks/gpu_full.sh --dry-run``): reads the same corpora and c
 every neural system of the plan at full size on real inputs and trains each for one epoch on a few
 utterances through the same Lightning training, with its settings and the GPU run's bf16 mixed
 precision (no GPU needed), so that a GPU session never fails on a config, a shape or the precision.
+A system that fails is reported with its error (and the systems over it as failed with it), the
+others still train, and the dry run then exits non-zero naming every failure.
 
     bash benchmarks/gpu_full.sh                 # GPU: everything (goal: under 8 minutes on one large GPU)
     bash benchmarks/gpu_full.sh --dry-run       # CPU: one short epoch per model at full size, bf16 mixed
@@ -19,6 +21,7 @@ precision (no GPU needed), so that a GPU session never fails on a config, a shap
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -27,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from collections.abc import Sequence
 
 if __package__ in {None, ""}:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
@@ -111,12 +116,15 @@ def one_epoch(runner, name: str, main, task, fold, built: dict, scratch: pathlib
     from emofuse.systems.base import build_system
 
     config = runner.config.systems[name]
+    failed = [m for m in config.members if m not in built]
+    if failed:
+        raise RuntimeError(f"its members {failed} failed above")
     members = [built[m] for m in config.members]
     spec = runner.spec(name, task, main, [m.spec for m in members])
     start = time.perf_counter()
     system = build_system(spec, members=members or None)
-    built[name] = system
     if not hasattr(system, "module"):
+        built[name] = system
         return {"system": name, "parameters": 0, "seconds": round(time.perf_counter() - start, 2), "note": "classic"}
     training = dataclasses.replace(config.training, max_epochs=1, precision=PRECISION, accelerator="cpu", devices=1,
                                    num_nodes=1, strategy="auto", num_workers=0)
@@ -124,12 +132,29 @@ def one_epoch(runner, name: str, main, task, fold, built: dict, scratch: pathlib
     dev = runner.data(name, task, main, _few(task, main, fold.dev, 1)) if fold.dev else None
     directory = scratch / "fits" / name
     system.fit(train, dev, task=task, training=training, seed=0, directory=directory, progress=False)
+    built[name] = system  # trained: the systems over it may use it
     logged = pd.concat([pd.read_csv(p) for p in sorted(directory.glob("logs/version_*/metrics.csv"))])
     loss = float(logged["train_loss"].dropna().iloc[-1]) if "train_loss" in logged else float("nan")
     if not math.isfinite(loss):
         raise RuntimeError(f"{name}: no finite training loss in the dry-run epoch")
     return {"system": name, "parameters": sum(p.numel() for p in system.module.parameters()),
             "seconds": round(time.perf_counter() - start, 2), "loss": round(loss, 4)}
+
+
+def train_each(run: str, systems: Sequence[str], train: Callable[[str], dict]) -> list[dict]:
+    """The rows of ``train(system)`` for each of ``systems`` in order. A system that fails becomes a
+    row with its error (logged with the run and system) and the others still train."""
+    rows = []
+    for system in systems:
+        try:
+            record = train(system)
+        except Exception as error:  # noqa: BLE001 (each failure is reported; the other systems still run)
+            record = {"system": system, "parameters": 0, "seconds": 0.0, "error": f"{type(error).__name__}: {error}"}
+            log.error("%s %s: failed: %s", run, system, record["error"])
+        else:
+            log.info("%s %s: %s parameters, %.1f s", run, system, f"{record['parameters']:,}", record["seconds"])
+        rows.append({**record, "run": run})
+    return rows
 
 
 def dry_run(arguments: argparse.Namespace) -> None:
@@ -146,22 +171,22 @@ def dry_run(arguments: argparse.Namespace) -> None:
             runner = Runner(config, pathlib.Path(scratch) / name, progress=False)
             main, _, task, folds = runner.prepare()
             built: dict = {}
-            for system in config.system_order():
-                if config.systems[system].fusion is not None:
-                    continue
-                record = one_epoch(runner, system, main, task, folds[0], built, pathlib.Path(scratch))
-                record["run"] = name
-                rows.append(record)
-                log.info("%s %s: %s parameters, %.1f s", name, system, f"{record['parameters']:,}", record["seconds"])
+            systems = [s for s in config.system_order() if config.systems[s].fusion is None]
+            rows += train_each(name, systems, functools.partial(one_epoch, runner, main=main, task=task, fold=folds[0],
+                                                                built=built, scratch=pathlib.Path(scratch)))
     markdown = ("Dry run on CPU: every neural system of the GPU plan built at full size on real inputs and "
                 f"trained for one epoch with its training settings in the GPU run's precision ({PRECISION}) through "
                 "Lightning, as a real run trains it (first fold, two training utterances per class, one per "
                 "class to choose the epoch on); systems over members train on members trained the same way.\n\n"
                 + markdown_table(["run", "system", "parameters", "training loss", "seconds"],
-                                 [[r["run"], r["system"], f"{r['parameters']:,}", r.get("loss", r.get("note", "")), r["seconds"]]
-                                  for r in rows]))
+                                 [[r["run"], r["system"], f"{r['parameters']:,}", r.get("loss", r.get("note", r.get("error", ""))),
+                                   r["seconds"]] for r in rows]))
     write_results("gpu_full_dry_run", {"rows": rows}, markdown)
     print(markdown)
+    failed = [r for r in rows if "error" in r]
+    if failed:
+        raise SystemExit(f"dry run: {len(failed)} of {len(rows)} systems failed: "
+                         + "; ".join(f"{r['run']} {r['system']}: {r['error']}" for r in failed))
 
 
 def full(arguments: argparse.Namespace) -> None:

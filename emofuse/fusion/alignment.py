@@ -20,19 +20,12 @@ from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import mask_from_lengths
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import AttentionAlignmentConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
 from emofuse.registry import Example
 from emofuse.registry import builds
-
-
-def run_lstm(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """A (bi)LSTM over padded sequences: ``(batch, time, d) -> (batch, time, directions * hidden)``."""
-    packed = torch.nn.utils.rnn.pack_padded_sequence(values, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-    output, _ = lstm(packed)
-    output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=values.shape[1])
-    return output
 
 
 class AttentionAlignment(EmotionModel):
@@ -56,8 +49,8 @@ class AttentionAlignment(EmotionModel):
         """Encoded words, their aligned audio vectors, the attention weights and the word mask."""
         (frames, frame_lengths), (words, word_lengths) = inputs
         assert frame_lengths is not None and word_lengths is not None
-        audio = self.dropout(run_lstm(self.frame_encoder, frames, frame_lengths))  # (batch, frames, 2h)
-        text = self.dropout(run_lstm(self.word_encoder, words, word_lengths))  # (batch, words, 2h)
+        audio = self.dropout(run_lstm(self.frame_encoder, frames, frame_lengths)[0])  # (batch, frames, 2h)
+        text = self.dropout(run_lstm(self.word_encoder, words, word_lengths)[0])  # (batch, words, 2h)
         # additive attention: score[b, i, j] = v^T tanh(W q_i + U k_j + c)
         energy = torch.tanh(self.query(text).unsqueeze(2) + self.key(audio).unsqueeze(1))  # (batch, words, frames, a)
         scores = self.score(energy).squeeze(-1)  # (batch, words, frames)
@@ -71,7 +64,7 @@ class AttentionAlignment(EmotionModel):
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         text, aligned, _, word_mask = self.align(inputs)
         word_lengths = inputs[1][1]
-        fused = run_lstm(self.fusion, torch.cat([aligned, text], dim=-1), word_lengths)  # (batch, words, 2h)
+        fused, _ = run_lstm(self.fusion, torch.cat([aligned, text], dim=-1), word_lengths)  # (batch, words, 2h)
         if self.config.pooling == "max":
             pooled = fused.masked_fill(~word_mask.unsqueeze(-1), float("-inf")).amax(dim=1)
         else:

@@ -15,6 +15,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import AcousticLSTMConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -47,15 +48,12 @@ class AcousticLSTM(EmotionModel):
         values = self.norm(values.transpose(1, 2)).transpose(1, 2)  # batch norm per feature
         if lengths is None:
             lengths = torch.full((values.shape[0],), values.shape[1], dtype=torch.long)
-        packed = torch.nn.utils.rnn.pack_padded_sequence(
-            values, lengths.cpu().clamp(min=1, max=values.shape[1]), batch_first=True, enforce_sorted=False
-        )
+        hidden = values  # (batch, time, dim)
         for index, lstm in enumerate(self.lstms):
-            packed, (hidden, _) = lstm(packed)
-            if index < len(self.lstms) - 1 and self.dropout.p > 0:
-                data = self.dropout(packed.data)
-                packed = torch.nn.utils.rnn.PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
-        last = hidden[-1]  # (batch, last LSTM size): the output at each item's last valid step
+            if index > 0:
+                hidden = self.dropout(hidden)
+            hidden, final = run_lstm(lstm, hidden, lengths)  # (batch, time, size)
+        last = final[-1]  # (batch, last LSTM size): the output at each item's last valid step
         return self.dropout(self.dense(last))  # (batch, dense_size)
 
 

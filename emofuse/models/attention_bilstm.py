@@ -19,6 +19,7 @@ from emofuse.models.base import Input
 from emofuse.models.base import output_layer
 from emofuse.models.blocks.pooling import SelfAttentionPooling
 from emofuse.models.blocks.pooling import frame_mask
+from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import AttentionBiLSTMConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -45,12 +46,10 @@ class AttentionBiLSTM(EmotionModel):
         padded = torch.nn.functional.pad(values.transpose(1, 2), self.context)  # (batch, features, frames + context - 1)
         hidden = torch.relu(self.tdnn(padded)).transpose(1, 2)  # (batch, frames, lstm)
         hidden = hidden * mask.unsqueeze(-1).to(hidden.dtype)
-        valid = mask.sum(dim=1).cpu()
-        packed = torch.nn.utils.rnn.pack_padded_sequence(hidden, valid, batch_first=True, enforce_sorted=False)
-        output, (final, _) = self.lstm(packed)
-        output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=hidden.shape[1])
+        valid = mask.sum(dim=1)
+        output, final = run_lstm(self.lstm, hidden, valid)  # (batch, frames, 2 * lstm)
         last = torch.cat([final[-2], final[-1]], dim=-1)  # (batch, 2 * lstm): last forward and backward states
-        attended = self.attention(output, valid.to(output.device))  # (batch, 2 * lstm)
+        attended = self.attention(output, valid)  # (batch, 2 * lstm)
         return self.dropout(torch.cat([last, attended], dim=-1))  # (batch, 4 * lstm)
 
 

@@ -25,6 +25,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import TextLSTMConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -80,20 +81,12 @@ class TextLSTMBranch(torch.nn.Module):
         self.output_size = config.dense_size
 
     def forward(self, values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        from torch.nn.utils.rnn import pack_padded_sequence
-        from torch.nn.utils.rnn import pad_packed_sequence
-
-        lengths_cpu = lengths.detach().cpu().clamp(min=1)
         hidden = values  # (batch, words, dim)
-        last = None
         for index, lstm in enumerate(self.lstms):
-            packed = pack_padded_sequence(hidden, lengths_cpu, batch_first=True, enforce_sorted=False)
-            output, (final, _) = lstm(packed)
-            if index < len(self.lstms) - 1:
-                hidden, _ = pad_packed_sequence(output, batch_first=True, total_length=values.shape[1])
-                hidden = self.dropout(hidden)  # (batch, words, size)
-            else:
-                last = final[-1]  # (batch, size): output at each sequence's last real word
+            if index > 0:
+                hidden = self.dropout(hidden)
+            hidden, final = run_lstm(lstm, hidden, lengths)  # (batch, words, size)
+        last = final[-1]  # (batch, size): output at each sequence's last real word
         return self.dropout(self.dense(self.dropout(last)))  # (batch, dense_size)
 
 

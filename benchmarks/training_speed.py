@@ -44,6 +44,28 @@ GOAL = 0.30
 GOAL_MODELS = ("cnn14", "resnet34", "lm_classifier")
 
 
+def _lstm_layer_flops(input_shape, weight_ih_shape, weight_hh_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001, ARG001
+    """One oneDNN LSTM layer and direction forward (``aten.mkldnn_rnn_layer``, which
+    ``torch.utils.flop_counter`` does not count): the four gates' input and recurrent products."""
+    steps, batch = input_shape[0], input_shape[1]
+    return 2 * steps * batch * weight_hh_shape[0] * (weight_ih_shape[1] + weight_hh_shape[1])
+
+
+def _lstm_layer_backward_flops(input_shape, weight_ih_shape, weight_hh_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001, ARG001
+    """Its backward pass: the gradients of the inputs and of the weights, twice the forward."""
+    return 2 * _lstm_layer_flops(input_shape, weight_ih_shape, weight_hh_shape)
+
+
+def lstm_flop_formulas() -> dict:
+    """``FlopCounterMode``'s ``custom_mapping`` for the CPU LSTM kernels (none where torch lacks them)."""
+    import torch
+
+    aten = torch.ops.aten
+    if not hasattr(aten, "mkldnn_rnn_layer"):
+        return {}
+    return {aten.mkldnn_rnn_layer: _lstm_layer_flops, aten.mkldnn_rnn_layer_backward: _lstm_layer_backward_flops}
+
+
 def peak_flops(threads: int, seconds: float = 3.0) -> dict[str, float]:
     """The machine's FLOP/s in float32 for a large matmul and a 3x3 convolution (the best of
     repeated runs), and in bfloat16 for the matmul, with ``threads`` torch threads."""
@@ -176,7 +198,7 @@ def measure(name: str, *, minilm: str, wav2vec: pathlib.Path, steps: int, thread
         return times
 
     inputs = collate()
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False, custom_mapping=lstm_flop_formulas()) as counter:
         step(inputs)
     flops = counter.get_total_flops()
     step(inputs)  # warm-up

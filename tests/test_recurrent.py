@@ -6,11 +6,15 @@ from emofuse.models.blocks.recurrent import run_lstm
 
 
 def _packed(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor):
-    """What the recurrent models computed before: PyTorch's packed sequences."""
+    """PyTorch's packed sequences (what the recurrent models computed before, and do on a GPU)."""
     packed = torch.nn.utils.rnn.pack_padded_sequence(values, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
     output, (final, _) = lstm(packed)
     output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=values.shape[1])
     return output, final
+
+
+def _padded(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor):
+    return run_lstm(lstm, values, lengths, packed=False)
 
 
 def test_reverse_within_lengths_keeps_the_padding_in_place():
@@ -28,7 +32,7 @@ def test_outputs_final_states_and_gradients_equal_the_packed_lstm(bidirectional,
     values[1, 3:] = 9.0  # padding that must not reach any output
     lengths = torch.tensor([9, 3, 1, 6])
     results = []
-    for compute in (_packed, run_lstm):
+    for compute in (_packed, _padded):
         inputs = values.clone().requires_grad_(True)
         lstm.zero_grad()
         output, final = compute(lstm, inputs, lengths)
@@ -38,7 +42,7 @@ def test_outputs_final_states_and_gradients_equal_the_packed_lstm(bidirectional,
     assert torch.allclose(output, output2, atol=1e-6)
     assert torch.allclose(final, final2, atol=1e-6)
     assert torch.allclose(grad, grad2, atol=1e-5)
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, grads2))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, grads2, strict=True))
     assert torch.all(output2[1, 3:] == 0)
 
 
@@ -53,3 +57,21 @@ def test_a_zero_length_sequence_counts_as_one_step():
 def test_rejects_lstms_it_does_not_compute():
     with pytest.raises(ValueError, match="batch-first"):
         run_lstm(torch.nn.LSTM(3, 4), torch.randn(2, 5, 3), torch.tensor([5, 2]))
+
+
+def test_packed_on_request_is_pytorchs_packed_lstm():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+    values, lengths = torch.randn(3, 6, 3), torch.tensor([6, 2, 4])
+    output, final = run_lstm(lstm, values, lengths, packed=True)
+    reference, reference_final = _packed(lstm, values, lengths)
+    assert torch.equal(output, reference) and torch.equal(final, reference_final)
+
+
+def test_on_cpu_the_default_does_not_pack(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("packed sequences on CPU")
+
+    monkeypatch.setattr(torch.nn.utils.rnn, "pack_padded_sequence", refuse)
+    output, _ = run_lstm(torch.nn.LSTM(3, 4, batch_first=True), torch.randn(2, 5, 3), torch.tensor([5, 2]))
+    assert output.shape == (2, 5, 4)

@@ -1,12 +1,15 @@
 """LSTMs over padded batches, computed as if each sequence were packed to its own length.
 
-PyTorch's CPU LSTM runs packed sequences (``pack_padded_sequence``) one time step at a time
-through autograd, which made the recurrent models' training steps about ten times slower than
-on the same padded tensor, which goes to oneDNN's fused kernels. :func:`run_lstm` keeps the
-padded layout and the module's own parameters: the forward direction reads each sequence from
-its first frame (what follows the last valid frame cannot reach the earlier outputs); the
-backward direction reads each sequence reversed within its own length. The outputs, the final
-states and the gradients are those of the packed computation (``tests/test_recurrent.py``).
+PyTorch's CPU LSTM runs packed sequences of unequal lengths (``pack_padded_sequence``) one time
+step at a time through autograd, which made the recurrent models' training steps 2-6 times slower
+than on the same padded tensor, which goes to oneDNN's fused kernels (``benchmarks/lstm_speed.py``;
+equal lengths run at about the same speed either way). On
+CPU, :func:`run_lstm` therefore keeps the padded layout and the module's own parameters: the
+forward direction reads each sequence from its first frame (what follows the last valid frame
+cannot reach the earlier outputs); the backward direction reads each sequence reversed within
+its own length. The outputs, the final states and the gradients are those of the packed
+computation (``tests/test_recurrent.py``). On a GPU, cuDNN runs packed sequences natively, and
+they are used there.
 """
 
 from __future__ import annotations
@@ -34,18 +37,26 @@ def _direction(lstm: torch.nn.LSTM, values: torch.Tensor, layer: int, reverse: b
     return output  # (batch, time, hidden)
 
 
-def run_lstm(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def run_lstm(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor, *,
+             packed: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch-first (bi)LSTM over padded ``(batch, time, d)`` from zero states.
 
     Returns the last layer's outputs ``(batch, time, directions * hidden)``, zero past each
     sequence's length, and the final hidden states ``(layers * directions, batch, hidden)`` in
     ``torch.nn.LSTM``'s order (forward state at each sequence's last valid step, backward state
     at its first). Lengths below 1 count as 1, as ``pack_padded_sequence`` requires.
+    ``packed``: through packed sequences (default: on every device but the CPU).
     """
     if not lstm.batch_first or lstm.proj_size:
         raise ValueError("run_lstm expects a batch-first LSTM without projections")
-    lengths = lengths.to(values.device).clamp(min=1, max=values.shape[1])
     batch, time = values.shape[:2]
+    if packed if packed is not None else values.device.type != "cpu":
+        sequences = torch.nn.utils.rnn.pack_padded_sequence(values, lengths.detach().cpu().clamp(min=1, max=time),
+                                                            batch_first=True, enforce_sorted=False)
+        output, (final, _) = lstm(sequences)
+        output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=time)
+        return output, final
+    lengths = lengths.to(values.device).clamp(min=1, max=time)
     valid = (torch.arange(time, device=values.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
     rows = torch.arange(batch, device=values.device)
     hidden, finals = values, []

@@ -1,0 +1,18 @@
+import torch
+
+from benchmarks.training_speed import lstm_flop_formulas
+from emofuse.models.blocks.recurrent import run_lstm
+
+
+def test_lstm_kernels_count_their_flops():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    lstm = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+    values = torch.randn(2, 5, 3, requires_grad=True)
+    forward = 2 * 5 * 2 * (4 * 4) * (3 + 4)  # steps x batch x gates x (input + hidden), multiply-adds twice
+    with FlopCounterMode(display=False, custom_mapping=lstm_flop_formulas()) as counter:
+        output, _ = run_lstm(lstm, values, torch.tensor([5, 3]), packed=False)
+    assert counter.get_total_flops() == 2 * forward  # two directions
+    with FlopCounterMode(display=False, custom_mapping=lstm_flop_formulas()) as counter:
+        output.sum().backward()
+    assert counter.get_total_flops() == 2 * 2 * forward  # the backward pass: twice the forward

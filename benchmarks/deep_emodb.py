@@ -137,8 +137,32 @@ def run_directory(arguments: argparse.Namespace, task: str) -> pathlib.Path:
     return arguments.runs / task
 
 
-def run_system(arguments: argparse.Namespace, task: str, system: str) -> dict[str, float]:
-    """``emofuse run --system`` in a child process: wall seconds and peak resident MiB."""
+#: seconds between records of a running system's time, so that an interrupted run loses at most this much
+RECORD_SECONDS = 30.0
+
+
+def timed_child(command: list[str], record, every: float = RECORD_SECONDS) -> dict[str, float]:  # noqa: ANN001
+    """Run ``command``; call ``record(seconds, peak_memory_mb)`` every ``every`` seconds while it runs
+    (peak ``None``: known only at its end) and once when it ends. Returns its exit code with them."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT)
+    last = start
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(min(1.0, every))
+        if time.perf_counter() - last >= every:
+            last = time.perf_counter()
+            record(round(last - start, 1), None)
+    spent = {"seconds": round(time.perf_counter() - start, 1), "peak_memory_mb": round(usage.ru_maxrss / 1024.0)}
+    record(spent["seconds"], spent["peak_memory_mb"])
+    return {"exit_code": os.waitstatus_to_exitcode(status), **spent}
+
+
+def run_system(arguments: argparse.Namespace, task: str, system: str, record) -> dict[str, float]:  # noqa: ANN001
+    """``emofuse run --system`` in a child process: wall seconds and peak resident MiB, passed to
+    ``record`` while it runs (see :func:`timed_child`)."""
     config, overrides, _ = TASKS[task]
     executable = shutil.which("emofuse", path=str(pathlib.Path(sys.executable).parent)) or "emofuse"
     command = [executable, "run", str(CONFIGS / config), "-o", str(run_directory(arguments, task)), "--system", system,
@@ -147,12 +171,28 @@ def run_system(arguments: argparse.Namespace, task: str, system: str) -> dict[st
                   *arguments.set]:
         command += ["--set", value]
     log.info("%s", " ".join(command))
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT)
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{task} {system} failed (exit {os.waitstatus_to_exitcode(status)})")
-    return {"seconds": round(time.perf_counter() - start, 1), "peak_memory_mb": round(usage.ru_maxrss / 1024.0)}
+    spent = timed_child(command, record)
+    if spent.pop("exit_code") != 0:
+        sys.exit(f"{task} {system} failed")
+    return spent
+
+
+def timing_recorder(path: pathlib.Path, key: str, before: dict | None):  # noqa: ANN201 - the record callable
+    """``record(seconds, peak)`` for :func:`timed_child`: writes ``before`` (the time of earlier
+    invocations whose folds a resumed run keeps) plus ``seconds`` under ``key`` in the timing file,
+    atomically, read again each time (another invocation may time other systems meanwhile). An
+    interrupted invocation keeps its last record; the fold it was in is trained again, so a row
+    resumed after an interruption may count up to one fold (and ``RECORD_SECONDS``) twice."""
+    before = before or {}
+
+    def record(seconds: float, peak: float | None) -> None:
+        timing = json.loads(path.read_text()) if path.is_file() else {}
+        peaks = [p for p in (before.get("peak_memory_mb"), peak) if p]
+        timing[key] = {"seconds": round(before.get("seconds", 0.0) + seconds, 1),
+                       "peak_memory_mb": max(peaks) if peaks else None}
+        atomic_write_text(path, json.dumps(timing, indent=2))
+
+    return record
 
 
 def _histories(run: pathlib.Path, system: str):  # noqa: ANN202 - a pandas DataFrame
@@ -361,23 +401,18 @@ def main() -> None:
     default_tasks = list(TASKS) if arguments.profile is None else PROFILES[arguments.profile]["tasks"]
     tasks = arguments.tasks.split(",") if arguments.tasks else default_tasks
     timing_path = arguments.runs / "timing.json"
-    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
     if not arguments.report_only:
         arguments.runs.mkdir(parents=True, exist_ok=True)
         for task in tasks:
             wanted = arguments.systems.split(",") if arguments.systems else TASKS[task][2]
             for system in with_helpers(wanted):
-                # folds already finished are kept (e.g. seeds added to a run): their time adds up
+                # folds already finished are kept (e.g. seeds added to a run, or an interrupted run
+                # resumed): the time recorded for them adds up
                 resumed = any((run_directory(arguments, task) / "systems" / system).glob("seed_*/*/metrics.json"))
-                spent = run_system(arguments, task, system)
-                # read again before writing: another invocation may have timed other systems meanwhile
                 timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
                 before = timing.get(f"{task}/{system}") if resumed else None
-                if before:
-                    spent = {"seconds": round(before["seconds"] + spent["seconds"], 1),
-                             "peak_memory_mb": max(before.get("peak_memory_mb") or 0, spent["peak_memory_mb"])}
-                timing[f"{task}/{system}"] = spent
-                atomic_write_text(timing_path, json.dumps(timing, indent=2))
+                run_system(arguments, task, system, timing_recorder(timing_path, f"{task}/{system}", before))
+    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
     rows = [row for task in TASKS for row in rows_of(arguments, task, timing)]
     previous = RESULTS / f"{results_name(arguments)}.json"
     if not arguments.only_these_runs and previous.is_file():

@@ -112,3 +112,34 @@ def test_fusions_are_compared_with_cnn14_on_the_folds_both_ran():
     assert "p = <.001" in by_pair["sfcnn14 - cnn14"]  # a steady gain is significant
     assert "+0.0 points" in by_pair["mfcnn14 - cnn14"] and "p = 1.000" in by_pair["mfcnn14 - cnn14"]
     assert paired_differences([{"system": "cnn14", "fold_uar": cnn14}]) == []
+
+
+def test_a_running_system_records_its_time_so_an_interrupted_run_keeps_it(tmp_path):
+    """The time of a killed invocation is kept up to its last record and a resumed run adds to it;
+    before this, only invocations that finished were timed, so an interrupted row showed the
+    minutes of its last piece alone."""
+    import json
+    import sys
+
+    from benchmarks.deep_emodb import timed_child
+    from benchmarks.deep_emodb import timing_recorder
+
+    path = tmp_path / "timing.json"
+    path.write_text(json.dumps({"emodb4/cnn14": {"seconds": 5.0, "peak_memory_mb": 900}}))
+    records = []
+    record = timing_recorder(path, "emodb7/cnn14", {"seconds": 100.0, "peak_memory_mb": 700})
+
+    def spy(seconds, peak):
+        record(seconds, peak)
+        records.append(json.loads(path.read_text())["emodb7/cnn14"])
+
+    spent = timed_child([sys.executable, "-c", "import time; time.sleep(1.6)"], spy, every=0.4)
+    assert spent["exit_code"] == 0 and spent["seconds"] >= 1.6
+    running, final = records[:-1], records[-1]
+    assert len(running) >= 2  # recorded while it ran, each time adding to the earlier invocations' time
+    assert all(100.0 < r["seconds"] <= 100.0 + spent["seconds"] for r in running)
+    assert all(r["peak_memory_mb"] == 700 for r in running)  # the child's peak is known only at its end
+    assert [r["seconds"] for r in running] == sorted(r["seconds"] for r in running)
+    assert final == {"seconds": round(100.0 + spent["seconds"], 1), "peak_memory_mb": max(700, spent["peak_memory_mb"])}
+    assert json.loads(path.read_text())["emodb4/cnn14"] == {"seconds": 5.0, "peak_memory_mb": 900}  # others kept
+    assert timed_child([sys.executable, "-c", "raise SystemExit(3)"], lambda *_: None)["exit_code"] == 3

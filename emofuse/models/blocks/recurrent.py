@@ -1,15 +1,15 @@
 """LSTMs over padded batches, computed as if each sequence were packed to its own length.
 
 PyTorch's CPU LSTM runs packed sequences of unequal lengths (``pack_padded_sequence``) one time
-step at a time through autograd, which made the recurrent models' training steps 2-6 times slower
-than on the same padded tensor, which goes to oneDNN's fused kernels (``benchmarks/lstm_speed.py``;
-equal lengths run at about the same speed either way). On
-CPU, :func:`run_lstm` therefore keeps the padded layout and the module's own parameters: the
-forward direction reads each sequence from its first frame (what follows the last valid frame
-cannot reach the earlier outputs); the backward direction reads each sequence reversed within
-its own length. The outputs, the final states and the gradients are those of the packed
-computation (``tests/test_recurrent.py``). On a GPU, cuDNN runs packed sequences natively, and
-they are used there.
+step at a time through autograd, which made the recurrent models' training steps 2-6 times
+slower than on the same padded tensor, which goes to oneDNN's fused kernels
+(``benchmarks/lstm_speed.py``; equal lengths run at about the same speed either way). On CPU,
+:func:`run_lstm` therefore keeps the padded layout and the module's own parameters: the forward
+direction reads each sequence from its first frame (what follows the last valid frame cannot
+reach the earlier outputs); the backward direction reads each sequence reversed within its own
+length. The outputs, the final states and the gradients are those of the packed computation
+(``tests/test_recurrent.py``). On a GPU, cuDNN runs packed sequences natively, and they are
+used there.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def run_lstm(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor, *
     if not lstm.batch_first or lstm.proj_size:
         raise ValueError("run_lstm expects a batch-first LSTM without projections")
     batch, time = values.shape[:2]
-    if packed if packed is not None else values.device.type != "cpu":
+    if packed is None:
+        packed = values.device.type != "cpu"
+    if packed:
         sequences = torch.nn.utils.rnn.pack_padded_sequence(values, lengths.detach().cpu().clamp(min=1, max=time),
                                                             batch_first=True, enforce_sorted=False)
         output, (final, _) = lstm(sequences)

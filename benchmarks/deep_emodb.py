@@ -172,8 +172,9 @@ def run_system(arguments: argparse.Namespace, task: str, system: str, record) ->
         command += ["--set", value]
     log.info("%s", " ".join(command))
     spent = timed_child(command, record)
-    if spent.pop("exit_code") != 0:
-        sys.exit(f"{task} {system} failed")
+    code = spent.pop("exit_code")
+    if code != 0:
+        sys.exit(f"{task} {system} failed (exit {code})")
     return spent
 
 

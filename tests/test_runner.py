@@ -250,7 +250,8 @@ def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_c
               "protocol": {"name": "leave_one_session_out", "dev_fraction": 0.25},
               "features": {"logmel": {"name": "logmel_stats", "n_mels": 16}}, "extraction": {"cache_dir": str(tmp_path / "cache")},
               "systems": {"audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [8]},
-                                    "training": {"max_epochs": 5000, "batch_size": 8}}}}
+                                    # no early stopping: the first fold must still be training when the signal comes
+                                    "training": {"max_epochs": 5000, "batch_size": 8, "early_stopping_patience": None}}}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     process = subprocess.Popen([sys.executable, "-m", "emofuse", "run", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "run"),
                                 "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from emofuse.models.base import mask_from_lengths
+
 
 def reverse_within_lengths(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``(batch, time, ...)``: each sequence's first ``length`` steps in reverse order; the
@@ -59,7 +61,7 @@ def run_lstm(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor, *
         output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=time)
         return output, final
     lengths = lengths.to(values.device).clamp(min=1, max=time)
-    valid = (torch.arange(time, device=values.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+    valid = mask_from_lengths(lengths, time).unsqueeze(-1)  # (batch, time, 1)
     rows = torch.arange(batch, device=values.device)
     hidden, finals = values, []
     for layer in range(lstm.num_layers):

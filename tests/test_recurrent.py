@@ -75,3 +75,18 @@ def test_on_cpu_the_default_does_not_pack(monkeypatch):
     monkeypatch.setattr(torch.nn.utils.rnn, "pack_padded_sequence", refuse)
     output, _ = run_lstm(torch.nn.LSTM(3, 4, batch_first=True), torch.randn(2, 5, 3), torch.tensor([5, 2]))
     assert output.shape == (2, 5, 4)
+
+
+def test_under_bfloat16_autocast_a_cpu_without_a_bfloat16_lstm_kernel_runs_it_in_float32(monkeypatch):
+    """oneDNN's LSTM refuses bfloat16 on CPUs without AVX-512 BF16 or AMX ("could not create a
+    primitive descriptor"): ``bf16-mixed`` training of every recurrent model failed there."""
+    import emofuse.models.blocks.recurrent as recurrent
+
+    monkeypatch.setattr(recurrent, "cpu_lstm_runs_in_bfloat16", lambda: False)
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+    values, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])
+    expected, _ = recurrent.run_lstm(lstm, values, lengths)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output, _ = recurrent.run_lstm(lstm, values, lengths)
+    assert output.dtype == torch.float32 and torch.equal(output, expected)

@@ -14,6 +14,9 @@ used there.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import torch
 
 from emofuse.models.base import mask_from_lengths
@@ -29,13 +32,35 @@ def reverse_within_lengths(values: torch.Tensor, lengths: torch.Tensor) -> torch
     return values.gather(1, index.view(batch, time, *([1] * (values.dim() - 2))).expand_as(values))
 
 
+@functools.cache
+def cpu_lstm_runs_in_bfloat16() -> bool:
+    """Whether oneDNN's LSTM kernel takes bfloat16 on this CPU (under ``bf16-mixed`` autocast,
+    ``torch.lstm`` is cast to bfloat16). CPUs without AVX-512 BF16 or AMX (an AMD EPYC here)
+    fail with "could not create a primitive descriptor"; found by running a tiny LSTM once."""
+    weights = [torch.zeros(4, 1), torch.zeros(4, 1), torch.zeros(4), torch.zeros(4)]
+    state = torch.zeros(1, 1, 1)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.lstm(torch.zeros(1, 2, 1), (state, state), weights, True, 1, 0.0, False, False, True)
+    except RuntimeError:
+        return False
+    return True
+
+
 def _direction(lstm: torch.nn.LSTM, values: torch.Tensor, layer: int, reverse: bool) -> torch.Tensor:
-    """One layer and direction of ``lstm`` over ``(batch, time, d)`` from a zero state."""
+    """One layer and direction of ``lstm`` over ``(batch, time, d)`` from a zero state; in
+    float32 under CPU autocast where the kernel does not take bfloat16
+    (:func:`cpu_lstm_runs_in_bfloat16`)."""
     suffix = f"_l{layer}_reverse" if reverse else f"_l{layer}"
     weights = [getattr(lstm, f"{name}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
                if lstm.bias or name.startswith("weight")]
-    state = values.new_zeros(1, values.shape[0], lstm.hidden_size)
-    output, _, _ = torch.lstm(values, (state, state), weights, lstm.bias, 1, 0.0, lstm.training, False, True)
+    float32 = (values.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+               and torch.get_autocast_dtype("cpu") == torch.bfloat16 and not cpu_lstm_runs_in_bfloat16())
+    with torch.autocast("cpu", enabled=False) if float32 else contextlib.nullcontext():
+        if float32:
+            values, weights = values.float(), [w.float() for w in weights]
+        state = values.new_zeros(1, values.shape[0], lstm.hidden_size)
+        output, _, _ = torch.lstm(values, (state, state), weights, lstm.bias, 1, 0.0, lstm.training, False, True)
     return output  # (batch, time, hidden)
 
 

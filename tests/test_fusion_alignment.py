@@ -23,6 +23,39 @@ def test_padded_frames_get_no_attention_and_padding_does_not_change_outputs():
     assert torch.allclose(model(short), model(padded), atol=1e-6)
 
 
+def test_text_dropout_zeroes_the_words_of_some_training_utterances_only(monkeypatch):
+    import dataclasses
+
+    import pytest
+
+    import emofuse.fusion.alignment as alignment
+
+    seen = []  # what the word encoder gets
+
+    def recording(lstm, values, lengths, **options):  # noqa: ANN001, ANN202
+        if lstm is model.word_encoder:
+            seen.append(values)
+        return run_lstm(lstm, values, lengths, **options)
+
+    run_lstm = alignment.run_lstm
+    monkeypatch.setattr(alignment, "run_lstm", recording)
+    config = AttentionAlignmentConfig(hidden_size=4, attention_size=3, dropout=0.0, text_dropout=0.5)
+    model = AttentionAlignment(config, SPECS, 4)
+    frames = (torch.randn(64, 7, 6), torch.full((64,), 7))
+    words = (torch.randn(64, 3, 5), torch.full((64,), 3))
+    model.eval()  # evaluation always sees the words
+    model.embed([frames, words])
+    assert torch.equal(seen[-1], words[0])
+    model.train()
+    torch.manual_seed(0)
+    model.embed([frames, words])
+    dropped = (seen[-1] == 0).flatten(1).all(dim=1)
+    assert 16 < int(dropped.sum()) < 48  # about half the utterances, every word of each
+    assert torch.equal(seen[-1][~dropped], words[0][~dropped])
+    with pytest.raises(ValueError, match="text_dropout"):
+        dataclasses.replace(config, text_dropout=1.0)
+
+
 def test_trains_through_the_runner(tmp_path, synthetic_corpus, tiny_bert):
     import emofuse
 

@@ -5,6 +5,9 @@ attends over the audio frames (additive attention), giving an aligned audio vect
 the aligned audio and the word vectors are concatenated and fed to a second BiLSTM, whose
 outputs are max- (or mean-) pooled over words and classified.
 
+With ``text_dropout`` > 0, that share of the training utterances sees zero word vectors
+(modality dropout); evaluation always sees the words.
+
 Inputs, in order: the frame sequence that is attended over (``(batch, frames, d_a)``), then the
 word sequence that attends (``(batch, words, d_t)``). The model does not care which modality
 each came from.
@@ -49,6 +52,9 @@ class AttentionAlignment(EmotionModel):
         """Encoded words, their aligned audio vectors, the attention weights and the word mask."""
         (frames, frame_lengths), (words, word_lengths) = inputs
         assert frame_lengths is not None and word_lengths is not None
+        if self.training and self.config.text_dropout > 0:
+            keep = torch.rand(len(words), 1, 1, device=words.device) >= self.config.text_dropout  # (batch, 1, 1)
+            words = words * keep.to(words.dtype)
         audio = self.dropout(run_lstm(self.frame_encoder, frames, frame_lengths)[0])  # (batch, frames, 2h)
         text = self.dropout(run_lstm(self.word_encoder, words, word_lengths)[0])  # (batch, words, 2h)
         # additive attention: score[b, i, j] = v^T tanh(W q_i + U k_j + c)

@@ -328,16 +328,23 @@ class ConcatFusionConfig:
 
 @dataclasses.dataclass(frozen=True)
 class AttentionAlignmentConfig:
-    """``hidden_size`` per LSTM direction; ``attention_size`` of the additive attention."""
+    """``hidden_size`` per LSTM direction; ``attention_size`` of the additive attention;
+    ``text_dropout``: the share of training utterances whose word vectors are replaced by zeros
+    (modality dropout, as in :class:`ConditionedCNN14Config`; 0 in the paper): their words then
+    attend over the audio alike, so the audio path keeps learning when a small corpus's texts
+    alone tell the training utterances apart."""
 
     hidden_size: int = 128
     attention_size: int = 128
     dropout: float = 0.3
     pooling: Literal["max", "mean"] = "max"
+    text_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.text_dropout < 1.0:
+            raise ValueError(f"text_dropout must be in [0, 1), got {self.text_dropout}")
 
 
 # conditioning ------------------------------------------------------------------------------

@@ -35,7 +35,9 @@ def test_every_profile_override_parses_for_every_task_it_runs():
     for name, profile in PROFILES.items():
         systems_of = {task: {*TASKS[task][2], *HELPERS["classification_block"]} for task in profile["tasks"]}
         per_task = {key for key in profile if "/" in key}
-        assert set(profile) - {"description", "tasks", "*"} - per_task <= set.union(*systems_of.values())
+        assert set(profile) - {"description", "tasks", "*", "seeds"} - per_task <= set.union(*systems_of.values())
+        for key, seeds in profile.get("seeds", {}).items():  # a row's own seeds: a task's system, distinct seeds
+            assert key.split("/")[1] in systems_of[key.split("/")[0]] and len(set(seeds)) == len(seeds) > 0, key
         assert all(key.split("/")[1] in systems_of.get(key.split("/")[0], ()) for key in per_task), per_task
         for task in profile["tasks"]:
             config, overrides, systems = TASKS[task]
@@ -65,6 +67,12 @@ def test_the_cpu90_profile_reduces_what_dominates_the_time():
     assert after.model.config.acoustic.crop_seconds == 2.0 and before.model.config.acoustic.crop_seconds is None
     assert after.training.max_epochs < before.training.max_epochs
     assert reduced.seeds == (0,) and len(full.seeds) == 3
+    from benchmarks.deep_emodb import profile_seeds
+
+    assert profile_seeds(None, "emodb7", "pool_mlp_mean") == [] == profile_seeds("cpu90", "emodb4", "pool_mlp_mean")
+    own = load_experiment(CONFIGS / "deep_emodb.yaml", overrides=[*profile_overrides("cpu90", "emodb7"),
+                                                                    *profile_seeds("cpu90", "emodb7", "pool_mlp_mean")])
+    assert own.seeds == (0, 1, 2)  # the row the 7-class verdict is read off: 3 seeds, after the profile's one
     assert after.model.config.text_dropout == before.model.config.text_dropout  # chosen on dev: kept
     seven = load_experiment(CONFIGS / "deep_emodb.yaml", overrides=profile_overrides("cpu90", "emodb7")).systems["cnn14"]
     four = load_experiment(CONFIGS / "deep_emodb.yaml", overrides=profile_overrides("cpu90", "emodb4")).systems["cnn14"]
@@ -81,11 +89,14 @@ def test_the_whole_benchmark_verdict_needs_every_row_and_adds_their_minutes():
     from benchmarks.deep_emodb import TASKS
     from benchmarks.deep_emodb import verdicts
 
-    rows = [{"task": t, "system": s, "uar_mean": 0.8, "minutes": 4.0}
+    rows = [{"task": t, "system": s, "uar_mean": 0.8, "minutes": 4.0, "seeds": [0, 1, 2]}
             for t in ("emodb7", "emodb4", "pseudo_bimodal4") for s in TASKS[t][2]]
     line = [v for v in verdicts(rows) if "whole benchmark" in v]
     assert line == [f"- the whole benchmark (7 and 4 classes, pseudo-bimodal) under 90 minutes: "
                     f"{'met' if 4.0 * len(rows) < 90 else 'not met'} ({4.0 * len(rows):.0f} min)"]
+    assert f"- 3 seeds in every row of it: met ({len(rows)} of {len(rows)} rows)" in verdicts(rows)
+    rows[3]["seeds"] = [0]
+    assert f"- 3 seeds in every row of it: not met ({len(rows) - 1} of {len(rows)} rows)" in verdicts(rows)
     assert not [v for v in verdicts(rows[1:]) if "whole benchmark" in v]  # a row missing: no verdict
     rows[0]["minutes"] = None
     assert not [v for v in verdicts(rows) if "whole benchmark" in v]

@@ -23,6 +23,7 @@ from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import mask_from_lengths
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import modality_dropout
 from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import AttentionAlignmentConfig
 from emofuse.models.inputs import InputSpec
@@ -53,8 +54,7 @@ class AttentionAlignment(EmotionModel):
         (frames, frame_lengths), (words, word_lengths) = inputs
         assert frame_lengths is not None and word_lengths is not None
         if self.training and self.config.text_dropout > 0:
-            keep = torch.rand(len(words), 1, 1, device=words.device) >= self.config.text_dropout  # (batch, 1, 1)
-            words = words * keep.to(words.dtype)
+            words = modality_dropout(words, self.config.text_dropout)
         audio = self.dropout(run_lstm(self.frame_encoder, frames, frame_lengths)[0])  # (batch, frames, 2h)
         text = self.dropout(run_lstm(self.word_encoder, words, word_lengths)[0])  # (batch, words, 2h)
         # additive attention: score[b, i, j] = v^T tanh(W q_i + U k_j + c)

@@ -22,6 +22,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import modality_dropout
 from emofuse.models.cnn14 import CNN14
 from emofuse.models.configs import ConditionedCNN14Config
 from emofuse.models.inputs import InputSpec
@@ -57,8 +58,7 @@ class ConditionedCNN14(EmotionModel):
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         frames, (text, _) = inputs
         if self.training and self.text_dropout > 0:
-            keep = torch.rand(len(text), 1, device=text.device) >= self.text_dropout  # (batch, 1)
-            text = text * keep.to(text.dtype)
+            text = modality_dropout(text, self.text_dropout)
         if self.multistage:
             def condition(index: int, hidden: torch.Tensor) -> torch.Tensor:
                 # (batch, channels, frames, mels) + (batch, channels, 1, 1): a per-channel bias

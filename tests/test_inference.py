@@ -291,8 +291,9 @@ def test_one_answer_for_most_of_a_batch_is_flagged(tmp_path):
     data and points to --adapt; a mixed batch and a small one are not flagged."""
     from emofuse.inference.batch import answer_skew
 
-    for k in range(24):
-        (tmp_path / f"clip{k:02d}.wav").write_bytes((EXAMPLES / "sad.wav").read_bytes())
+    signal, rate = soundfile.read(EXAMPLES / "sad.wav")
+    for k in range(24):  # its first 2 s, which are quicker to recognise 24 times than all 5.4
+        soundfile.write(tmp_path / f"clip{k:02d}.wav", signal[: 2 * rate], rate)
     result = runner.invoke(app, ["predict", str(tmp_path), "--asr", "none", "--no-progress"])
     assert result.exit_code == 0
     answers = {json.loads(line)["emotion"] for line in result.stdout.splitlines() if line.startswith("{")}

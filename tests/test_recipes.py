@@ -36,13 +36,20 @@ def shortened(recipe: str) -> list[str]:
     return overrides + SHORTER[recipe]
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One feature cache for the five recipes, as for a user who runs them one after another (the
+    recipes share front-ends: log-Mel, MiniLM)."""
+    return tmp_path_factory.mktemp("recipes") / "cache"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", RECIPES)
-def test_recipe_runs_offline_on_the_replicas(recipe, tmp_path, monkeypatch):
+def test_recipe_runs_offline_on_the_replicas(recipe, tmp_path, monkeypatch, shared_cache):
     shared_path("fixtures", "IEMOCAP_mini")
     monkeypatch.chdir(ROOT)  # the recipes name ../shared relative to the repository
     config = emofuse.load_experiment(ROOT / "recipes" / f"{recipe}.yaml", variant="offline",
-                                     overrides=[*shortened(recipe), f"extraction.cache_dir={tmp_path / 'cache'}"])
+                                     overrides=[*shortened(recipe), f"extraction.cache_dir={shared_cache}"])
     _, _, _, folds = emofuse.Runner(config, tmp_path / "run", progress=False).prepare()
     result = emofuse.run_experiment(config, tmp_path / "run", progress=False, folds=[folds[0].name])
     assert set(result.metrics["fold"]) == {folds[0].name}

@@ -194,8 +194,9 @@ def test_parallel_jobs_match_serial(tmp_path, synthetic_corpus, tiny_bert):
 def test_ddp_with_two_processes(tmp_path, synthetic_corpus, tiny_bert):
     config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache")
     ddp = dataclasses_replace_training(config, "audio", strategy="ddp_spawn", devices=2, accelerator="cpu", max_epochs=3)
-    result = run_experiment(ddp, tmp_path / "run", progress=False, systems=["audio"])
-    assert len(result.metrics) == 2 and result.metrics["UA"].notna().all()
+    # one fold: each fold spawns its two processes afresh
+    result = run_experiment(ddp, tmp_path / "run", progress=False, systems=["audio"], folds=["session_1"])
+    assert len(result.metrics) == 1 and result.metrics["UA"].notna().all()
     assert RunDirectory(tmp_path / "run").fold("audio", 0, "session_1").metrics()["fitted"]["epochs_trained"] == 3
 
 
@@ -237,8 +238,9 @@ def test_unknown_systems_and_bad_jobs_are_refused(tmp_path, synthetic_corpus, ti
     assert np.array_equal(Runner(config, tmp_path / "run", systems=["text"]).systems, ["text"])
 
 
-@pytest.mark.parametrize(("signal_name", "exit_code"), [("SIGINT", 130), ("SIGTERM", 143)])
-def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_corpus, tiny_bert, signal_name, exit_code):
+def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_corpus, tiny_bert):
+    """Ctrl-C (SIGINT, exit 130) and a scheduler's SIGTERM (exit 143), each to its own run; the two
+    runs go side by side to share their start-up time."""
     import signal
     import subprocess
     import sys
@@ -253,19 +255,30 @@ def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_c
                                     # no early stopping: the first fold must still be training when the signal comes
                                     "training": {"max_epochs": 5000, "batch_size": 8, "early_stopping_patience": None}}}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    process = subprocess.Popen([sys.executable, "-m", "emofuse", "run", str(tmp_path / "config.yaml"), "-o", str(tmp_path / "run"),
-                                "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    checkpoint = tmp_path / "run" / "systems" / "audio" / "seed_0" / "session_1" / "checkpoints" / "last.ckpt"
+    # features first, so that the two runs do not write the same cache entries at once
+    Runner(load_experiment(tmp_path / "config.yaml"), tmp_path / "prepare", progress=False).prepare()
+    signals = {"SIGINT": 130, "SIGTERM": 143}
+    processes = {name: subprocess.Popen([sys.executable, "-m", "emofuse", "run", str(tmp_path / "config.yaml"), "-o",
+                                         str(tmp_path / name), "--no-progress"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for name in signals}
     deadline = time.monotonic() + 120
-    while not checkpoint.exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+    waiting = dict(processes)
+    while waiting:
+        for name, process in list(waiting.items()):
+            checkpoint = tmp_path / name / "systems" / "audio" / "seed_0" / "session_1" / "checkpoints" / "last.ckpt"
+            if checkpoint.exists():
+                process.send_signal(getattr(signal, name))
+                del waiting[name]
+            else:
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.1)
-    process.send_signal(getattr(signal, signal_name))
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == exit_code, stderr[-2000:]
-    assert f"interrupted by {signal_name}; re-run the same command to resume" in stderr
-    fold = RunDirectory(tmp_path / "run").fold("audio", 0, "session_1")
-    assert not fold.done and (fold.checkpoints / "last.ckpt").exists()  # resumable, nothing half-written
+    for name, process in processes.items():
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == signals[name], stderr[-2000:]
+        assert f"interrupted by {name}; re-run the same command to resume" in stderr
+        fold = RunDirectory(tmp_path / name).fold("audio", 0, "session_1")
+        assert not fold.done and (fold.checkpoints / "last.ckpt").exists()  # resumable, nothing half-written
 
 
 def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, synthetic_corpus, tiny_bert):

@@ -92,10 +92,16 @@ def test_is09_windows_follow_iemonet(tmp_path, tone):
 
 
 def _library_pyaudioanalysis(path, window_s=0.050, step_s=0.025):
+    """The library's own features, with its own chroma tables (emofuse caches them)."""
     from pyAudioAnalysis import ShortTermFeatures
 
     signal, rate = soundfile.read(path, dtype="float32")
-    frames, _ = ShortTermFeatures.feature_extraction(signal, rate, window_s * rate, step_s * rate, deltas=False)
+    cached = ShortTermFeatures.chroma_features_init
+    ShortTermFeatures.chroma_features_init = getattr(cached, "__wrapped__", cached)
+    try:
+        frames, _ = ShortTermFeatures.feature_extraction(signal, rate, window_s * rate, step_s * rate, deltas=False)
+    finally:
+        ShortTermFeatures.chroma_features_init = cached
     return frames.T
 
 
@@ -109,6 +115,30 @@ def test_pyaudioanalysis_matches_the_library(tmp_path, tone):
     hsf = features("pyaudioanalysis", PyAudioAnalysisConfig(), [path], tmp_path)["u0"]
     assert hsf.shape == (68,)
     assert np.allclose(hsf, np.concatenate([reference.mean(axis=0), reference.std(axis=0)]), rtol=1e-5, atol=1e-6)
+
+
+def test_pyaudioanalysis_builds_its_chroma_tables_once_per_fft_size(tmp_path, tone, monkeypatch):
+    pytest.importorskip("pyAudioAnalysis")
+    from pyAudioAnalysis import ShortTermFeatures
+
+    from emofuse.audio.pyaudioanalysis import short_term_features
+
+    library = getattr(ShortTermFeatures.chroma_features_init, "__wrapped__", ShortTermFeatures.chroma_features_init)
+    calls = []
+
+    def counted(num_fft, sampling_rate):
+        calls.append((num_fft, sampling_rate))
+        return library(num_fft, sampling_rate)
+
+    monkeypatch.setattr(ShortTermFeatures, "chroma_features_init", counted)  # as if freshly imported
+    signal, rate = soundfile.read(tone(seconds=1.0, frequency=240), dtype="float32")
+    first = short_term_features(signal, rate)
+    short_term_features(signal, rate, window_ms=40.0)
+    assert np.array_equal(short_term_features(signal, rate), first)
+    assert calls == [(400, rate), (320, rate)]  # 3 x 39 frames, two FFT sizes
+    num_chroma, _ = ShortTermFeatures.chroma_features_init(400, rate)
+    with pytest.raises(ValueError, match="read-only"):
+        num_chroma[0] = 0
 
 
 def test_pyaudioanalysis_on_emodb_matches_the_library(tmp_path):

@@ -12,6 +12,7 @@ settings most pyAudioAnalysis users (and its examples) take.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Literal
 
 import numpy as np
@@ -56,12 +57,39 @@ def short_term_features(signal: np.ndarray, sampling_rate: int, *, window_ms: fl
         from pyAudioAnalysis import ShortTermFeatures
     except ImportError:
         raise FeatureError("pyAudioAnalysis features need the optional extra: pip install 'emofuse[pyaudioanalysis]'") from None
+    _cache_chroma_tables(ShortTermFeatures)
     window = int(round(window_ms * sampling_rate / 1000))
     step = int(round(hop_ms * sampling_rate / 1000))
     if signal.size < window:
         signal = np.pad(signal, (0, window - signal.size))
     features, _ = ShortTermFeatures.feature_extraction(signal, sampling_rate, window, step, deltas=deltas)
     return np.asarray(features, dtype=np.float64).T.astype(np.float32)  # (frames, 34)
+
+
+def _cache_chroma_tables(module) -> None:
+    """Make pyAudioAnalysis build its chroma tables once per FFT size and rate.
+
+    ``chroma_features`` rebuilds them for every frame (a Python loop over the FFT bins), which took
+    about half of the extraction time. The tables depend on ``(num_fft, sampling_rate)`` only; the
+    cached copies are read-only, so the library cannot change them, and the features stay the same.
+    The library's own function stays reachable as ``chroma_features_init.__wrapped__``.
+    """
+    original = module.chroma_features_init
+    if hasattr(original, "__wrapped__"):
+        return
+
+    @functools.lru_cache(maxsize=16)
+    def tables(num_fft, sampling_rate) -> tuple[np.ndarray, np.ndarray]:
+        arrays = original(num_fft, sampling_rate)
+        for array in arrays:
+            array.flags.writeable = False
+        return arrays
+
+    @functools.wraps(original)
+    def chroma_features_init(num_fft, sampling_rate):
+        return tables(num_fft, sampling_rate)
+
+    module.chroma_features_init = chroma_features_init
 
 
 def hsf(frames: np.ndarray) -> np.ndarray:

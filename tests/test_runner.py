@@ -262,23 +262,31 @@ def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_c
                                          str(tmp_path / name), "--no-progress"],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for name in signals}
-    deadline = time.monotonic() + 120
-    waiting = dict(processes)
-    while waiting:
-        for name, process in list(waiting.items()):
-            checkpoint = tmp_path / name / "systems" / "audio" / "seed_0" / "session_1" / "checkpoints" / "last.ckpt"
-            if checkpoint.exists():
-                process.send_signal(getattr(signal, name))
-                del waiting[name]
-            else:
-                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.1)
-    for name, process in processes.items():
-        _, stderr = process.communicate(timeout=60)
-        assert process.returncode == signals[name], stderr[-2000:]
-        assert f"interrupted by {name}; re-run the same command to resume" in stderr
-        fold = RunDirectory(tmp_path / name).fold("audio", 0, "session_1")
-        assert not fold.done and (fold.checkpoints / "last.ckpt").exists()  # resumable, nothing half-written
+    try:
+        deadline = time.monotonic() + 120
+        waiting = dict(processes)
+        while waiting:
+            for name, process in list(waiting.items()):
+                checkpoint = tmp_path / name / "systems" / "audio" / "seed_0" / "session_1" / "checkpoints" / "last.ckpt"
+                if checkpoint.exists():
+                    process.send_signal(getattr(signal, name))
+                    del waiting[name]
+                elif process.poll() is not None:
+                    pytest.fail(f"the {name} run ended before its first checkpoint: {process.communicate()[1][-2000:]}")
+                elif time.monotonic() > deadline:
+                    pytest.fail(f"no checkpoint from the {name} run within 120 s")
+            time.sleep(0.1)
+        for name, process in processes.items():
+            _, stderr = process.communicate(timeout=60)
+            assert process.returncode == signals[name], stderr[-2000:]
+            assert f"interrupted by {name}; re-run the same command to resume" in stderr
+            fold = RunDirectory(tmp_path / name).fold("audio", 0, "session_1")
+            assert not fold.done and (fold.checkpoints / "last.ckpt").exists()  # resumable, nothing half-written
+    finally:
+        for process in processes.values():  # a failed check leaves no run training 5000 epochs behind
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, synthetic_corpus, tiny_bert):

@@ -41,7 +41,27 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        **cpu_features(),
     }
+
+
+def cpu_features() -> dict[str, Any]:
+    """The instruction set PyTorch's CPU kernels use here (``AVX2``, ``AVX512``, ...) and whether
+    the CPU computes bfloat16 natively (AVX-512 BF16 or AMX; without it PyTorch emulates bfloat16,
+    several times slower than float32). ``None``: this PyTorch cannot tell."""
+    import torch
+
+    native = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "bfloat16_native": bool(native()) if native else None}
+
+
+def machine_line(details: dict[str, Any]) -> str:
+    """``2 CPU cores (AVX2, no native bfloat16), torch 2.13.0+cpu`` for a results header."""
+    features = [details.get("cpu_capability")]
+    if details.get("bfloat16_native") is not None:
+        features.append("native bfloat16" if details["bfloat16_native"] else "no native bfloat16")
+    features = ", ".join(f for f in features if f)
+    return f"{details['cpu_count']} CPU cores{f' ({features})' if features else ''}, torch {details['torch']}"
 
 
 def peak_memory_mb() -> float:
@@ -104,6 +124,6 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> pathlib.Pat
         **data,
     }
     (RESULTS / f"{name}.json").write_text(portable(json.dumps(payload, indent=2, default=str)) + "\n")
-    header = f"# {name}\n\nCommand: `{command}`  \nDate: {payload['date']}; {payload['machine']['cpu_count']} CPU cores, torch {payload['machine']['torch']}.\n\n"
+    header = f"# {name}\n\nCommand: `{command}`  \nDate: {payload['date']}; {machine_line(payload['machine'])}.\n\n"
     (RESULTS / f"{name}.md").write_text(portable(header + markdown))
     return RESULTS / f"{name}.md"

@@ -37,6 +37,7 @@ if __package__ in {None, ""}:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import ROOT
+from benchmarks._common import cpu_features
 from benchmarks._common import markdown_table
 from benchmarks._common import shared
 from benchmarks._common import write_results
@@ -161,6 +162,11 @@ def dry_run(arguments: argparse.Namespace) -> None:
     import emofuse
     from emofuse.training.runner import Runner
 
+    features = cpu_features()
+    if features["bfloat16_native"] is False:
+        log.warning("this CPU (%s) has no native bfloat16: PyTorch emulates it, and the full-size models train in "
+                    "%s several times as slowly as on a CPU with AVX-512 BF16 or AMX", features["cpu_capability"],
+                    PRECISION)
     rows = []
     for name, path, variants, overrides in plan():
         if not selected(arguments, name):

@@ -49,6 +49,7 @@ from benchmarks._common import RESULTS  # noqa: E402
 from benchmarks._common import ROOT  # noqa: E402
 from benchmarks._common import SHARED  # noqa: E402
 from benchmarks._common import machine  # noqa: E402
+from benchmarks._common import machine_line  # noqa: E402
 from benchmarks._common import markdown_table  # noqa: E402
 
 NAME = "reliability"
@@ -1117,8 +1118,8 @@ def write_outputs(output: pathlib.Path, rows: list[dict[str, Any]], seconds: flo
                "skipped": sum(r["passed"] is None for r in rows), "cases": rows}
     output.mkdir(parents=True, exist_ok=True)
     (output / f"{NAME}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    header = (f"# {NAME}\n\nCommand: `{command}`  \nDate: {date}; {details['cpu_count']} CPU cores, "
-              f"torch {details['torch']}, emofuse {emofuse.__version__}; {seconds:.0f} s in all.\n\n"
+    header = (f"# {NAME}\n\nCommand: `{command}`  \nDate: {date}; {machine_line(details)}, "
+              f"emofuse {emofuse.__version__}; {seconds:.0f} s in all.\n\n"
               "Each case replays, on tiny synthetic data in a temporary directory, what a user does (the CLI in a "
               "subprocess, the Python API, or the HTTP server) and compares what happened with what emofuse "
               "promises. `got` is what was observed (paths of the temporary directory read `<tmp>`).\n\n")

@@ -57,10 +57,9 @@ def cpu_features() -> dict[str, Any]:
 
 def machine_line(details: dict[str, Any]) -> str:
     """``2 CPU cores (AVX2, no native bfloat16), torch 2.13.0+cpu`` for a results header."""
-    features = [details.get("cpu_capability")]
-    if details.get("bfloat16_native") is not None:
-        features.append("native bfloat16" if details["bfloat16_native"] else "no native bfloat16")
-    features = ", ".join(f for f in features if f)
+    native = details.get("bfloat16_native")
+    features = ", ".join(f for f in [details.get("cpu_capability"),
+                                     None if native is None else ("native" if native else "no native") + " bfloat16"] if f)
     return f"{details['cpu_count']} CPU cores{f' ({features})' if features else ''}, torch {details['torch']}"
 
 

@@ -95,15 +95,12 @@ def setup(stage: str, workdir: pathlib.Path):  # noqa: ANN201 (returns the emofu
         from pyAudioAnalysis import ShortTermFeatures
 
         from emofuse.audio import PyAudioAnalysisConfig
+        from emofuse.audio.pyaudioanalysis import library_chroma_tables
 
         def direct(path):  # with the library's own chroma tables, rebuilt every frame (emofuse caches them)
             signal, rate = soundfile.read(path, dtype="float32")
-            cached = ShortTermFeatures.chroma_features_init
-            ShortTermFeatures.chroma_features_init = getattr(cached, "__wrapped__", cached)
-            try:
+            with library_chroma_tables():
                 frames, _ = ShortTermFeatures.feature_extraction(signal, rate, 0.05 * rate, 0.025 * rate, deltas=False)
-            finally:
-                ShortTermFeatures.chroma_features_init = cached
             return np.concatenate([frames.mean(axis=1), frames.std(axis=1)])
 
         return "pyaudioanalysis", PyAudioAnalysisConfig(), direct

@@ -95,13 +95,11 @@ def _library_pyaudioanalysis(path, window_s=0.050, step_s=0.025):
     """The library's own features, with its own chroma tables (emofuse caches them)."""
     from pyAudioAnalysis import ShortTermFeatures
 
+    from emofuse.audio.pyaudioanalysis import library_chroma_tables
+
     signal, rate = soundfile.read(path, dtype="float32")
-    cached = ShortTermFeatures.chroma_features_init
-    ShortTermFeatures.chroma_features_init = getattr(cached, "__wrapped__", cached)
-    try:
+    with library_chroma_tables():
         frames, _ = ShortTermFeatures.feature_extraction(signal, rate, window_s * rate, step_s * rate, deltas=False)
-    finally:
-        ShortTermFeatures.chroma_features_init = cached
     return frames.T
 
 

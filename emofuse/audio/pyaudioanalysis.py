@@ -11,8 +11,10 @@ settings most pyAudioAnalysis users (and its examples) take.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
@@ -90,6 +92,20 @@ def _cache_chroma_tables(module) -> None:
         return tables(num_fft, sampling_rate)
 
     module.chroma_features_init = chroma_features_init
+
+
+@contextlib.contextmanager
+def library_chroma_tables() -> Iterator[None]:
+    """Within it, pyAudioAnalysis builds its chroma tables for every frame again, as the library
+    does on its own (for comparisons with the uncached library: tests and ``speech_speed``)."""
+    from pyAudioAnalysis import ShortTermFeatures
+
+    cached = ShortTermFeatures.chroma_features_init
+    ShortTermFeatures.chroma_features_init = getattr(cached, "__wrapped__", cached)
+    try:
+        yield
+    finally:
+        ShortTermFeatures.chroma_features_init = cached
 
 
 def hsf(frames: np.ndarray) -> np.ndarray:

@@ -25,8 +25,10 @@ install-test: $(BIN)/python
 demo: install
 	$(BIN)/emofuse demo
 
+# one test process per core, up to 4 (pytest-xdist; a test file stays in one process, so its
+# module fixtures are built once); `python -m pytest` alone runs everything in one process
 test: install-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 lint: install-test
 	$(BIN)/ruff check emofuse tests benchmarks

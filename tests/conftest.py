@@ -10,6 +10,11 @@ import pytest
 import soundfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs the suite in one process per core (make test): one torch / BLAS thread
+    # each, and for the runs they start, instead of every process claiming every core
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
 
 

@@ -23,6 +23,7 @@ from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import mask_from_lengths
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.dropout import modality_dropout
 from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import AttentionAlignmentConfig
@@ -45,7 +46,7 @@ class AttentionAlignment(EmotionModel):
         self.key = torch.nn.Linear(2 * hidden, config.attention_size)
         self.score = torch.nn.Linear(config.attention_size, 1, bias=False)
         self.fusion = torch.nn.LSTM(4 * hidden, hidden, batch_first=True, bidirectional=True)
-        self.dropout = torch.nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.embedding_size = 2 * hidden
         self.head = output_layer(2 * hidden, output_size)
 

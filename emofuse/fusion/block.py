@@ -19,6 +19,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.configs import ClassificationBlockConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.standardize import SystemModel
@@ -38,7 +39,7 @@ class ClassificationBlock(EmotionModel):
         size = sum(member.model.embedding_size for member in members)
         layers: list[torch.nn.Module] = []
         for hidden in config.hidden_sizes:
-            layers += [torch.nn.Linear(size, hidden), torch.nn.ReLU(), torch.nn.Dropout(config.dropout)]
+            layers += [torch.nn.Linear(size, hidden), torch.nn.ReLU(), Dropout(config.dropout)]
             size = hidden
         self.block = torch.nn.Sequential(*layers)
         self.embedding_size = size

@@ -17,6 +17,7 @@ from emofuse.components import MODELS
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.configs import ConcatFusionConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.registry import Example
@@ -40,7 +41,7 @@ class ConcatFusion(EmotionModel):
         self.counts = counts
         self.branches = torch.nn.ModuleList(branches)
         size = sum(branch.embedding_size for branch in branches)
-        self.dense = torch.nn.Sequential(torch.nn.Linear(size, config.hidden_size), torch.nn.ReLU(), torch.nn.Dropout(config.dropout))
+        self.dense = torch.nn.Sequential(torch.nn.Linear(size, config.hidden_size), torch.nn.ReLU(), Dropout(config.dropout))
         self.embedding_size = config.hidden_size
         self.head = output_layer(config.hidden_size, output_size)
 

@@ -15,6 +15,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import AcousticLSTMConfig
 from emofuse.models.inputs import InputSpec
@@ -37,7 +38,7 @@ class AcousticLSTM(EmotionModel):
             self.lstms.append(lstm)
             size = hidden
         self.dense = torch.nn.Sequential(torch.nn.Linear(size, config.dense_size), torch.nn.ReLU())
-        self.dropout = torch.nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.embedding_size = config.dense_size
         self.head = output_layer(config.dense_size, output_size)
 

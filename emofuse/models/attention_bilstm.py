@@ -17,6 +17,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.pooling import SelfAttentionPooling
 from emofuse.models.blocks.pooling import frame_mask
 from emofuse.models.blocks.recurrent import run_lstm
@@ -37,7 +38,7 @@ class AttentionBiLSTM(EmotionModel):
                                   batch_first=True, bidirectional=True)
         self.attention = SelfAttentionPooling(2 * config.lstm_size, config.attention_size)
         self.embedding_size = 4 * config.lstm_size
-        self.dropout = torch.nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.head = output_layer(self.embedding_size, output_size)
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:

@@ -23,6 +23,7 @@ from emofuse.models.base import output_layer
 from emofuse.models.blocks.conv import CNN14Backbone
 from emofuse.models.blocks.conv import Condition
 from emofuse.models.blocks.crop import random_crop
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.pooling import masked_max
 from emofuse.models.blocks.pooling import masked_mean
 from emofuse.models.configs import CNN14Config
@@ -45,7 +46,7 @@ class CNN14(EmotionModel):
         width = self.backbone.output_size
         self.embedding_size = width
         self.fc = torch.nn.Linear(width, width)
-        self.dropout = torch.nn.Dropout(config.head_dropout)
+        self.dropout = Dropout(config.head_dropout)
         self.head = output_layer(width, output_size)
 
     def pooled(self, inputs: Sequence[Input], *, condition: Condition | None = None) -> torch.Tensor:

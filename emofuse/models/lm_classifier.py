@@ -40,6 +40,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.configs import LMClassifierConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -79,7 +80,7 @@ class LMClassifier(EmotionModel):
         else:
             self.hidden = torch.nn.Identity()
         self.embedding_size = size
-        self.dropout = torch.nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.output = output_layer(size, output_size)
 
     def train(self, mode: bool = True) -> LMClassifier:

@@ -13,6 +13,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.configs import MLPConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -29,9 +30,9 @@ class MLP(EmotionModel):
         size = sum(spec.dim for spec in inputs)
         layers: list[torch.nn.Module] = []
         for hidden in config.hidden_sizes:
-            layers += [torch.nn.Linear(size, hidden), _ACTIVATIONS[config.activation](), torch.nn.Dropout(config.dropout)]
+            layers += [torch.nn.Linear(size, hidden), _ACTIVATIONS[config.activation](), Dropout(config.dropout)]
             size = hidden
-        self.input_dropout = torch.nn.Dropout(config.dropout if not config.hidden_sizes else 0.0)
+        self.input_dropout = Dropout(config.dropout if not config.hidden_sizes else 0.0)
         self.body = torch.nn.Sequential(*layers)
         self.embedding_size = size
         self.head = output_layer(size, output_size)

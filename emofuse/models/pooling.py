@@ -22,6 +22,7 @@ import torch
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.layers import LayerWeightedSum
 from emofuse.models.blocks.pooling import LogisticAttentionPooling
 from emofuse.models.blocks.pooling import MeanMaxPooling
@@ -57,7 +58,7 @@ class PoolingHead(EmotionModel):
         if config.head == "mlp_mean":
             layers: list[torch.nn.Module] = []
             for hidden in config.hidden_sizes:
-                layers += [torch.nn.Linear(dim, hidden), torch.nn.ReLU(), torch.nn.Dropout(config.dropout)]
+                layers += [torch.nn.Linear(dim, hidden), torch.nn.ReLU(), Dropout(config.dropout)]
                 dim = hidden
             self.frame_mlp = torch.nn.Sequential(*layers)
         if config.head == "mean_max":
@@ -68,7 +69,7 @@ class PoolingHead(EmotionModel):
             self.pooling = MeanPooling()
         self.embedding_size = self.pooling.output_size(dim)
         self.normalize = PooledBatchNorm(self.embedding_size) if config.normalize_pooled else torch.nn.Identity()
-        self.dropout = torch.nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.head = output_layer(self.embedding_size, output_size)
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:

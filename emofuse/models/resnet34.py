@@ -26,6 +26,7 @@ from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
 from emofuse.models.blocks.crop import random_crop
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.pooling import StatisticsPooling
 from emofuse.models.blocks.resnet import ResNetBackbone
 from emofuse.models.configs import ResNet34Config
@@ -60,7 +61,7 @@ class ResNet34(EmotionModel):
             torch.nn.PReLU(config.embedding_size) if config.activation == "prelu" else torch.nn.ReLU(),
         )
         self.embedding_size = config.embedding_size
-        self.dropout = torch.nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.head = output_layer(config.embedding_size, output_size)
         if config.mode == "linear_probe":
             self.backbone.requires_grad_(False)

@@ -19,6 +19,7 @@ from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
 from emofuse.models.blocks.crop import random_crop
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.layers import LayerWeightedSum
 from emofuse.models.blocks.pooling import build_pooling
 from emofuse.models.configs import SSLFinetuneConfig
@@ -46,7 +47,7 @@ class SSLFinetune(EmotionModel):
         dim = self.encoder.hidden_size
         self.pooling = build_pooling(config.pooling, dim)
         self.embedding_size = self.pooling.output_size(dim)
-        self.dropout = torch.nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.head = output_layer(self.embedding_size, output_size)
 
     def train(self, mode: bool = True) -> SSLFinetune:

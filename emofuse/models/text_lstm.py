@@ -25,6 +25,7 @@ import torch
 
 from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
+from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import TextLSTMConfig
 from emofuse.models.inputs import InputSpec
@@ -76,7 +77,7 @@ class TextLSTMBranch(torch.nn.Module):
         for size in sizes:
             self.lstms.append(torch.nn.LSTM(input_size, size, batch_first=True))
             input_size = size
-        self.dropout = torch.nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.dense = torch.nn.Sequential(torch.nn.Linear(input_size, config.dense_size), torch.nn.ReLU())
         self.output_size = config.dense_size
 

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import torch
 
+from emofuse.models.blocks.dropout import Dropout
+
 Condition = Callable[[int, torch.Tensor], torch.Tensor]
 
 
@@ -144,7 +146,7 @@ class CNN14Backbone(torch.nn.Module):
             blocks.append(ConvBlock(previous, width, pool_size=pool, pool_type=pool_type))
             previous = width
         self.blocks = torch.nn.ModuleList(blocks)
-        self.dropout = torch.nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.block_channels = tuple(channels)
         self.time_factor = 2 ** (len(channels) - 1)
 

@@ -20,6 +20,7 @@ import functools
 import torch
 
 from emofuse.models.base import mask_from_lengths
+from emofuse.models.blocks.dropout import dropout
 
 
 def reverse_within_lengths(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -91,7 +92,7 @@ def run_lstm(lstm: torch.nn.LSTM, values: torch.Tensor, lengths: torch.Tensor, *
     hidden, finals = values, []
     for layer in range(lstm.num_layers):
         if layer > 0 and lstm.dropout > 0:
-            hidden = torch.nn.functional.dropout(hidden, lstm.dropout, lstm.training)
+            hidden = dropout(hidden, lstm.dropout, lstm.training)
         forward = _direction(lstm, hidden, layer, reverse=False)  # (batch, time, hidden)
         outputs, last = [forward], [forward[rows, lengths - 1]]
         if lstm.bidirectional:

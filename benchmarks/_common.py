@@ -6,6 +6,7 @@ the machine and the date) and ``benchmarks/results/<name>.md`` (the table to quo
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -126,3 +127,30 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> pathlib.Pat
     header = f"# {name}\n\nCommand: `{command}`  \nDate: {payload['date']}; {machine_line(payload['machine'])}.\n\n"
     (RESULTS / f"{name}.md").write_text(portable(header + markdown))
     return RESULTS / f"{name}.md"
+
+
+def step_benchmark_arguments(description: str, steps_help: str) -> tuple[argparse.Namespace, int]:
+    """``--steps`` and ``--threads`` of the training-step benchmarks; sets torch's threads (default:
+    every core) and returns the arguments and the thread count."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=5, help=steps_help)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    arguments = parser.parse_args()
+    import torch
+
+    threads = arguments.threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    return arguments, threads
+
+
+def random_length_batch(shapes: Sequence[tuple[str, int, int, int]], size: int, generator: Any) -> list:
+    """One ``(values, lengths)`` per input ``(kind, dim, shortest, longest)``: ``size`` sequences of
+    random lengths, the first as long as allowed (so the padded width is ``longest``)."""
+    import torch
+
+    values = []
+    for _, dim, shortest, longest in shapes:
+        lengths = torch.randint(shortest, longest + 1, (size,), generator=generator)
+        lengths[0] = longest
+        values.append((torch.randn(size, longest, dim, generator=generator), lengths))
+    return values

@@ -14,7 +14,6 @@ backward on the pooled MLP's hidden frames) is timed too.
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import statistics
 import sys
@@ -24,6 +23,8 @@ if __package__ in {None, ""}:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import markdown_table
+from benchmarks._common import random_length_batch
+from benchmarks._common import step_benchmark_arguments
 from benchmarks._common import write_results
 
 BATCH = 16
@@ -37,17 +38,6 @@ MODELS = {
     "cnn14 (PANNs dropout 0.2)": ("cnn14", {"channels": [8, 16, 32, 64, 64, 64], "dropout": 0.2, "crop_seconds": None},
                                   [("sequence", 64, 100, 600)], "log-Mel frames (10 ms hop), 1-6 s"),
 }
-
-
-def batch(inputs: list[tuple[str, int, int, int]], generator):  # noqa: ANN001, ANN201
-    import torch
-
-    values = []
-    for _, dim, shortest, longest in inputs:
-        lengths = torch.randint(shortest, longest + 1, (BATCH,), generator=generator)
-        lengths[0] = longest
-        values.append((torch.randn(BATCH, longest, dim, generator=generator), lengths))
-    return values
 
 
 def median_seconds(step, steps: int) -> float:  # noqa: ANN001
@@ -105,7 +95,7 @@ def measure_model(name: str, steps: int) -> dict:
     specs = [InputSpec(f"input{i}", "audio" if i == 0 else "text", kind, dim) for i, (kind, dim, _, _) in enumerate(shapes)]
     torch.manual_seed(0)
     model = entry.builder(parse(entry.config_class, config), specs, 4).train()
-    inputs = batch(shapes, torch.Generator().manual_seed(0))
+    inputs = random_length_batch(shapes, BATCH, torch.Generator().manual_seed(0))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     return {"model": name, "inputs": description, "batch": BATCH, **both(training_step(model, inputs, optimizer), steps)}
 
@@ -125,16 +115,7 @@ def measure_operation(steps: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=5, help="timed training steps per model and dropout (median)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
-    arguments = parser.parse_args()
-    import os
-
-    import torch
-
-    threads = arguments.threads or os.cpu_count() or 1
-    torch.set_num_threads(threads)
+    arguments, threads = step_benchmark_arguments(__doc__.split("\n\n")[0], "timed training steps per model and dropout (median)")
     rows = [measure_operation(arguments.steps)]
     for name in MODELS:
         rows.append(measure_model(name, arguments.steps))

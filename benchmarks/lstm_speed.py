@@ -15,7 +15,6 @@ computations must give the same logits (checked, reported).
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import statistics
 import sys
@@ -25,6 +24,8 @@ if __package__ in {None, ""}:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import markdown_table
+from benchmarks._common import random_length_batch
+from benchmarks._common import step_benchmark_arguments
 from benchmarks._common import write_results
 
 BATCH = 16
@@ -38,17 +39,6 @@ MODELS = {
                       "34 low-level descriptors (10 ms hop), 1-6 s"),
     "text_lstm": ("emofuse.models.text_lstm", [("sequence", 300, 5, 40)], "5-40 word vectors of 300 dimensions"),
 }
-
-
-def batch(inputs: list[tuple[str, int, int, int]], generator):  # noqa: ANN001, ANN201
-    import torch
-
-    values = []
-    for _, dim, shortest, longest in inputs:
-        lengths = torch.randint(shortest, longest + 1, (BATCH,), generator=generator)
-        lengths[0] = longest
-        values.append((torch.randn(BATCH, longest, dim, generator=generator), lengths))
-    return values
 
 
 def time_steps(model, inputs, steps: int) -> float:  # noqa: ANN001
@@ -85,7 +75,7 @@ def measure(name: str, steps: int) -> dict:
     specs = [InputSpec(f"input{i}", "audio" if i == 0 else "text", kind, dim) for i, (kind, dim, _, _) in enumerate(shapes)]
     torch.manual_seed(0)
     model = entry.builder(entry.config_class(), specs, 4)
-    inputs = batch(shapes, torch.Generator().manual_seed(0))
+    inputs = random_length_batch(shapes, BATCH, torch.Generator().manual_seed(0))
     current = module.run_lstm
     record = {"model": name, "inputs": description, "batch": BATCH}
     try:
@@ -105,16 +95,7 @@ def measure(name: str, steps: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=5, help="timed training steps per model and computation (median)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
-    arguments = parser.parse_args()
-    import os
-
-    import torch
-
-    threads = arguments.threads or os.cpu_count() or 1
-    torch.set_num_threads(threads)
+    arguments, threads = step_benchmark_arguments(__doc__.split("\n\n")[0], "timed training steps per model and computation (median)")
     rows = []
     for name in MODELS:
         record = measure(name, arguments.steps)

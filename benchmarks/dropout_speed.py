@@ -15,16 +15,17 @@ backward on the pooled MLP's hidden frames) is timed too.
 from __future__ import annotations
 
 import pathlib
-import statistics
 import sys
-import time
 
 if __package__ in {None, ""}:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import input_specs
 from benchmarks._common import markdown_table
+from benchmarks._common import median_seconds
 from benchmarks._common import random_length_batch
 from benchmarks._common import step_benchmark_arguments
+from benchmarks._common import training_step
 from benchmarks._common import write_results
 
 BATCH = 16
@@ -38,33 +39,6 @@ MODELS = {
     "cnn14 (PANNs dropout 0.2)": ("cnn14", {"channels": [8, 16, 32, 64, 64, 64], "dropout": 0.2, "crop_seconds": None},
                                   [("sequence", 64, 100, 600)], "log-Mel frames (10 ms hop), 1-6 s"),
 }
-
-
-def median_seconds(step, steps: int) -> float:  # noqa: ANN001
-    """Median seconds of ``step()`` after a warm-up call."""
-    times = []
-    for index in range(steps + 1):
-        start = time.perf_counter()
-        step()
-        if index:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def training_step(model, inputs, optimizer):  # noqa: ANN001, ANN201
-    import torch
-
-    target = torch.arange(BATCH) % 4
-
-    def step() -> None:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(inputs), target)
-        if not bool(torch.isfinite(loss)):
-            sys.exit("the loss is not finite")
-        loss.backward()
-        optimizer.step()
-
-    return step
 
 
 def both(step, steps: int) -> dict:  # noqa: ANN001
@@ -88,16 +62,14 @@ def measure_model(name: str, steps: int) -> dict:
 
     from emofuse.components import MODELS as REGISTRY
     from emofuse.config import parse
-    from emofuse.models.inputs import InputSpec
 
     registered, config, shapes, description = MODELS[name]
     entry = REGISTRY.get(registered)
-    specs = [InputSpec(f"input{i}", "audio" if i == 0 else "text", kind, dim) for i, (kind, dim, _, _) in enumerate(shapes)]
+    specs = input_specs(shapes)
     torch.manual_seed(0)
     model = entry.builder(parse(entry.config_class, config), specs, 4).train()
     inputs = random_length_batch(shapes, BATCH, torch.Generator().manual_seed(0))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    return {"model": name, "inputs": description, "batch": BATCH, **both(training_step(model, inputs, optimizer), steps)}
+    return {"model": name, "inputs": description, "batch": BATCH, **both(training_step(model, inputs, BATCH), steps)}
 
 
 def measure_operation(steps: int) -> dict:

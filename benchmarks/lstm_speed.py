@@ -16,16 +16,17 @@ computations must give the same logits (checked, reported).
 from __future__ import annotations
 
 import pathlib
-import statistics
 import sys
-import time
 
 if __package__ in {None, ""}:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import input_specs
 from benchmarks._common import markdown_table
+from benchmarks._common import median_seconds
 from benchmarks._common import random_length_batch
 from benchmarks._common import step_benchmark_arguments
+from benchmarks._common import training_step
 from benchmarks._common import write_results
 
 BATCH = 16
@@ -43,20 +44,7 @@ MODELS = {
 
 def time_steps(model, inputs, steps: int) -> float:  # noqa: ANN001
     """Median seconds of one training step (forward, backward, Adam) after a warm-up step."""
-    import torch
-
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    target = torch.arange(BATCH) % 4
-    times = []
-    for step in range(steps + 1):
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(inputs), target)
-        loss.backward()
-        optimizer.step()
-        if step:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(training_step(model, inputs, BATCH), steps)
 
 
 def measure(name: str, steps: int) -> dict:
@@ -67,12 +55,11 @@ def measure(name: str, steps: int) -> dict:
 
     from emofuse.components import MODELS as REGISTRY
     from emofuse.models.blocks.recurrent import run_lstm
-    from emofuse.models.inputs import InputSpec
 
     module_name, shapes, description = MODELS[name]
     module = importlib.import_module(module_name)
     entry = REGISTRY.get(name)
-    specs = [InputSpec(f"input{i}", "audio" if i == 0 else "text", kind, dim) for i, (kind, dim, _, _) in enumerate(shapes)]
+    specs = input_specs(shapes)
     torch.manual_seed(0)
     model = entry.builder(entry.config_class(), specs, 4)
     inputs = random_length_batch(shapes, BATCH, torch.Generator().manual_seed(0))

@@ -56,6 +56,30 @@ def test_text_dropout_zeroes_the_words_of_some_training_utterances_only(monkeypa
         dataclasses.replace(config, text_dropout=1.0)
 
 
+def test_acoustic_loss_trains_the_frame_encoder_on_its_own_output():
+    import dataclasses
+
+    import pytest
+
+    config = AttentionAlignmentConfig(hidden_size=4, attention_size=3, dropout=0.0, acoustic_loss_weight=0.3)
+    model = AttentionAlignment(config, SPECS, 4).eval()
+    frames = (torch.randn(2, 7, 6), torch.tensor([7, 4]))
+    words, other_words = (torch.randn(2, 3, 5), torch.tensor([3, 2])), (torch.randn(2, 5, 5), torch.tensor([5, 1]))
+    outputs, [(weight, acoustic)] = model.training_outputs([frames, words])
+    assert torch.allclose(outputs, model([frames, words]), atol=1e-6)  # prediction: the fused output
+    assert weight == 0.3 and acoustic.shape == (2, 4)
+    assert torch.allclose(model.training_outputs([frames, other_words])[1][0][1], acoustic, atol=1e-6)  # no words in it
+    # the mean over each utterance's own frames: padding does not count
+    padded = (torch.cat([frames[0], torch.full((2, 3, 6), 9.0)], dim=1), frames[1])
+    assert torch.allclose(model.training_outputs([padded, words])[1][0][1], acoustic, atol=1e-5)
+    acoustic.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.frame_encoder.parameters())
+    assert all(p.grad is None for p in (*model.word_encoder.parameters(), *model.fusion.parameters(), *model.head.parameters()))
+    assert AttentionAlignment(dataclasses.replace(config, acoustic_loss_weight=0.0), SPECS, 4).training_outputs([frames, words])[1] == []
+    with pytest.raises(ValueError, match="acoustic_loss_weight"):
+        dataclasses.replace(config, acoustic_loss_weight=-0.1)
+
+
 def test_trains_through_the_runner(tmp_path, synthetic_corpus, tiny_bert):
     import emofuse
 

@@ -71,6 +71,33 @@ def test_text_dropout_zeroes_the_text_of_some_training_utterances_only():
         dataclasses.replace(SMALL, text_dropout=1.0)
 
 
+def test_acoustic_loss_trains_sfcnn14_on_its_pooled_acoustic_embedding_alone():
+    import dataclasses
+
+    import pytest
+
+    config = dataclasses.replace(SMALL, acoustic_loss_weight=0.5)
+    model = ConditionedCNN14(config, SPECS, 4, multistage=False).eval()
+    torch.nn.init.normal_(model.projections[0].weight)
+    frames = (torch.randn(3, 40, 16), torch.full((3,), 40))
+    text, other_text = torch.randn(3, 6), torch.randn(3, 6)
+    outputs, auxiliary = model.training_outputs([frames, (text, None)])
+    assert torch.allclose(outputs, model([frames, (text, None)]), atol=1e-6)  # prediction: the fused output
+    [(weight, acoustic)] = auxiliary
+    assert weight == 0.5 and acoustic.shape == (3, 4)
+    assert torch.allclose(acoustic, model.acoustic_head(model.cnn.pooled([frames])), atol=1e-6)
+    assert torch.allclose(model.training_outputs([frames, (other_text, None)])[1][0][1], acoustic, atol=1e-6)  # no text in it
+    acoustic.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.cnn.backbone.parameters() if p.dim() > 1)
+    assert model.projections[0].weight.grad is None and model.head.weight.grad is None
+    # none by default; mfcnn14 has no text-free embedding for it
+    assert ConditionedCNN14(SMALL, SPECS, 4, multistage=False).training_outputs([frames, (text, None)])[1] == []
+    with pytest.raises(ValueError, match="acoustic_loss_weight"):
+        ConditionedCNN14(config, SPECS, 4, multistage=True)
+    with pytest.raises(ValueError, match="acoustic_loss_weight"):
+        dataclasses.replace(SMALL, acoustic_loss_weight=-1.0)
+
+
 def test_trains_through_the_runner(tmp_path, synthetic_corpus, tiny_bert):
     import emofuse
 
@@ -80,7 +107,8 @@ def test_trains_through_the_runner(tmp_path, synthetic_corpus, tiny_bert):
         "features": {"logmel": {"name": "logmel", "n_mels": 16}, "bert": {"name": "text_embedding", "model": str(tiny_bert)}},
         "extraction": {"cache_dir": str(tmp_path / "cache")},
         "systems": {name: {"inputs": ["logmel", "bert"],
-                           "model": {"name": name, "acoustic": {"channels": [4, 8, 8, 8, 8, 8], "crop_seconds": 0.3}},
+                           "model": {"name": name, "acoustic": {"channels": [4, 8, 8, 8, 8, 8], "crop_seconds": 0.3},
+                                     "acoustic_loss_weight": 0.5 if name == "sfcnn14" else 0.0},
                            "training": {"max_epochs": 2, "batch_size": 8, "optimizer": "sgd", "learning_rate": 0.01, "nesterov": True}}
                     for name in ("sfcnn14", "mfcnn14")},
     })

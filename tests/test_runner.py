@@ -571,3 +571,55 @@ def test_ema_decay_selects_and_saves_the_moving_average_of_the_weights(tmp_path,
     assert not all(torch.allclose(fitted[k], v) for k, v in steps[-1].items() if v.is_floating_point())
     with pytest.raises(ValueError, match="ema_decay"):
         TrainingConfig(ema_decay=1.0)
+
+
+def test_training_loss_adds_the_weighted_auxiliary_losses_of_a_model():
+    import warnings
+
+    import torch
+
+    from emofuse.experiment import TaskConfig
+    from emofuse.experiment import TrainingConfig
+    from emofuse.models.base import EmotionModel
+    from emofuse.models.standardize import SystemModel
+    from emofuse.tasks import build_task
+    from emofuse.training.lightning import EmotionModule
+
+    class TwoHeads(EmotionModel):
+        embedding_size = 3
+
+        def __init__(self):
+            super().__init__()
+            self.head, self.extra = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+
+        def embed(self, inputs):
+            return inputs[0][0]
+
+        def training_outputs(self, inputs):
+            return self(inputs), [(0.25, self.extra(self.embed(inputs)))]
+
+    torch.manual_seed(0)
+    model = TwoHeads()
+    task = build_task(TaskConfig(type="categorical"), ["a", "b"])
+    values, targets = torch.randn(8, 3), torch.tensor([0, 1] * 4)
+    weights = torch.ones(2)
+    expected = task.loss(model.head(values), targets, weights) + 0.25 * task.loss(model.extra(values), targets, weights)
+
+    def step(mixup):
+        module = EmotionModule(SystemModel(model, [None]), task, TrainingConfig(mixup=mixup), weights)
+        torch.manual_seed(1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # self.log without a trainer
+            return module.training_step(([(values, None)], targets), 0)
+
+    assert torch.allclose(step(0.0), expected)
+    # with mixup, the auxiliary output is trained on the same mixed inputs and targets
+    torch.manual_seed(1)
+    lam = float(torch.distributions.Beta(0.4, 0.4).sample())
+    partner = torch.randperm(8)
+    mixed = lam * values + (1 - lam) * values[partner]
+
+    def mixed_loss(outputs):
+        return lam * task.loss(outputs, targets, weights) + (1 - lam) * task.loss(outputs, targets[partner], weights)
+
+    assert torch.allclose(step(0.4), mixed_loss(model.head(mixed)) + 0.25 * mixed_loss(model.extra(mixed)))

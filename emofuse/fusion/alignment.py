@@ -6,7 +6,9 @@ the aligned audio and the word vectors are concatenated and fed to a second BiLS
 outputs are max- (or mean-) pooled over words and classified.
 
 With ``text_dropout`` > 0, that share of the training utterances sees zero word vectors
-(modality dropout); evaluation always sees the words.
+(modality dropout); evaluation always sees the words. With ``acoustic_loss_weight`` > 0, the
+model is also trained on a linear output from the frame encoder's outputs averaged over the
+frames (an auxiliary loss; prediction uses the fused output only).
 
 Inputs, in order: the frame sequence that is attended over (``(batch, frames, d_a)``), then the
 word sequence that attends (``(batch, words, d_t)``). The model does not care which modality
@@ -49,9 +51,16 @@ class AttentionAlignment(EmotionModel):
         self.dropout = Dropout(config.dropout)
         self.embedding_size = 2 * hidden
         self.head = output_layer(2 * hidden, output_size)
+        if config.acoustic_loss_weight > 0:
+            self.acoustic_head = output_layer(2 * hidden, output_size)
 
     def align(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Encoded words, their aligned audio vectors, the attention weights and the word mask."""
+        text, aligned, weights, word_mask, _ = self._align(inputs)
+        return text, aligned, weights, word_mask
+
+    def _align(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`align` and the encoded frames averaged over each utterance's frames."""
         (frames, frame_lengths), (words, word_lengths) = inputs
         assert frame_lengths is not None and word_lengths is not None
         if self.training and self.config.text_dropout > 0:
@@ -66,10 +75,22 @@ class AttentionAlignment(EmotionModel):
         weights = torch.softmax(scores, dim=-1)  # (batch, words, frames)
         aligned = torch.bmm(weights, audio)  # (batch, words, 2h)
         word_mask = mask_from_lengths(word_lengths, words.shape[1])  # (batch, words)
-        return text, aligned, weights, word_mask
+        frame_weights = frame_mask.unsqueeze(-1).to(audio.dtype)
+        acoustic = (audio * frame_weights).sum(dim=1) / frame_weights.sum(dim=1).clamp(min=1.0)  # (batch, 2h)
+        return text, aligned, weights, word_mask, acoustic
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
-        text, aligned, _, word_mask = self.align(inputs)
+        return self._embed(inputs)[0]
+
+    def training_outputs(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
+        embedding, acoustic = self._embed(inputs)
+        outputs = self.head(embedding)
+        if self.config.acoustic_loss_weight <= 0:
+            return outputs, []
+        return outputs, [(self.config.acoustic_loss_weight, self.acoustic_head(acoustic))]
+
+    def _embed(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, torch.Tensor]:
+        text, aligned, _, word_mask, acoustic = self._align(inputs)
         word_lengths = inputs[1][1]
         fused, _ = run_lstm(self.fusion, torch.cat([aligned, text], dim=-1), word_lengths)  # (batch, words, 2h)
         if self.config.pooling == "max":
@@ -77,7 +98,7 @@ class AttentionAlignment(EmotionModel):
         else:
             weights = word_mask.unsqueeze(-1).to(fused.dtype)
             pooled = (fused * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-        return self.dropout(pooled)  # (batch, 2h)
+        return self.dropout(pooled), acoustic  # (batch, 2h), (batch, 2h)
 
 
 @builds(AttentionAlignmentConfig, example=Example(("sequence", "text_sequence"), {"hidden_size": 8, "attention_size": 8}))

@@ -10,7 +10,9 @@ Inputs, in order: log-Mel frames ``(batch, frames, mels)`` and a text embedding 
   ``Y = MaxPool(ReLU(BN(Conv(ReLU(BN(Conv(X))))))) + W E + b``.
 
 With ``text_dropout`` > 0, that share of the training utterances is conditioned on a zero text
-embedding (modality dropout); evaluation always sees the text.
+embedding (modality dropout); evaluation always sees the text. With ``acoustic_loss_weight`` > 0,
+SFCNN14 is also trained on a linear output from its pooled acoustic embedding alone (an
+auxiliary loss; prediction uses the fused output only).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class ConditionedCNN14(EmotionModel):
         frames, text = inputs
         self.multistage = multistage
         self.text_dropout = config.text_dropout
+        if multistage and config.acoustic_loss_weight > 0:
+            raise ValueError("mfcnn14: acoustic_loss_weight needs an acoustic-only embedding, but every block of "
+                             "mfcnn14 sees the text; use it with sfcnn14, or text_dropout")
+        self.acoustic_loss_weight = config.acoustic_loss_weight
         self.cnn = CNN14(config.acoustic, [frames], output_size)
         channels = self.cnn.backbone.block_channels
         if multistage:
@@ -54,8 +60,11 @@ class ConditionedCNN14(EmotionModel):
         self.embedding_size = self.cnn.embedding_size
         self.head = output_layer(self.embedding_size, output_size)
         self.cnn.head = torch.nn.Identity()  # the conditioned model has its own output layer
+        if self.acoustic_loss_weight > 0:
+            self.acoustic_head = output_layer(channels[-1], output_size)
 
-    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+    def _embed(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The fused embedding and, for SFCNN14, the pooled acoustic embedding before the text."""
         frames, (text, _) = inputs
         if self.training and self.text_dropout > 0:
             text = modality_dropout(text, self.text_dropout)
@@ -64,11 +73,22 @@ class ConditionedCNN14(EmotionModel):
                 # (batch, channels, frames, mels) + (batch, channels, 1, 1): a per-channel bias
                 return hidden + self.projections[index](text)[:, :, None, None]
 
-            pooled = self.cnn.pooled([frames], condition=condition)  # (batch, channels)
+            acoustic, pooled = None, self.cnn.pooled([frames], condition=condition)  # (batch, channels)
         else:
-            pooled = self.cnn.pooled([frames]) + self.projections[0](text)  # (batch, channels)
+            acoustic = self.cnn.pooled([frames])  # (batch, channels)
+            pooled = acoustic + self.projections[0](text)
         hidden = self.cnn.dropout(pooled)
-        return self.cnn.dropout(torch.relu(self.cnn.fc(hidden)))  # (batch, channels)
+        return self.cnn.dropout(torch.relu(self.cnn.fc(hidden))), acoustic  # (batch, channels)
+
+    def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
+        return self._embed(inputs)[0]
+
+    def training_outputs(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
+        embedding, acoustic = self._embed(inputs)
+        outputs = self.head(embedding)
+        if self.acoustic_loss_weight <= 0 or acoustic is None:
+            return outputs, []
+        return outputs, [(self.acoustic_loss_weight, self.acoustic_head(self.cnn.dropout(acoustic)))]
 
 
 @builds(ConditionedCNN14Config, example=Example(("sequence", "text_vector"), {"acoustic": {"channels": [4, 8, 8, 8, 8, 8], "crop_seconds": None}}))

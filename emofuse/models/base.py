@@ -4,7 +4,8 @@ A model is a plain ``torch.nn.Module`` built from its config, the specs of its i
 order the system lists them) and its output size. ``forward(inputs)`` takes one
 ``(values, lengths)`` pair per input and returns ``(batch, output_size)`` logits or regression
 outputs; ``embed(inputs)`` returns the penultimate ``(batch, embedding_size)`` representation
-that classification-block fusion builds on. ``values`` is a tensor (``(batch, dim)`` or
+that classification-block fusion builds on. ``training_outputs(inputs)`` adds the weighted
+auxiliary outputs a model is trained on besides (none by default). ``values`` is a tensor (``(batch, dim)`` or
 ``(batch, frames, dim)``) or, for raw text, a list of strings; ``lengths`` is ``(batch,)`` or
 ``None`` for utterance-level vectors.
 """
@@ -28,6 +29,12 @@ class EmotionModel(torch.nn.Module):
 
     def forward(self, inputs: Sequence[Input]) -> torch.Tensor:  # (batch, output_size)
         return self.head(self.embed(inputs))
+
+    def training_outputs(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
+        """The outputs to train on and auxiliary ``(weight, outputs)`` pairs, each trained with the
+        task's loss times its weight (e.g. a fusion's output from one modality alone). Only
+        training uses them; prediction calls ``forward``."""
+        return self(inputs), []
 
     def parameter_groups(self, learning_rate: float) -> list[dict]:
         """Optimiser parameter groups; models with pretrained parts override this to give them

@@ -332,19 +332,25 @@ class AttentionAlignmentConfig:
     ``text_dropout``: the share of training utterances whose word vectors are replaced by zeros
     (modality dropout, as in :class:`ConditionedCNN14Config`; 0 in the paper): their words then
     attend over the audio alike, so the audio path keeps learning when a small corpus's texts
-    alone tell the training utterances apart."""
+    alone tell the training utterances apart; ``acoustic_loss_weight``: weight of an auxiliary
+    loss on a linear output from the attended sequence's encoding alone (mean over its frames;
+    0, none, in the paper), so that the frame encoder learns from the labels directly and not
+    only through the words' attention."""
 
     hidden_size: int = 128
     attention_size: int = 128
     dropout: float = 0.3
     pooling: Literal["max", "mean"] = "max"
     text_dropout: float = 0.0
+    acoustic_loss_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.text_dropout < 1.0:
             raise ValueError(f"text_dropout must be in [0, 1), got {self.text_dropout}")
+        if self.acoustic_loss_weight < 0:
+            raise ValueError(f"acoustic_loss_weight must be at least 0, got {self.acoustic_loss_weight}")
 
 
 # conditioning ------------------------------------------------------------------------------
@@ -358,15 +364,21 @@ class ConditionedCNN14Config:
     (the paper does not say; a random projection adds a random per-channel bias to every block);
     ``text_dropout``: the share of training utterances whose text embedding is replaced by zeros
     (modality dropout; 0 in the paper), so that the acoustic path keeps learning when a small
-    corpus's texts alone are enough to tell the training utterances apart."""
+    corpus's texts alone are enough to tell the training utterances apart;
+    ``acoustic_loss_weight`` (SFCNN14 only): weight of an auxiliary loss on a linear output from
+    the pooled acoustic embedding before the text is added (0, none, in the paper). MFCNN14's
+    blocks all see the text, so it has no acoustic-only embedding."""
 
     acoustic: CNN14Config = dataclasses.field(default_factory=CNN14Config)
     projection_init: Literal["zero", "default"] = "zero"
     text_dropout: float = 0.0
+    acoustic_loss_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.text_dropout < 1.0:
             raise ValueError("text_dropout must be in [0, 1)")
+        if self.acoustic_loss_weight < 0:
+            raise ValueError(f"acoustic_loss_weight must be at least 0, got {self.acoustic_loss_weight}")
 
 
 # block -------------------------------------------------------------------------------------

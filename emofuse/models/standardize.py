@@ -54,3 +54,6 @@ class SystemModel(torch.nn.Module):
 
     def forward(self, inputs: Sequence[Input]) -> torch.Tensor:
         return self.model(self._prepare(inputs))
+
+    def training_outputs(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
+        return self.model.training_outputs(self._prepare(inputs))

@@ -84,9 +84,14 @@ class EmotionModule(L.LightningModule):
     def training_step(self, batch: tuple, batch_index: int) -> torch.Tensor:
         inputs, targets = batch
         if self.training_config.mixup > 0 and all(isinstance(values, torch.Tensor) for values, _ in inputs):
-            loss = self._mixup_loss(inputs, targets)
+            inputs, loss_of = self._mixup(inputs, targets)
         else:
-            loss = self.task.loss(self(inputs), targets, self.loss_weights)
+            def loss_of(outputs: torch.Tensor) -> torch.Tensor:
+                return self.task.loss(outputs, targets, self.loss_weights)
+        outputs, auxiliary = self.system.training_outputs(inputs)
+        loss = loss_of(outputs)
+        for weight, extra in auxiliary:  # e.g. a fusion's output from its acoustic input alone
+            loss = loss + weight * loss_of(extra)
         if not bool(torch.isfinite(loss)):
             rates = ", ".join(f"{group['lr']:.3g}" for group in self.trainer.optimizers[0].param_groups)
             raise TrainingDiverged(f"training diverged: the loss is {float(loss.detach())} at epoch {self.current_epoch + 1}, "
@@ -95,19 +100,23 @@ class EmotionModule(L.LightningModule):
         self.log("train_loss", loss, prog_bar=False, on_epoch=True, on_step=False, batch_size=len(targets), sync_dist=True)
         return loss
 
-    def _mixup_loss(self, inputs: list, targets: torch.Tensor) -> torch.Tensor:
+    def _mixup(self, inputs: list, targets: torch.Tensor) -> tuple[list, Any]:
         """Mixup (Zhang et al., 2018): each utterance mixed with another of the batch, weight
-        ``lam ~ Beta(alpha, alpha)``; padded frames mix too, the mixed length is the longer one."""
+        ``lam ~ Beta(alpha, alpha)``; padded frames mix too, the mixed length is the longer one.
+        Returns the mixed inputs and the loss of outputs on them."""
         alpha = self.training_config.mixup
         lam = float(torch.distributions.Beta(alpha, alpha).sample())
         partner = torch.randperm(len(targets), device=targets.device)
         mixed = [(lam * values + (1 - lam) * values[partner],
                   None if lengths is None else torch.maximum(lengths, lengths[partner])) for values, lengths in inputs]
-        outputs = self(mixed)
-        if self.task.type == "categorical":
-            return (lam * self.task.loss(outputs, targets, self.loss_weights)
-                    + (1 - lam) * self.task.loss(outputs, targets[partner], self.loss_weights))
-        return self.task.loss(outputs, lam * targets + (1 - lam) * targets[partner], self.loss_weights)
+
+        def loss_of(outputs: torch.Tensor) -> torch.Tensor:
+            if self.task.type == "categorical":
+                return (lam * self.task.loss(outputs, targets, self.loss_weights)
+                        + (1 - lam) * self.task.loss(outputs, targets[partner], self.loss_weights))
+            return self.task.loss(outputs, lam * targets + (1 - lam) * targets[partner], self.loss_weights)
+
+        return mixed, loss_of
 
     def validation_step(self, batch: tuple, batch_index: int) -> None:
         inputs, targets = batch

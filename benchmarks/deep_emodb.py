@@ -340,7 +340,7 @@ def verdicts(rows: list[dict]) -> list[str]:
     if whole <= set(timed):
         minutes = sum(timed[key] for key in whole)
         lines.append(f"- the whole benchmark (7 and 4 classes, pseudo-bimodal) under {WHOLE_MINUTES_GOAL:.0f} minutes: "
-                     f"{'met' if minutes < WHOLE_MINUTES_GOAL else 'not met'} ({minutes:.0f} min)")
+                     f"{'met' if minutes < WHOLE_MINUTES_GOAL else 'not met'} ({minutes:.1f} min)")
         seeded = [r for r in rows if (r["task"], r["system"]) in whole and len(r.get("seeds") or []) >= SEEDS_GOAL]
         lines.append(f"- {SEEDS_GOAL} seeds in every row of it: {'met' if len(seeded) == len(whole) else 'not met'} "
                      f"({len(seeded)} of {len(whole)} rows)")
@@ -358,7 +358,9 @@ def verdicts(rows: list[dict]) -> list[str]:
     if {"cnn14", "sfcnn14", "mfcnn14"} <= set(bimodal):
         order = bimodal["mfcnn14"] > bimodal["sfcnn14"] > bimodal["cnn14"]
         lines.append(f"- MFCNN14 > SFCNN14 > CNN14 on the pseudo-bimodal pairing: {'met' if order else 'not met'} "
-                     f"({100 * bimodal['mfcnn14']:.1f} / {100 * bimodal['sfcnn14']:.1f} / {100 * bimodal['cnn14']:.1f})")
+                     f"({100 * bimodal['mfcnn14']:.1f} / {100 * bimodal['sfcnn14']:.1f} / {100 * bimodal['cnn14']:.1f}; "
+                     f"margins {100 * (bimodal['mfcnn14'] - bimodal['sfcnn14']):+.2f} and "
+                     f"{100 * (bimodal['sfcnn14'] - bimodal['cnn14']):+.2f} points: read them against the paired tests below)")
         short = [s for s, v in bimodal.items() if s != "cnn14" and v < bimodal["cnn14"] + FUSION_MARGIN]
         lines.append(f"- every fusion at least {100 * FUSION_MARGIN:.0f} points over CNN14 alone: "
                      + ("met" if not short else f"not met ({', '.join(short)})"))
@@ -449,7 +451,7 @@ def main() -> None:
               "row's settings), to run the whole benchmark in one go")
     markdown = ("EmoDB leave-one-speaker-out (dev: the next speaker), UAR over folds x seeds; widths and epochs are "
                 f"{sizing}. Training time of the rows (feature extraction counted in the run that first computes each "
-                f"front-end; none where the cache already held it), added up: {total:.0f} min"
+                f"front-end; none where the cache already held it), added up: {total:.1f} min"
                 + (" (measured on different days and loads: each row's date)" if len({r.get("date") for r in rows}) > 1 else "")
                 + ". The CNN14s' head dropout is PANNs' 0.5 where a row's settings do not name it (rows kept from before "
                 "2026-12-02 did not list it).\n\n"

@@ -93,7 +93,7 @@ def test_the_whole_benchmark_verdict_needs_every_row_and_adds_their_minutes():
             for t in ("emodb7", "emodb4", "pseudo_bimodal4") for s in TASKS[t][2]]
     line = [v for v in verdicts(rows) if "whole benchmark" in v]
     assert line == [f"- the whole benchmark (7 and 4 classes, pseudo-bimodal) under 90 minutes: "
-                    f"{'met' if 4.0 * len(rows) < 90 else 'not met'} ({4.0 * len(rows):.0f} min)"]
+                    f"{'met' if 4.0 * len(rows) < 90 else 'not met'} ({4.0 * len(rows):.1f} min)"]
     assert f"- 3 seeds in every row of it: met ({len(rows)} of {len(rows)} rows)" in verdicts(rows)
     rows[3]["seeds"] = [0]
     assert f"- 3 seeds in every row of it: not met ({len(rows) - 1} of {len(rows)} rows)" in verdicts(rows)

@@ -27,6 +27,7 @@ from emofuse.models.base import mask_from_lengths
 from emofuse.models.base import output_layer
 from emofuse.models.blocks.dropout import Dropout
 from emofuse.models.blocks.dropout import modality_dropout
+from emofuse.models.blocks.pooling import masked_mean
 from emofuse.models.blocks.recurrent import run_lstm
 from emofuse.models.configs import AttentionAlignmentConfig
 from emofuse.models.inputs import InputSpec
@@ -60,7 +61,7 @@ class AttentionAlignment(EmotionModel):
         return text, aligned, weights, word_mask
 
     def _align(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """:meth:`align` and the encoded frames averaged over each utterance's frames."""
+        """:meth:`align` and the encoded frames ``(batch, frames, 2h)``."""
         (frames, frame_lengths), (words, word_lengths) = inputs
         assert frame_lengths is not None and word_lengths is not None
         if self.training and self.config.text_dropout > 0:
@@ -75,22 +76,22 @@ class AttentionAlignment(EmotionModel):
         weights = torch.softmax(scores, dim=-1)  # (batch, words, frames)
         aligned = torch.bmm(weights, audio)  # (batch, words, 2h)
         word_mask = mask_from_lengths(word_lengths, words.shape[1])  # (batch, words)
-        frame_weights = frame_mask.unsqueeze(-1).to(audio.dtype)
-        acoustic = (audio * frame_weights).sum(dim=1) / frame_weights.sum(dim=1).clamp(min=1.0)  # (batch, 2h)
-        return text, aligned, weights, word_mask, acoustic
+        return text, aligned, weights, word_mask, audio
 
     def embed(self, inputs: Sequence[Input]) -> torch.Tensor:
         return self._embed(inputs)[0]
 
     def training_outputs(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
-        embedding, acoustic = self._embed(inputs)
+        embedding, audio = self._embed(inputs)
         outputs = self.head(embedding)
         if self.config.acoustic_loss_weight <= 0:
             return outputs, []
+        acoustic = masked_mean(audio, inputs[0][1])  # (batch, 2h): the frames' mean
         return outputs, [(self.config.acoustic_loss_weight, self.acoustic_head(acoustic))]
 
     def _embed(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, torch.Tensor]:
-        text, aligned, _, word_mask, acoustic = self._align(inputs)
+        """The fused embedding and the encoded frames."""
+        text, aligned, _, word_mask, audio = self._align(inputs)
         word_lengths = inputs[1][1]
         fused, _ = run_lstm(self.fusion, torch.cat([aligned, text], dim=-1), word_lengths)  # (batch, words, 2h)
         if self.config.pooling == "max":
@@ -98,7 +99,7 @@ class AttentionAlignment(EmotionModel):
         else:
             weights = word_mask.unsqueeze(-1).to(fused.dtype)
             pooled = (fused * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-        return self.dropout(pooled), acoustic  # (batch, 2h), (batch, 2h)
+        return self.dropout(pooled), audio  # (batch, 2h), (batch, frames, 2h)
 
 
 @builds(AttentionAlignmentConfig, example=Example(("sequence", "text_sequence"), {"hidden_size": 8, "attention_size": 8}))

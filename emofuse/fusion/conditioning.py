@@ -86,8 +86,9 @@ class ConditionedCNN14(EmotionModel):
     def training_outputs(self, inputs: Sequence[Input]) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
         embedding, acoustic = self._embed(inputs)
         outputs = self.head(embedding)
-        if self.acoustic_loss_weight <= 0 or acoustic is None:
+        if self.acoustic_loss_weight <= 0:
             return outputs, []
+        assert acoustic is not None  # mfcnn14 refuses acoustic_loss_weight
         return outputs, [(self.acoustic_loss_weight, self.acoustic_head(self.cnn.dropout(acoustic)))]
 
 

@@ -154,3 +154,18 @@ def test_a_running_system_records_its_time_so_an_interrupted_run_keeps_it(tmp_pa
     assert final == {"seconds": round(100.0 + spent["seconds"], 1), "peak_memory_mb": max(700, spent["peak_memory_mb"])}
     assert json.loads(path.read_text())["emodb4/cnn14"] == {"seconds": 5.0, "peak_memory_mb": 900}  # others kept
     assert timed_child([sys.executable, "-c", "raise SystemExit(3)"], lambda *_: None)["exit_code"] == 3
+
+
+def test_a_rows_settings_name_the_front_ends_its_system_was_trained_on():
+    """Two rows of one model on different features (attention alignment on log-Mel frames or on
+    low-level descriptors) must not read the same."""
+    from benchmarks.deep_emodb import CONFIGS
+    from benchmarks.deep_emodb import row_settings
+    from emofuse.experiment import load_experiment
+
+    config = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml")
+    assert row_settings(config, "attention_alignment").startswith("attention_alignment; inputs lld, minilm_tokens;")
+    other = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml",
+                            overrides=["systems.attention_alignment.inputs=[logmel,minilm_tokens]"])
+    assert row_settings(other, "attention_alignment").startswith("attention_alignment; inputs logmel, minilm_tokens;")
+    assert "inputs" not in row_settings(config, "classification_block")  # a model over members' outputs

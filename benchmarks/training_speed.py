@@ -8,6 +8,10 @@ and after each model, the larger of the two counting: the machine is shared). Ea
 timed in bfloat16 mixed precision (``training.precision: bf16-mixed``: ``torch.autocast`` on the
 forward pass, float32 weights and optimiser), against a bfloat16 matmul peak, with its speed-up
 over float32 in the same run: CPUs with AVX-512 BF16 or AMX run bfloat16 products several times faster.
+Where the CPU has no native bfloat16 (AVX2 only), PyTorch emulates it and a step runs several
+times slower (an attention BiLSTM step x0.10 on such a machine): ``--bf16 auto``, the default,
+then leaves the bfloat16 columns out instead of spending most of the run on them (``--bf16 on``
+times them anyway).
 
     python benchmarks/training_speed.py                          # every model (about 10 min on 2 cores)
     python benchmarks/training_speed.py --models cnn14,resnet34,lm_classifier --steps 4
@@ -29,6 +33,7 @@ import time
 if __package__ in {None, ""}:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import cpu_features
 from benchmarks._common import markdown_table
 from benchmarks._common import write_results
 
@@ -66,9 +71,10 @@ def lstm_flop_formulas() -> dict:
     return {aten.mkldnn_rnn_layer: _lstm_layer_flops, aten.mkldnn_rnn_layer_backward: _lstm_layer_backward_flops}
 
 
-def peak_flops(threads: int, seconds: float = 3.0) -> dict[str, float]:
+def peak_flops(threads: int, seconds: float = 3.0, *, bf16: bool = True) -> dict[str, float | None]:
     """The machine's FLOP/s in float32 for a large matmul and a 3x3 convolution (the best of
-    repeated runs), and in bfloat16 for the matmul, with ``threads`` torch threads."""
+    repeated runs), and with ``bf16`` in bfloat16 for the matmul (``None`` without: an emulated
+    bfloat16 matmul of this size takes about a minute), with ``threads`` torch threads."""
     import torch
 
     torch.set_num_threads(threads)
@@ -88,8 +94,10 @@ def peak_flops(threads: int, seconds: float = 3.0) -> dict[str, float]:
     conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
     with torch.no_grad():
         convolution = best(lambda: conv(x), 2 * 16 * 64 * 64 * 9 * 128 * 128)
-    a16, b16 = a.bfloat16(), b.bfloat16()
-    matmul_bf16 = best(lambda: a16 @ b16, 2 * 2048**3)
+    matmul_bf16 = None
+    if bf16:
+        a16, b16 = a.bfloat16(), b.bfloat16()
+        matmul_bf16 = best(lambda: a16 @ b16, 2 * 2048**3)
     return {"matmul": matmul, "conv2d": convolution, "peak": max(matmul, convolution), "matmul_bf16": matmul_bf16}
 
 
@@ -232,12 +240,22 @@ def tiny_wav2vec2_base(directory: pathlib.Path) -> pathlib.Path:
     return directory
 
 
+def times_bf16(choice: str, native: bool | None) -> bool:
+    """Whether to time the bfloat16 step: ``on``, ``off``, or (``auto``) where the CPU computes
+    bfloat16 natively; when PyTorch cannot tell (``None``), it is timed."""
+    if choice == "auto":
+        return native is not False
+    return choice == "on"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=None, help="comma-separated model names (default: every neural model)")
     parser.add_argument("--steps", type=int, default=5, help="timed training steps per model (median)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("/tmp/emofuse_training_speed"))
+    parser.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
+                        help="time each step in bfloat16 mixed precision too (auto: where the CPU has native bfloat16)")
     arguments = parser.parse_args()
     import os
 
@@ -253,7 +271,8 @@ def main() -> None:
     minilm = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
     arguments.workdir.mkdir(parents=True, exist_ok=True)
     wav2vec = tiny_wav2vec2_base(arguments.workdir / "wav2vec2_base")
-    peak = peak_flops(threads)
+    with_bf16 = times_bf16(arguments.bf16, cpu_features().get("bfloat16_native"))
+    peak = peak_flops(threads, bf16=with_bf16)
     print(f"peak: matmul {peak['matmul'] / 1e9:.1f} GFLOP/s, conv2d {peak['conv2d'] / 1e9:.1f} GFLOP/s", flush=True)
     rows = []
     before = peak["peak"]
@@ -264,23 +283,26 @@ def main() -> None:
             continue
         # the peak measured right before and right after this model (the machine is shared: its
         # load changes during a run, and a peak from minutes earlier is not this model's peak)
-        after = peak_flops(threads, seconds=1.0)["peak"]
+        after = peak_flops(threads, seconds=1.0, bf16=False)["peak"]
         record["peak_flops"] = max(before, after)
         record["fraction_of_peak"] = record["achieved_flops"] / record["peak_flops"]
         before = after
         peak["peak"] = max(peak["peak"], after)
         unfused = measure(name, minilm=minilm, wav2vec=wav2vec, steps=arguments.steps, threads=threads, fused=False)
         record["utterances_per_s_unfused_optimizer"] = unfused["utterances_per_s"]
-        mixed = measure(name, minilm=minilm, wav2vec=wav2vec, steps=arguments.steps, threads=threads, bf16=True)
-        record["utterances_per_s_bf16_mixed"] = mixed["utterances_per_s"]
-        record["bf16_speedup"] = mixed["utterances_per_s"] / record["utterances_per_s"]
-        record["fraction_of_bf16_peak"] = mixed["achieved_flops"] / peak["matmul_bf16"]
+        record.update(utterances_per_s_bf16_mixed=None, bf16_speedup=None, fraction_of_bf16_peak=None)
+        if with_bf16:
+            mixed = measure(name, minilm=minilm, wav2vec=wav2vec, steps=arguments.steps, threads=threads, bf16=True)
+            record["utterances_per_s_bf16_mixed"] = mixed["utterances_per_s"]
+            record["bf16_speedup"] = mixed["utterances_per_s"] / record["utterances_per_s"]
+            record["fraction_of_bf16_peak"] = mixed["achieved_flops"] / peak["matmul_bf16"]
         rows.append(record)
         print(f"{name:20s} {record['utterances_per_s']:7.1f} utt/s  {record['achieved_flops'] / 1e9:6.1f} GFLOP/s "
               f"= {100 * record['fraction_of_peak']:5.1f} % of peak  phases "
               + " ".join(f"{k} {100 * v:.0f}%" for k, v in record["phases"].items())
-              + f"  (default AdamW loop: {record['utterances_per_s_unfused_optimizer']:.1f} utt/s; bf16-mixed "
-              f"{record['utterances_per_s_bf16_mixed']:.1f} utt/s, x{record['bf16_speedup']:.2f})", flush=True)
+              + f"  (default AdamW loop: {record['utterances_per_s_unfused_optimizer']:.1f} utt/s"
+              + (f"; bf16-mixed {record['utterances_per_s_bf16_mixed']:.1f} utt/s, x{record['bf16_speedup']:.2f})"
+                 if with_bf16 else ")"), flush=True)
     table = markdown_table(
         ["model", "trainable params", "GFLOP / step", "utt/s", "utt/s, torch's default AdamW loop", "GFLOP/s",
          "peak GFLOP/s beside it", "% of peak", "goal", "collate / fwd / bwd / optim %", "utt/s bf16-mixed",
@@ -290,18 +312,22 @@ def main() -> None:
           f"{r['achieved_flops'] / 1e9:.1f}", f"{r['peak_flops'] / 1e9:.1f}", f"{100 * r['fraction_of_peak']:.1f}",
           ("met" if r["fraction_of_peak"] >= GOAL else "not met") if r["model"] in GOAL_MODELS else "",
           " / ".join(f"{100 * r['phases'][k]:.0f}" for k in ("collate", "forward", "backward", "optimizer")),
-          f"{r['utterances_per_s_bf16_mixed']:.1f}", f"x{r['bf16_speedup']:.2f}", f"{100 * r['fraction_of_bf16_peak']:.1f}"]
+          *([f"{r['utterances_per_s_bf16_mixed']:.1f}", f"x{r['bf16_speedup']:.2f}", f"{100 * r['fraction_of_bf16_peak']:.1f}"]
+            if with_bf16 else ["", "", ""])]
          for r in rows])
     markdown = (f"Peak float32 FLOP/s measured at the start of the run with {threads} threads: matmul 2048^3 "
-                f"{peak['matmul'] / 1e9:.1f} GFLOP/s, conv2d 3x3 64->64 on 16x128x128 {peak['conv2d'] / 1e9:.1f} GFLOP/s; "
-                f"bfloat16 matmul {peak['matmul_bf16'] / 1e9:.1f} GFLOP/s. "
-                f"Batches of {BATCH} utterances (3 s: 64 x {FRAMES} log-Mel frames, or {FRAMES * 160} samples) or "
+                f"{peak['matmul'] / 1e9:.1f} GFLOP/s, conv2d 3x3 64->64 on 16x128x128 {peak['conv2d'] / 1e9:.1f} GFLOP/s"
+                + (f"; bfloat16 matmul {peak['matmul_bf16'] / 1e9:.1f} GFLOP/s. " if with_bf16 else ". ")
+                + f"Batches of {BATCH} utterances (3 s: 64 x {FRAMES} log-Mel frames, or {FRAMES * 160} samples) or "
                 f"{BATCH} sentences; models at their papers' widths. Goal: {', '.join(GOAL_MODELS)} at "
                 f"{100 * GOAL:.0f} % of peak or more. Each model's peak is the larger of the micro-benchmarks run just "
                 "before and just after it (the machine is shared: its load changes during the run). The last three "
                 "columns: the same step in bfloat16 mixed precision (`--set systems.NAME.training.precision=bf16-mixed`; "
-                "autocast forward pass, float32 weights), its speed-up over float32 and its share of the bfloat16 matmul peak.\n\n" + table)
-    write_results("training_speed", {"peak": peak, "threads": threads, "batch": BATCH, "rows": rows}, markdown)
+                "autocast forward pass, float32 weights), its speed-up over float32 and its share of the bfloat16 matmul peak"
+                + ("" if with_bf16 else ", left empty in this run: this CPU has no native bfloat16 (`--bf16 on` times "
+                   "it anyway, several times slower than float32)") + ".\n\n" + table)
+    write_results("training_speed", {"peak": peak, "threads": threads, "batch": BATCH, "bf16_timed": with_bf16, "rows": rows},
+                  markdown)
     print(markdown)
 
 

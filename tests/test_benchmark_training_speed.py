@@ -16,3 +16,11 @@ def test_lstm_kernels_count_their_flops():
     with FlopCounterMode(display=False, custom_mapping=lstm_flop_formulas()) as counter:
         output.sum().backward()
     assert counter.get_total_flops() == 2 * 2 * forward  # the backward pass: twice the forward
+
+
+def test_bfloat16_is_timed_by_default_only_where_the_cpu_computes_it_natively():
+    from benchmarks.training_speed import times_bf16
+
+    assert times_bf16("auto", True) and not times_bf16("auto", False)
+    assert times_bf16("auto", None)  # PyTorch cannot tell: timed, as before the option existed
+    assert times_bf16("on", False) and not times_bf16("off", True)

@@ -97,8 +97,7 @@ class AttentionAlignment(EmotionModel):
         if self.config.pooling == "max":
             pooled = fused.masked_fill(~word_mask.unsqueeze(-1), float("-inf")).amax(dim=1)
         else:
-            weights = word_mask.unsqueeze(-1).to(fused.dtype)
-            pooled = (fused * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+            pooled = masked_mean(fused, word_lengths)
         return self.dropout(pooled), audio  # (batch, 2h), (batch, frames, 2h)
 
 

@@ -268,6 +268,8 @@ def row_settings(config, system: str) -> str:  # noqa: ANN001 (ExperimentConfig)
                      f"head_dropout {acoustic.head_dropout:g}")
     if getattr(model, "text_dropout", 0):
         parts.append(f"text_dropout {model.text_dropout:g}")
+    if getattr(model, "text_rank", None) is not None:
+        parts.append(f"text_rank {model.text_rank}")
     training = spec.training
     parts.append(f"{training.optimizer} {training.learning_rate:g}, {training.scheduler}, max {training.max_epochs} epochs,"
                  f" batch {training.batch_size}" + (f", mixup {training.mixup:g}" if training.mixup else "")

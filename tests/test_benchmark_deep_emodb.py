@@ -169,3 +169,7 @@ def test_a_rows_settings_name_the_front_ends_its_system_was_trained_on():
                             overrides=["systems.attention_alignment.inputs=[logmel,minilm_tokens]"])
     assert row_settings(other, "attention_alignment").startswith("attention_alignment; inputs logmel, minilm_tokens;")
     assert "inputs" not in row_settings(config, "classification_block")  # a model over members' outputs
+    # MFCNN14's low-rank text bottleneck is part of its row's settings; the paper's full rank names none
+    assert "text_rank 16" in row_settings(config, "mfcnn14")
+    paper = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml", overrides=["systems.mfcnn14.model.text_rank=null"])
+    assert "text_rank" not in row_settings(paper, "mfcnn14")

@@ -71,6 +71,36 @@ def test_text_dropout_zeroes_the_text_of_some_training_utterances_only():
         dataclasses.replace(SMALL, text_dropout=1.0)
 
 
+def test_text_rank_passes_one_shared_low_rank_summary_of_the_text_to_every_block():
+    import dataclasses
+
+    import pytest
+
+    config = dataclasses.replace(SMALL, text_rank=2)
+    model = ConditionedCNN14(config, SPECS, 4, multistage=True).eval()
+    assert model.text_bottleneck.weight.shape == (2, 6)
+    assert [p.weight.shape for p in model.projections] == [(c, 2) for c in (4, 8, 8, 8, 8, 8)]
+    for projection in model.projections:
+        torch.nn.init.normal_(projection.weight)
+    frames = (torch.randn(3, 40, 16), torch.full((3,), 40))
+    text = torch.randn(3, 6)
+    # texts with the same 2-dimensional summary condition every block alike; others do not
+    weight = model.text_bottleneck.weight.detach()
+    null = torch.linalg.svd(weight, full_matrices=True).Vh[2:]  # (4, 6): directions the bottleneck ignores
+    same = text + torch.randn(3, 4) @ null
+    embedding = model.embed([frames, (text, None)])
+    assert torch.allclose(model.embed([frames, (same, None)]), embedding, atol=1e-5)
+    assert not torch.allclose(model.embed([frames, (torch.randn(3, 6), None)]), embedding, atol=1e-3)
+    # the bottleneck trains (once the zero-initialised projections have moved)
+    model.train()
+    model([frames, (text, None)]).sum().backward()
+    assert model.text_bottleneck.weight.grad is not None and model.text_bottleneck.weight.grad.abs().sum() > 0
+    # none by default: every projection reads the whole embedding (the paper's)
+    assert isinstance(ConditionedCNN14(SMALL, SPECS, 4, multistage=True).text_bottleneck, torch.nn.Identity)
+    with pytest.raises(ValueError, match="text_rank"):
+        dataclasses.replace(SMALL, text_rank=0)
+
+
 def test_acoustic_loss_trains_sfcnn14_on_its_pooled_acoustic_embedding_alone():
     import dataclasses
 

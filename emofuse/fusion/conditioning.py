@@ -10,7 +10,8 @@ Inputs, in order: log-Mel frames ``(batch, frames, mels)`` and a text embedding 
   ``Y = MaxPool(ReLU(BN(Conv(ReLU(BN(Conv(X))))))) + W E + b``.
 
 With ``text_dropout`` > 0, that share of the training utterances is conditioned on a zero text
-embedding (modality dropout); evaluation always sees the text. With ``acoustic_loss_weight`` > 0,
+embedding (modality dropout); evaluation always sees the text. With ``text_rank``, every
+projection reads one shared low-rank summary of the text embedding. With ``acoustic_loss_weight`` > 0,
 SFCNN14 is also trained on a linear output from its pooled acoustic embedding alone (an
 auxiliary loss; prediction uses the fused output only).
 """
@@ -49,10 +50,12 @@ class ConditionedCNN14(EmotionModel):
         self.acoustic_loss_weight = config.acoustic_loss_weight
         self.cnn = CNN14(config.acoustic, [frames], output_size)
         channels = self.cnn.backbone.block_channels
-        if multistage:
-            self.projections = torch.nn.ModuleList(torch.nn.Linear(text.dim, width) for width in channels)
-        else:
-            self.projections = torch.nn.ModuleList([torch.nn.Linear(text.dim, channels[-1])])
+        # a shared low-rank bottleneck before the projections, or none (the paper's)
+        self.text_bottleneck = (torch.nn.Linear(text.dim, config.text_rank) if config.text_rank is not None
+                                else torch.nn.Identity())
+        text_size = text.dim if config.text_rank is None else config.text_rank
+        widths = channels if multistage else channels[-1:]
+        self.projections = torch.nn.ModuleList(torch.nn.Linear(text_size, width) for width in widths)
         if config.projection_init == "zero":
             for projection in self.projections:
                 torch.nn.init.zeros_(projection.weight)
@@ -68,6 +71,7 @@ class ConditionedCNN14(EmotionModel):
         frames, (text, _) = inputs
         if self.training and self.text_dropout > 0:
             text = modality_dropout(text, self.text_dropout)
+        text = self.text_bottleneck(text)  # (batch, text_rank), or the embedding itself
         if self.multistage:
             def condition(index: int, hidden: torch.Tensor) -> torch.Tensor:
                 # (batch, channels, frames, mels) + (batch, channels, 1, 1): a per-channel bias

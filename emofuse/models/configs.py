@@ -367,16 +367,23 @@ class ConditionedCNN14Config:
     corpus's texts alone are enough to tell the training utterances apart;
     ``acoustic_loss_weight`` (SFCNN14 only): weight of an auxiliary loss on a linear output from
     the pooled acoustic embedding before the text is added (0, none, in the paper). MFCNN14's
-    blocks all see the text, so it has no acoustic-only embedding."""
+    blocks all see the text, so it has no acoustic-only embedding; ``text_rank``: the text
+    embedding first passes through one linear layer to this many dimensions shared by every
+    block's projection (a low-rank factorisation of the projections; ``None``, the paper's: each
+    block projects the whole embedding), so that the blocks can take a summary of the text but not
+    enough of it to tell the training utterances apart."""
 
     acoustic: CNN14Config = dataclasses.field(default_factory=CNN14Config)
     projection_init: Literal["zero", "default"] = "zero"
     text_dropout: float = 0.0
     acoustic_loss_weight: float = 0.0
+    text_rank: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.text_dropout < 1.0:
             raise ValueError("text_dropout must be in [0, 1)")
+        if self.text_rank is not None and self.text_rank < 1:
+            raise ValueError(f"text_rank must be at least 1 (or None), got {self.text_rank}")
         if self.acoustic_loss_weight < 0:
             raise ValueError(f"acoustic_loss_weight must be at least 0, got {self.acoustic_loss_weight}")
 

@@ -51,9 +51,8 @@ class ConditionedCNN14(EmotionModel):
         self.cnn = CNN14(config.acoustic, [frames], output_size)
         channels = self.cnn.backbone.block_channels
         # a shared low-rank bottleneck before the projections, or none (the paper's)
-        self.text_bottleneck = (torch.nn.Linear(text.dim, config.text_rank) if config.text_rank is not None
-                                else torch.nn.Identity())
-        text_size = text.dim if config.text_rank is None else config.text_rank
+        text_size = config.text_rank or text.dim
+        self.text_bottleneck = torch.nn.Linear(text.dim, text_size) if config.text_rank else torch.nn.Identity()
         widths = channels if multistage else channels[-1:]
         self.projections = torch.nn.ModuleList(torch.nn.Linear(text_size, width) for width in widths)
         if config.projection_init == "zero":

@@ -232,6 +232,15 @@ def measure(name: str, *, minilm: str, wav2vec: pathlib.Path, steps: int, thread
     }
 
 
+def judge_against_run_peak(rows: list[dict], peak: dict[str, float | None]) -> None:
+    """Each row's share of the run's best float32 reading (``peak["peak"]``: the machine's peak, since
+    load only lowers a reading) and of the best matmul reading, in place."""
+    for record in rows:
+        record["peak_flops"] = peak["peak"]
+        record["fraction_of_peak"] = record["achieved_flops"] / peak["peak"]
+        record["fraction_of_matmul_peak"] = record["achieved_flops"] / peak["matmul"]
+
+
 def tiny_wav2vec2_base(directory: pathlib.Path) -> pathlib.Path:
     """wav2vec 2.0-base's architecture with random weights (the FLOPs of the real one)."""
     import transformers
@@ -306,10 +315,7 @@ def main() -> None:
               + f"  (default AdamW loop: {record['utterances_per_s_unfused_optimizer']:.1f} utt/s"
               + (f"; bf16-mixed {record['utterances_per_s_bf16_mixed']:.1f} utt/s, x{record['bf16_speedup']:.2f})"
                  if with_bf16 else ")"), flush=True)
-    for record in rows:  # against the run's best reading (the machine's peak)
-        record["peak_flops"] = peak["peak"]
-        record["fraction_of_peak"] = record["achieved_flops"] / peak["peak"]
-        record["fraction_of_matmul_peak"] = record["achieved_flops"] / peak["matmul"]
+    judge_against_run_peak(rows, peak)
     table = markdown_table(
         ["model", "trainable params", "GFLOP / step", "utt/s", "utt/s, torch's default AdamW loop", "GFLOP/s",
          "% of peak", "goal", "% of the peak beside it", "% of the matmul peak", "collate / fwd / bwd / optim %",

@@ -54,3 +54,20 @@ def test_large_cpu_masks_come_from_numpy_and_small_ones_from_pytorch(monkeypatch
     dropout(torch.ones(16, 400, 128), 0.2)
     dropout(torch.ones(4, 8), 0.2)
     assert sizes == [32]
+
+
+def test_use_fast_dropout_changes_plain_dropout_layers_in_place():
+    from emofuse.models.blocks.dropout import use_fast_dropout
+
+    encoder = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.3), Dropout(0.2),
+                                  torch.nn.Sequential(torch.nn.Dropout(0.1)), torch.nn.AlphaDropout(0.5))
+    before = encoder.state_dict()
+    assert use_fast_dropout(encoder) == 2
+    assert type(encoder[1]) is Dropout and encoder[1].p == 0.3 and type(encoder[3][0]) is Dropout
+    assert type(encoder[4]) is torch.nn.AlphaDropout  # other kinds keep their own behaviour
+    assert encoder.state_dict().keys() == before.keys()
+    values = torch.ones(64, 1024)
+    torch.manual_seed(0)
+    dropped = encoder[1](values)
+    assert torch.isclose((dropped == 0).float().mean(), torch.tensor(0.3), atol=0.01)
+    assert use_fast_dropout(encoder) == 0

@@ -78,6 +78,58 @@ def test_frozen_encoder_has_no_gradients_and_no_dropout(tiny_bert):
     assert sum(len(g["params"]) for g in groups) == len([p for p in model.parameters() if p.requires_grad])
 
 
+def test_fine_tuning_can_keep_the_word_embeddings(tiny_bert):
+    """With ``train_word_embeddings: false`` the word-embedding table keeps its pretrained values
+    (no gradient, no update) while every other encoder layer trains; by default it trains too."""
+    texts = ["great news", "get out"]
+    model = build(tiny_bert, train_word_embeddings=False).train()
+    table = model.encoder.get_input_embeddings().weight
+    model([(texts, None)]).sum().backward()
+    assert table.grad is None and not table.requires_grad
+    assert model.encoder.embeddings.position_embeddings.weight.grad is not None
+    assert all(p.grad is not None for p in model.encoder.encoder.parameters())
+    assert all(table is not p for g in model.parameter_groups(1e-3) for p in g["params"])
+    trained = build(tiny_bert).train()
+    trained([(texts, None)]).sum().backward()
+    assert trained.encoder.get_input_embeddings().weight.grad is not None
+
+
+def test_unfrozen_classification_block_keeps_what_its_members_keep(tiny_bert):
+    """Unfreezing a fine-tuned language-model member trains its encoder again, but not the word
+    embeddings or the unused pooler that the member itself never trained."""
+    from emofuse.fusion.block import ClassificationBlock
+    from emofuse.models.configs import ClassificationBlockConfig
+    from emofuse.models.standardize import SystemModel
+
+    member = SystemModel(build(tiny_bert, pooling="mean", train_word_embeddings=False), [None])
+    block = ClassificationBlock(ClassificationBlockConfig(hidden_sizes=[8], unfreeze_after=1), TEXT, 4, [member])
+    encoder = member.model.encoder
+    assert not any(p.requires_grad for p in member.parameters())
+    block.set_epoch(1)
+    assert all(p.requires_grad for p in encoder.encoder.parameters())
+    assert not encoder.get_input_embeddings().weight.requires_grad
+    assert not any(p.requires_grad for p in encoder.pooler.parameters())
+    assert member.model.output.weight.requires_grad
+
+
+def test_encoder_dropout_uses_emofuse_masks_in_training_only(tiny_bert):
+    from emofuse.models.blocks.dropout import Dropout
+
+    model = build(tiny_bert, pooling="mean")
+    layers = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Dropout)]
+    assert layers and all(type(m) is Dropout for m in layers)
+    texts = ["wonderful great news today", "get out of here now"]
+    model.eval()
+    torch.testing.assert_close(model.encode(texts), model.encode(texts))  # no dropout in evaluation
+    model.train()
+    torch.manual_seed(0)
+    first = model.encode(texts)
+    torch.manual_seed(0)
+    assert torch.equal(first, model.encode(texts))  # torch's seed fixes the masks
+    assert not torch.equal(first, model.encode(texts))
+    assert type(build(tiny_bert, fine_tune=False).encoder.embeddings.dropout) is torch.nn.Dropout
+
+
 def test_parameter_groups_mark_the_encoder_and_penalise_the_hidden_layer(tiny_bert):
     model = build(tiny_bert, hidden_size=16, l2=0.03)
     groups = model.parameter_groups(3e-5)

@@ -44,12 +44,15 @@ class ClassificationBlock(EmotionModel):
         self.block = torch.nn.Sequential(*layers)
         self.embedding_size = size
         self.head = output_layer(size, output_size)
+        # what each member trains of its own once unfrozen (a fine-tuned language model keeps its
+        # word embeddings and unused pooler as they are)
+        self._member_trains = [parameter.requires_grad for parameter in self.members.parameters()]
         self.frozen = True
         self._set_members_trainable(False)
 
     def _set_members_trainable(self, trainable: bool) -> None:
-        for parameter in self.members.parameters():
-            parameter.requires_grad = trainable
+        for parameter, own in zip(self.members.parameters(), self._member_trains, strict=True):
+            parameter.requires_grad = trainable and own
         self.frozen = not trainable
 
     def set_epoch(self, epoch: int) -> None:

@@ -25,10 +25,12 @@ The published text systems, as system configs (the training block is the runner'
                scheduler: linear_warmup, selection: best_dev, early_stopping_patience: 1}
 
 ``fine_tune: false`` freezes the encoder (kept in eval mode, no gradients) and trains the head
-only. L2 on the hidden layer is Keras's ``kernel_regularizer=l2(c)``, a loss term
-``c * ||W||^2``: it is given to the optimiser as weight decay ``2c`` on that layer's weights
-alone (exact for Adam, SGD, NAdam and RMSprop; decoupled under AdamW), so the task's loss
-stays the task's.
+only. ``train_word_embeddings: false`` fine-tunes everything but the input word-embedding
+table (a faster step; see :class:`~emofuse.models.configs.LMClassifierConfig`). The encoder's
+dropout layers draw their masks through :func:`emofuse.models.blocks.dropout.dropout`. L2 on
+the hidden layer is Keras's ``kernel_regularizer=l2(c)``, a loss term ``c * ||W||^2``: it is
+given to the optimiser as weight decay ``2c`` on that layer's weights alone (exact for Adam,
+SGD, NAdam and RMSprop; decoupled under AdamW), so the task's loss stays the task's.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from emofuse.models.base import EmotionModel
 from emofuse.models.base import Input
 from emofuse.models.base import output_layer
 from emofuse.models.blocks.dropout import Dropout
+from emofuse.models.blocks.dropout import use_fast_dropout
 from emofuse.models.configs import LMClassifierConfig
 from emofuse.models.inputs import InputSpec
 from emofuse.models.inputs import expect_kinds
@@ -68,6 +71,11 @@ class LMClassifier(EmotionModel):
         if not config.fine_tune:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
+        else:
+            table = self.encoder.get_input_embeddings()
+            if not config.train_word_embeddings and table is not None:
+                table.requires_grad_(False)
+            use_fast_dropout(self.encoder)
         pooler = getattr(self.encoder, "pooler", None)
         if isinstance(pooler, torch.nn.Module):  # BERT's pooler: hidden states are pooled here instead
             pooler.requires_grad_(False)

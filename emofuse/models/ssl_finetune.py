@@ -20,6 +20,7 @@ from emofuse.models.base import Input
 from emofuse.models.base import output_layer
 from emofuse.models.blocks.crop import random_crop
 from emofuse.models.blocks.dropout import Dropout
+from emofuse.models.blocks.dropout import use_fast_dropout
 from emofuse.models.blocks.layers import LayerWeightedSum
 from emofuse.models.blocks.pooling import build_pooling
 from emofuse.models.configs import SSLFinetuneConfig
@@ -42,6 +43,8 @@ class SSLFinetune(EmotionModel):
             self.encoder.freeze_feature_encoder()
         if config.freeze:
             self.encoder.requires_grad_(False)
+        else:
+            use_fast_dropout(self.encoder)  # the encoder's dropout, with emofuse's faster CPU masks
         self.layer = parse_layer(config.layer, allowed=("weighted",))
         self.layer_sum = LayerWeightedSum(self.encoder.num_layers) if self.layer == "weighted" else None
         dim = self.encoder.hidden_size

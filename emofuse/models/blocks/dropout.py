@@ -40,6 +40,18 @@ class Dropout(torch.nn.Dropout):
         return dropout(values, self.p, self.training)
 
 
+def use_fast_dropout(module: torch.nn.Module) -> int:
+    """Turn every plain ``torch.nn.Dropout`` layer inside ``module`` (a pretrained encoder built by
+    a library, e.g. a Hugging Face BERT or wav2vec 2.0) into :class:`Dropout`, in place: the same
+    rate and behaviour, emofuse's CPU masks. Returns how many layers it changed."""
+    changed = 0
+    for layer in module.modules():
+        if type(layer) is torch.nn.Dropout:
+            layer.__class__ = Dropout
+            changed += 1
+    return changed
+
+
 def modality_dropout(values: torch.Tensor, rate: float) -> torch.Tensor:
     """``values`` ``(batch, ...)`` with each utterance's entry replaced by zeros with probability
     ``rate`` (all of it: every word or dimension); call it in training only."""

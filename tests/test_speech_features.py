@@ -240,6 +240,10 @@ def test_ssl_finetune_model_frozen_and_fine_tuned(tiny_wav2vec2):
     assert [g.get("pretrained", False) for g in groups] == [False, True]
     conv = tuned.encoder.model.feature_extractor
     assert all(not p.requires_grad for p in conv.parameters())  # the CNN feature encoder stays frozen
+    from emofuse.models.blocks.dropout import Dropout
+
+    layers = [m for m in tuned.encoder.modules() if isinstance(m, torch.nn.Dropout)]
+    assert layers and all(type(m) is Dropout for m in layers)  # the encoder's dropout, emofuse's masks
     frozen = MODELS.build("ssl_finetune", SSLFinetuneConfig(model=str(tiny_wav2vec2), freeze=True, layer="last",
                                                             pooling="attention"), specs, 3)
     frozen.train()

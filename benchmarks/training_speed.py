@@ -234,9 +234,9 @@ def measure(name: str, *, minilm: str, wav2vec: pathlib.Path, steps: int, thread
 
 def judge_against_run_peak(rows: list[dict], peak: dict[str, float | None]) -> None:
     """Each row's share of the run's best float32 reading (``peak["peak"]``: the machine's peak, since
-    load only lowers a reading) and of the best matmul reading, in place."""
+    load only lowers a reading; written once, as the JSON's top-level ``peak``) and of the best matmul
+    reading, in place."""
     for record in rows:
-        record["peak_flops"] = peak["peak"]
         record["fraction_of_peak"] = record["achieved_flops"] / peak["peak"]
         record["fraction_of_matmul_peak"] = record["achieved_flops"] / peak["matmul"]
 

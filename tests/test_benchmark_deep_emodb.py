@@ -73,6 +73,9 @@ def test_the_cpu90_profile_reduces_what_dominates_the_time():
     own = load_experiment(CONFIGS / "deep_emodb.yaml", overrides=[*profile_overrides("cpu90", "emodb7"),
                                                                     *profile_seeds("cpu90", "emodb7", "pool_mlp_mean")])
     assert own.seeds == (0, 1, 2)  # the row the 7-class verdict is read off: 3 seeds, after the profile's one
+    order = [profile_seeds("cpu90", "pseudo_bimodal4", s) for s in ("cnn14", "sfcnn14", "mfcnn14")]
+    assert order == [["seeds=[0,1,2]"]] * 3  # the rows of the order MFCNN14 > SFCNN14 > CNN14
+    assert profile_seeds("cpu90", "pseudo_bimodal4", "attention_alignment") == []  # the others keep the one seed
     assert after.model.config.text_dropout == before.model.config.text_dropout  # chosen on dev: kept
     seven = load_experiment(CONFIGS / "deep_emodb.yaml", overrides=profile_overrides("cpu90", "emodb7")).systems["cnn14"]
     four = load_experiment(CONFIGS / "deep_emodb.yaml", overrides=profile_overrides("cpu90", "emodb4")).systems["cnn14"]
@@ -120,7 +123,7 @@ def test_fusions_are_compared_with_cnn14_on_the_folds_both_ran():
     by_pair = {line.split(":")[0].strip(" -"): line for line in lines[1:]}
     assert set(by_pair) == {"mfcnn14 - sfcnn14", "sfcnn14 - cnn14", "mfcnn14 - cnn14"}
     assert "+9.8 points over the 4 folds" in by_pair["sfcnn14 - cnn14"]
-    assert "p = <.001" in by_pair["sfcnn14 - cnn14"]  # a steady gain is significant
+    assert "p < .001" in by_pair["sfcnn14 - cnn14"]  # a steady gain is significant
     assert "+0.0 points" in by_pair["mfcnn14 - cnn14"] and "p = 1.000" in by_pair["mfcnn14 - cnn14"]
     assert paired_differences([{"system": "cnn14", "fold_uar": cnn14}]) == []
 

@@ -120,8 +120,8 @@ PROFILES: dict[str, dict] = {
         # one seed would decide a verdict by less than the spread between seeds: the 7-class best (pooled MLP), the
         # 7-class audio models nearest the 55 % line (CNN14 53.7 and 55.7 on seed 0 in two runs; acoustic LSTM) and
         # the pseudo-bimodal order CNN14 < SFCNN14 < MFCNN14 (and concatenation, 20 s a seed); 2026-12-04 on the
-        # Zen 5 machine these rows took 5.2 + 0.9 + 3.3 + 2.8 + 3.5 + 0.3 min a seed, so the whole run goes from
-        # 47 to about 79 minutes
+        # Zen 5 machine these rows took 5.2 + 0.9 + 3.3 + 2.8 + 3.5 + 0.3 min a seed, and the whole run went from
+        # 47.1 to 79.9 minutes (measured in one go the same day)
         "seeds": {f"{task}/{system}": [0, 1, 2] for task, system in [
             ("emodb7", "pool_mlp_mean"), ("emodb7", "cnn14"), ("emodb7", "acoustic_lstm"),
             ("pseudo_bimodal4", "cnn14"), ("pseudo_bimodal4", "sfcnn14"), ("pseudo_bimodal4", "mfcnn14"),

@@ -16,6 +16,12 @@ others still train, and the dry run then exits non-zero naming every failure.
     bash benchmarks/gpu_full.sh                 # GPU: everything (goal: under 8 minutes on one large GPU)
     bash benchmarks/gpu_full.sh --dry-run       # CPU: one short epoch per model at full size, bf16 mixed
     bash benchmarks/gpu_full.sh --parts recipes --recipes padi
+    # the pseudo-bimodal fusions and the 7-class CNN14 at full width, seed 0, 15 folds at once, 8.5 min in all
+    bash benchmarks/gpu_full.sh --parts deep --deep deep_pseudo_bimodal4,deep_emodb7 \\
+        --systems cnn14,sfcnn14,mfcnn14 --seeds 0 --jobs 15 --minutes 8.5
+
+Runs going when ``--minutes`` are up are stopped and reported with the folds they finished;
+``--seeds`` and ``--systems`` narrow the full settings, and every row says what it ran.
 """
 
 from __future__ import annotations
@@ -62,10 +68,11 @@ def _neural(config) -> list[str]:  # noqa: ANN001 (ExperimentConfig)
 
 
 def device_overrides(config, *, accelerator: str, precision: str) -> list[str]:  # noqa: ANN001
-    """Every neural system on ``accelerator`` with ``precision``."""
+    """Every neural system on ``accelerator`` with ``precision``, its batches collated in its own process
+    (the features are in memory; the folds trained at once are the parallel work)."""
     return [o for n in _neural(config) for o in (f"systems.{n}.training.accelerator={accelerator}",
                                                   f"systems.{n}.training.precision={precision}",
-                                                  f"systems.{n}.training.num_workers=4")]
+                                                  f"systems.{n}.training.num_workers=0")]
 
 
 def plan() -> list[tuple[str, pathlib.Path, str | None, list[str]]]:
@@ -89,7 +96,9 @@ def selected(arguments: argparse.Namespace, name: str) -> bool:
     deep = name.startswith("deep")
     if (arguments.parts == "recipes" and deep) or (arguments.parts == "deep" and not deep):
         return False
-    return deep or not arguments.recipes or name in arguments.recipes.split(",")
+    if deep:
+        return not getattr(arguments, "deep", None) or name in arguments.deep.split(",")
+    return not arguments.recipes or name in arguments.recipes.split(",")
 
 
 #: The GPU run's mixed precision, which the dry run trains with too (``torch.autocast`` in bfloat16
@@ -195,39 +204,92 @@ def dry_run(arguments: argparse.Namespace) -> None:
                          + "; ".join(f"{r['run']} {r['system']}: {r['error']}" for r in failed))
 
 
+def finished_folds(output: pathlib.Path) -> dict[str, dict]:
+    """``{system: {"folds": n, "seeds": [...], "UA_mean": ..., "UA_std": ...}}`` over the test UA of
+    every fold a run directory holds (also of a run stopped before its summary)."""
+    import numpy as np
+
+    systems: dict[str, dict] = {}
+    for path in sorted(output.glob("systems/*/seed_*/*/metrics.json")):
+        system, seed = path.parts[-4], int(path.parts[-3].removeprefix("seed_"))
+        test = json.loads(path.read_text()).get("test", {})
+        if "UA" in test:
+            entry = systems.setdefault(system, {"ua": [], "seeds": set()})
+            entry["ua"].append(float(test["UA"]))
+            entry["seeds"].add(seed)
+    return {s: {"folds": len(e["ua"]), "seeds": sorted(e["seeds"]), "UA_mean": float(np.mean(e["ua"])),
+                "UA_std": float(np.std(e["ua"]))} for s, e in systems.items()}
+
+
+def timed(command: list[str], seconds: float | None) -> tuple[int | None, float]:
+    """Run ``command`` (its own process group) for at most ``seconds``: its exit status (``None``
+    when it was stopped at the limit, with every worker process it started) and its wall time."""
+    import os
+    import signal
+
+    start = time.perf_counter()
+    child = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    try:
+        code = child.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        code = None
+    return code, time.perf_counter() - start
+
+
+def _scores(systems: dict[str, dict]) -> str:
+    return "; ".join(f"{s} {100 * r['UA_mean']:.1f} ± {100 * r['UA_std']:.1f} ({r['folds']} folds, seeds "
+                     f"{','.join(map(str, r['seeds']))})" for s, r in systems.items())
+
+
 def full(arguments: argparse.Namespace) -> None:
+    """Each run of the plan as ``python -m emofuse run`` on the GPU, ``--jobs`` folds at once (the deep
+    runs in ``--deep``'s order); the run going when ``--minutes`` are up is stopped and reported with
+    the folds it finished. Results are written after each run."""
     import emofuse
 
-    executable = str(pathlib.Path(sys.executable).parent / "emofuse")
-    records = []
-    for name, path, variants, overrides in plan():
-        if not selected(arguments, name):
+    records, markdown = [], "nothing selected"
+    runs = [r for r in plan() if selected(arguments, r[0])]
+    if arguments.deep:  # in the order given
+        order = arguments.deep.split(",")
+        runs.sort(key=lambda r: order.index(r[0]) if r[0] in order else -1)
+    started = time.perf_counter()
+    for name, path, variants, overrides in runs:
+        left = None if arguments.minutes is None else 60 * arguments.minutes - (time.perf_counter() - started)
+        if left is not None and left < 30:
+            log.warning("%s: not started, %.0f s of the %.1f min left", name, max(left, 0), arguments.minutes)
             continue
+        if arguments.seeds is not None:
+            overrides = [o for o in overrides if o != SEEDS] + [f"seeds=[{arguments.seeds}]"]
         config = emofuse.load_experiment(path, variant=variants, overrides=overrides)
-        extra = [*overrides, *device_overrides(config, accelerator="gpu", precision=PRECISION),
+        extra = [*overrides, *device_overrides(config, accelerator=arguments.accelerator, precision=PRECISION),
                  f"extraction.cache_dir={arguments.cache}", "extraction.num_workers=8"]
         output = arguments.runs / name
-        command = [executable, "run", str(path), "-o", str(output), "--no-progress"]
+        command = [sys.executable, "-m", "emofuse", "run", str(path), "-o", str(output), "--no-progress",
+                   "--jobs", str(arguments.jobs)]
         if variants:
             command += ["--variant", variants]
+        for system in (arguments.systems.split(",") if arguments.systems and name.startswith("deep") else []):
+            if system in config.systems:
+                command += ["--system", system]
         for value in extra:
             command += ["--set", value]
-        start = time.perf_counter()
-        finished = subprocess.run(command, cwd=ROOT, check=False)
-        seconds = time.perf_counter() - start
-        summary_path = output / "results" / "summary.json"
-        systems = json.loads(summary_path.read_text())["systems"] if summary_path.is_file() else []
-        records.append({"run": name, "seconds": round(seconds, 1), "exit": finished.returncode, "systems": systems})
-        headline = "; ".join(f"{s['system']} {100 * s['UA_mean']:.1f}" if "UA_mean" in s else
-                             f"{s['system']} CCC {s.get('CCC_mean_mean', float('nan')):.3f}" for s in systems)
-        print(f"{name}: {seconds / 60:.1f} min, exit {finished.returncode}: {headline}", flush=True)
-    total = sum(r["seconds"] for r in records) / 60
-    rows = [[r["run"], f"{r['seconds'] / 60:.1f}", r["exit"],
-             "; ".join(f"{s['system']} {100 * s['UA_mean']:.1f} ± {100 * s['UA_std']:.1f}" if "UA_mean" in s else
-                       f"{s['system']} CCC {s.get('CCC_mean_mean', float('nan')):.3f}" for s in r["systems"])] for r in records]
-    markdown = (f"Full settings on the GPU, total {total:.1f} min (goal: under 8).\n\n"
-                + markdown_table(["run", "minutes", "exit", "scores (UA % mean ± std over folds x seeds, or CCC)"], rows))
-    write_results("gpu_full", {"runs": records, "total_minutes": round(total, 2)}, markdown)
+        code, seconds = timed(command, left)
+        systems = finished_folds(output)
+        records.append({"run": name, "seconds": round(seconds, 1), "exit": "stopped at the limit" if code is None else code,
+                        "settings": " ".join(overrides), "systems": systems})
+        print(f"{name}: {seconds / 60:.1f} min, exit {records[-1]['exit']}: {_scores(systems)}", flush=True)
+        total = sum(r["seconds"] for r in records) / 60
+        rows = [[r["run"], f"{r['seconds'] / 60:.1f}", r["exit"], _scores(r["systems"]), r["settings"]] for r in records]
+        markdown = (f"Full settings on the GPU, total {total:.1f} min (goal: under 8), {arguments.jobs} folds at once; "
+                    "UA % mean ± std over the folds x seeds each run finished.\n\n"
+                    + markdown_table(["run", "minutes", "exit", "scores", "settings"], rows))
+        write_results("gpu_full", {"runs": records, "total_minutes": round(total, 2)}, markdown)
     print(markdown)
 
 
@@ -237,10 +299,19 @@ def main() -> None:
     parser.add_argument("--parts", choices=("all", "recipes", "deep"), default="all")
     parser.add_argument("--recipes", default=None, help="comma-separated recipes (default: all five)")
     parser.add_argument("--runs", type=pathlib.Path, default=ROOT / "runs" / "gpu_full")
+    parser.add_argument("--deep", default=None, help="comma-separated deep runs, run in this order (default: all three), e.g. deep_emodb7")
+    parser.add_argument("--systems", default=None, help="comma-separated systems of the deep runs (default: all)")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds instead of the full settings' 0-4")
+    parser.add_argument("--jobs", type=int, default=8, help="folds trained at once on the GPU, each in its own process")
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this long in all, reporting the folds each run finished")
+    parser.add_argument("--accelerator", default="gpu", help="Lightning's accelerator for the full run (cpu: the same path without a GPU)")
     parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path(tempfile.gettempdir()) / "emofuse-benchmark-cache")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    shared("fixtures", "IEMOCAP_mini")
+    if arguments.parts != "deep":
+        shared("fixtures", "IEMOCAP_mini")
+    if arguments.parts != "recipes":
+        shared("data", "emodb")
     import os
 
     os.chdir(ROOT)  # recipes name ../shared relative to the repository

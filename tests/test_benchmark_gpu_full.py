@@ -17,3 +17,34 @@ def test_a_failing_system_is_reported_and_the_others_still_train():
     assert [r["system"] for r in rows] == ["ser", "broken", "ter"]
     assert all(r["run"] == "iemonet" for r in rows)
     assert rows[1]["error"] == "ValueError: bad shape" and "error" not in rows[0] and "error" not in rows[2]
+
+
+def test_a_stopped_run_reports_the_folds_it_finished(tmp_path):
+    import json
+
+    from benchmarks.gpu_full import finished_folds
+
+    for system, seed, fold, ua in [("cnn14", 0, "speaker_03", 0.5), ("cnn14", 0, "speaker_08", 0.7),
+                                   ("cnn14", 1, "speaker_03", 0.6), ("sfcnn14", 0, "speaker_03", 0.9)]:
+        directory = tmp_path / "systems" / system / f"seed_{seed}" / fold
+        directory.mkdir(parents=True)
+        (directory / "metrics.json").write_text(json.dumps({"test": {"UA": ua}, "dev": {"UA": 0.1}}))
+    (tmp_path / "systems" / "mfcnn14" / "seed_0" / "speaker_03").mkdir(parents=True)  # started, not finished
+    found = finished_folds(tmp_path)
+    assert set(found) == {"cnn14", "sfcnn14"}
+    assert found["cnn14"]["folds"] == 3 and found["cnn14"]["seeds"] == [0, 1]
+    assert abs(found["cnn14"]["UA_mean"] - 0.6) < 1e-9 and found["sfcnn14"]["UA_mean"] == 0.9
+
+
+def test_a_run_past_its_time_is_stopped_with_the_processes_it_started(tmp_path):
+    import time
+
+    from benchmarks.gpu_full import timed
+
+    marker = tmp_path / "late"
+    start = time.perf_counter()
+    code, seconds = timed(["sh", "-c", f"(sleep 3; touch {marker}) & sleep 30"], 1.0)
+    assert code is None and seconds < 10 and time.perf_counter() - start < 10
+    time.sleep(3.5)
+    assert not marker.exists()  # the background child went with it
+    assert timed(["true"], 5.0)[0] == 0

@@ -191,6 +191,15 @@ def test_parallel_jobs_match_serial(tmp_path, synthetic_corpus, tiny_bert):
     assert (merged["UA_s"] - merged["UA_p"]).abs().max() < 1e-9
 
 
+def test_parallel_workers_read_only_the_inputs_of_the_chosen_systems(tmp_path, synthetic_corpus, tiny_bert):
+    # the text system's language model does not exist: a worker that read every input of the
+    # config (not only the audio system's) would fail loading it
+    config = experiment(synthetic_corpus, tmp_path / "no_such_model", tmp_path / "cache")
+    result = run_experiment(config, tmp_path / "run", progress=False, systems=["audio"], jobs=2)
+    assert set(result.metrics["system"]) == {"audio"} and len(result.metrics) == 2
+    assert result.metrics["UA"].notna().all()
+
+
 def test_ddp_with_two_processes(tmp_path, synthetic_corpus, tiny_bert):
     config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache")
     ddp = dataclasses_replace_training(config, "audio", strategy="ddp_spawn", devices=2, accelerator="cpu", max_epochs=3)

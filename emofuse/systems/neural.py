@@ -63,6 +63,11 @@ def build_module(spec: SystemSpec, members: Sequence[SystemModel] | None = None)
     return SystemModel(model, standardizers)
 
 
+def _on(device: torch.device, value: tuple) -> tuple:
+    """A collated input ``(values, lengths)`` with its tensors on ``device`` (texts stay as they are)."""
+    return tuple(v.to(device) if isinstance(v, torch.Tensor) and v.device != device else v for v in value)
+
+
 class NeuralSystem(System):
     """``members``: trained member systems that a model over members (the classification block)
     starts from; without them, fresh members are built to load saved weights into."""
@@ -97,9 +102,10 @@ class NeuralSystem(System):
         self.module.eval()
         columns = [data.column(i.name) for i in self.spec.inputs]
         outputs = np.zeros((len(data), len(self.outputs)), dtype=np.float64)
+        device = next(self.module.parameters(), torch.empty(0)).device  # where it was trained (see fit_neural)
         try:
             for positions in self.batches(data, batch_size):
-                inputs = [collate_input(i.kind, [column[k] for k in positions])
+                inputs = [_on(device, collate_input(i.kind, [column[k] for k in positions]))
                           for i, column in zip(self.spec.inputs, columns, strict=True)]
                 outputs[positions] = self.module(inputs).float().cpu().numpy()
         finally:

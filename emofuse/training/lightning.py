@@ -393,7 +393,9 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
     finally:
         if scratch is not None:
             scratch.cleanup()
-    system.module = module.system.cpu().eval()
+    # scored where it trained: on the GPU after GPU training (its weights are saved from any device)
+    on_gpu = training.accelerator in {"gpu", "cuda", "auto"} and torch.cuda.is_available()
+    system.module = module.system.to("cuda" if on_gpu else "cpu").eval()
     return fitted
 
 

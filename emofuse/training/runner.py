@@ -241,7 +241,8 @@ class Runner:
         from joblib import delayed
 
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
-        calls = (delayed(_run_job_in_worker)(self.config, str(self.directory), job, threads) for job in batch)
+        calls = (delayed(_run_job_in_worker)(self.config, str(self.directory), job, threads, tuple(self.systems))
+                 for job in batch)
         for _ in Parallel(n_jobs=self.jobs, return_as="generator_unordered")(calls):
             bar.update()
 
@@ -394,16 +395,18 @@ class Runner:
 _WORKER_RUNNERS: dict[tuple[str, str], Runner] = {}
 
 
-def _run_job_in_worker(config: ExperimentConfig, directory: str, job: tuple[str, int, int], threads: int) -> None:
-    """One (system, seed, fold) job in a worker process; the prepared corpora are reused per process."""
+def _run_job_in_worker(config: ExperimentConfig, directory: str, job: tuple[str, int, int], threads: int,
+                       systems: tuple[str, ...]) -> None:
+    """One (system, seed, fold) job in a worker process; the prepared corpora are reused per process.
+    ``systems`` are the run's (with their members): the worker reads only the inputs they take."""
     import torch
 
     torch.set_num_threads(threads)
-    key = (directory, config_hash(config))
+    key = (directory, config_hash(config), systems)
     runner = _WORKER_RUNNERS.get(key)
     if runner is None:
         logging.getLogger("emofuse").setLevel(logging.WARNING)
-        runner = _WORKER_RUNNERS[key] = Runner(config, directory, progress=False)
+        runner = _WORKER_RUNNERS[key] = Runner(config, directory, progress=False, systems=systems)
     runner.run_job(*job)
 
 

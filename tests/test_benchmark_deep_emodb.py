@@ -82,7 +82,11 @@ def test_the_cpu90_profile_reduces_what_dominates_the_time():
     full_cnn14 = load_experiment(CONFIGS / "deep_emodb.yaml").systems["cnn14"]
     assert seven.model.config.channels == full_cnn14.model.config.channels  # a task's own setting wins
     assert four.model.config.channels == tuple(c // 2 for c in full_cnn14.model.config.channels)
-    assert four.training.max_epochs < seven.training.max_epochs < full_cnn14.training.max_epochs
+    assert four.training.max_epochs < seven.training.max_epochs == full_cnn14.training.max_epochs  # 7 classes: as configured
+    assert seven.training.early_stopping_patience == full_cnn14.training.early_stopping_patience
+    lstm = [load_experiment(CONFIGS / "deep_emodb.yaml", overrides=o).systems["acoustic_lstm"].training.max_epochs
+            for o in ([], profile_overrides("cpu90", "emodb7"), profile_overrides("cpu90", "emodb4"))]
+    assert lstm[0] == lstm[1] > lstm[2]  # the 7-class acoustic LSTM at its config's epochs, the 4-class one fewer
     alone = load_experiment(CONFIGS / "deep_pseudo_bimodal.yaml", overrides=profile_overrides("cpu90", "pseudo_bimodal4"))
     assert alone.systems["cnn14"].model.config.channels == after.model.config.acoustic.channels  # as wide as its fusions
     assert alone.systems["cnn14"].training.max_epochs == after.training.max_epochs

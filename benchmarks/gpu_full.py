@@ -253,19 +253,21 @@ def full(arguments: argparse.Namespace) -> None:
     the folds it finished. Results are written after each run."""
     import emofuse
 
-    records, markdown = [], "nothing selected"
+    records: list[dict] = []
     runs = [r for r in plan() if selected(arguments, r[0])]
     if arguments.deep:  # in the order given
         order = arguments.deep.split(",")
         runs.sort(key=lambda r: order.index(r[0]) if r[0] in order else -1)
     started = time.perf_counter()
     for name, path, variants, overrides in runs:
+        if arguments.seeds is not None:
+            overrides = [o for o in overrides if o != SEEDS] + [f"seeds=[{arguments.seeds}]"]
         left = None if arguments.minutes is None else 60 * arguments.minutes - (time.perf_counter() - started)
         if left is not None and left < 30:
             log.warning("%s: not started, %.0f s of the %.1f min left", name, max(left, 0), arguments.minutes)
+            records.append({"run": name, "seconds": 0.0, "exit": "not started (time up)", "settings": " ".join(overrides),
+                            "systems": {}})
             continue
-        if arguments.seeds is not None:
-            overrides = [o for o in overrides if o != SEEDS] + [f"seeds=[{arguments.seeds}]"]
         config = emofuse.load_experiment(path, variant=variants, overrides=overrides)
         extra = [*overrides, *device_overrides(config, accelerator=arguments.accelerator, precision=PRECISION),
                  f"extraction.cache_dir={arguments.cache}", "extraction.num_workers=8"]
@@ -284,13 +286,19 @@ def full(arguments: argparse.Namespace) -> None:
         records.append({"run": name, "seconds": round(seconds, 1), "exit": "stopped at the limit" if code is None else code,
                         "settings": " ".join(overrides), "systems": systems})
         print(f"{name}: {seconds / 60:.1f} min, exit {records[-1]['exit']}: {_scores(systems)}", flush=True)
-        total = sum(r["seconds"] for r in records) / 60
-        rows = [[r["run"], f"{r['seconds'] / 60:.1f}", r["exit"], _scores(r["systems"]), r["settings"]] for r in records]
-        markdown = (f"Full settings on the GPU, total {total:.1f} min (goal: under 8), {arguments.jobs} folds at once; "
-                    "UA % mean ± std over the folds x seeds each run finished.\n\n"
-                    + markdown_table(["run", "minutes", "exit", "scores", "settings"], rows))
-        write_results("gpu_full", {"runs": records, "total_minutes": round(total, 2)}, markdown)
-    print(markdown)
+        _write(records, arguments.jobs)  # after each run: a session cut short keeps what finished
+    print(_write(records, arguments.jobs) if records else "nothing selected")
+
+
+def _write(records: list[dict], jobs: int) -> str:
+    """Write ``gpu_full.{json,md}`` of the runs so far; the Markdown."""
+    total = sum(r["seconds"] for r in records) / 60
+    rows = [[r["run"], f"{r['seconds'] / 60:.1f}", r["exit"], _scores(r["systems"]), r["settings"]] for r in records]
+    markdown = (f"Full settings on the GPU, total {total:.1f} min (goal: under 8), {jobs} folds at once; "
+                "UA % mean ± std over the folds x seeds each run finished.\n\n"
+                + markdown_table(["run", "minutes", "exit", "scores", "settings"], rows))
+    write_results("gpu_full", {"runs": records, "total_minutes": round(total, 2)}, markdown)
+    return markdown
 
 
 def main() -> None:

@@ -392,7 +392,7 @@ class Runner:
         directory.remove_checkpoints()
 
 
-_WORKER_RUNNERS: dict[tuple[str, str], Runner] = {}
+_WORKER_RUNNERS: dict[tuple[str, str, tuple[str, ...]], Runner] = {}
 
 
 def _run_job_in_worker(config: ExperimentConfig, directory: str, job: tuple[str, int, int], threads: int,

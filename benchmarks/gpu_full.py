@@ -257,7 +257,16 @@ def full(arguments: argparse.Namespace) -> None:
     runs = [r for r in plan() if selected(arguments, r[0])]
     if arguments.deep:  # in the order given
         order = arguments.deep.split(",")
+        deep = [r[0] for r in plan() if r[0].startswith("deep")]
+        unknown = sorted(set(order) - set(deep))
+        if unknown:
+            raise SystemExit(f"--deep: unknown runs {unknown}; the deep runs are {deep}")
         runs.sort(key=lambda r: order.index(r[0]) if r[0] in order else -1)
+    if arguments.systems:
+        known = {s for name, path, _, _ in runs if name.startswith("deep") for s in emofuse.load_experiment(path).systems}
+        unknown = sorted(set(arguments.systems.split(",")) - known)
+        if unknown:
+            raise SystemExit(f"--systems: {unknown} are in none of the deep runs chosen; they have {sorted(known)}")
     started = time.perf_counter()
     for name, path, variants, overrides in runs:
         if arguments.seeds is not None:

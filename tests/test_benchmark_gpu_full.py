@@ -48,3 +48,22 @@ def test_a_run_past_its_time_is_stopped_with_the_processes_it_started(tmp_path):
     time.sleep(3.5)
     assert not marker.exists()  # the background child went with it
     assert timed(["true"], 5.0)[0] == 0
+
+
+def test_unknown_deep_runs_and_systems_are_refused_by_name(monkeypatch):
+    import argparse
+
+    import pytest
+
+    from benchmarks import gpu_full
+
+    def arguments(**changes):
+        base = {"parts": "deep", "recipes": None, "deep": None, "systems": None, "seeds": None, "jobs": 1,
+                "minutes": None, "accelerator": "cpu", "cache": None, "runs": None}
+        return argparse.Namespace(**{**base, **changes})
+
+    monkeypatch.setattr(gpu_full, "timed", lambda *a, **k: pytest.fail("nothing may run"))
+    with pytest.raises(SystemExit, match=r"--deep: unknown runs \['deep_emodb9'\]"):
+        gpu_full.full(arguments(deep="deep_emodb7,deep_emodb9"))
+    with pytest.raises(SystemExit, match=r"--systems: \['cnn41'\] are in none"):
+        gpu_full.full(arguments(deep="deep_emodb7", systems="cnn14,cnn41"))

@@ -120,9 +120,9 @@ PROFILES: dict[str, dict] = {
         # seeds of single rows ("TASK/NAME"; the run's config keeps its own, see rundir): three for the rows whose
         # one seed would decide a verdict by less than the spread between seeds: the 7-class best (pooled MLP), the
         # 7-class audio models nearest the 55 % line (CNN14 53.7 and 55.7 on seed 0 in two runs; acoustic LSTM) and
-        # the pseudo-bimodal order CNN14 < SFCNN14 < MFCNN14 (and concatenation, 20 s a seed); 2026-12-04 on the
-        # Zen 5 machine these rows took 5.2 + 0.9 + 3.3 + 2.8 + 3.5 + 0.3 min a seed, and the whole run went from
-        # 47.1 to 79.9 minutes (measured in one go the same day)
+        # the pseudo-bimodal order CNN14 < SFCNN14 < MFCNN14 (and concatenation, 20 s a seed); with them the whole
+        # run went from 47.1 to 79.9 minutes, and to 84.1 with the 7-class CNN14 and acoustic LSTM at their config's
+        # epochs (each measured in one go, 2026-12-04, on the Zen 5 machine)
         "seeds": {f"{task}/{system}": [0, 1, 2] for task, system in [
             ("emodb7", "pool_mlp_mean"), ("emodb7", "cnn14"), ("emodb7", "acoustic_lstm"),
             ("pseudo_bimodal4", "cnn14"), ("pseudo_bimodal4", "sfcnn14"), ("pseudo_bimodal4", "mfcnn14"),

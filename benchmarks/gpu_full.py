@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import logging
 import math
 import pathlib
@@ -206,17 +205,18 @@ def dry_run(arguments: argparse.Namespace) -> None:
 
 def finished_folds(output: pathlib.Path) -> dict[str, dict]:
     """``{system: {"folds": n, "seeds": [...], "UA_mean": ..., "UA_std": ...}}`` over the test UA of
-    every fold a run directory holds (also of a run stopped before its summary)."""
+    every finished fold of a run directory (also of a run stopped before its summary)."""
     import numpy as np
 
+    from emofuse.rundir import RunDirectory
+
     systems: dict[str, dict] = {}
-    for path in sorted(output.glob("systems/*/seed_*/*/metrics.json")):
-        system, seed = path.parts[-4], int(path.parts[-3].removeprefix("seed_"))
-        test = json.loads(path.read_text()).get("test", {})
+    for fold in RunDirectory(output).finished():
+        test = fold.metrics().get("test", {})
         if "UA" in test:
-            entry = systems.setdefault(system, {"ua": [], "seeds": set()})
+            entry = systems.setdefault(fold.system, {"ua": [], "seeds": set()})
             entry["ua"].append(float(test["UA"]))
-            entry["seeds"].add(seed)
+            entry["seeds"].add(fold.seed)
     return {s: {"folds": len(e["ua"]), "seeds": sorted(e["seeds"]), "UA_mean": float(np.mean(e["ua"])),
                 "UA_std": float(np.std(e["ua"]))} for s, e in systems.items()}
 

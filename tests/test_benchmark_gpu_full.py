@@ -20,16 +20,17 @@ def test_a_failing_system_is_reported_and_the_others_still_train():
 
 
 def test_a_stopped_run_reports_the_folds_it_finished(tmp_path):
-    import json
-
     from benchmarks.gpu_full import finished_folds
+    from emofuse.rundir import RunDirectory
 
+    run = RunDirectory(tmp_path)
     for system, seed, fold, ua in [("cnn14", 0, "speaker_03", 0.5), ("cnn14", 0, "speaker_08", 0.7),
                                    ("cnn14", 1, "speaker_03", 0.6), ("sfcnn14", 0, "speaker_03", 0.9)]:
-        directory = tmp_path / "systems" / system / f"seed_{seed}" / fold
-        directory.mkdir(parents=True)
-        (directory / "metrics.json").write_text(json.dumps({"test": {"UA": ua}, "dev": {"UA": 0.1}}))
-    (tmp_path / "systems" / "mfcnn14" / "seed_0" / "speaker_03").mkdir(parents=True)  # started, not finished
+        directory = run.fold(system, seed, fold)
+        directory.path.mkdir(parents=True)
+        directory.write_metrics({"test": {"UA": ua}, "dev": {"UA": 0.1}})
+        directory.mark_done()
+    run.fold("mfcnn14", 0, "speaker_03").path.mkdir(parents=True)  # started, not finished
     found = finished_folds(tmp_path)
     assert set(found) == {"cnn14", "sfcnn14"}
     assert found["cnn14"]["folds"] == 3 and found["cnn14"]["seeds"] == [0, 1]

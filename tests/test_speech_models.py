@@ -101,19 +101,30 @@ def test_cnn14_crops_in_training_and_takes_whole_utterances_at_test():
     assert seen == [100, 350]  # 1 s crops (100 frames) in training, everything at test time
 
 
-def test_masked_batch_norm_statistics_ignore_padding():
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_masked_batch_norm_statistics_ignore_padding(layout):
     """In training, the statistics (and running estimates) are those of the valid frames alone:
-    the same as plain batch norm over the unpadded frames laid side by side."""
+    the same as plain batch norm over the unpadded frames laid side by side, with the same
+    gradients, in either memory layout (channels-last maps take a gathering path of their own)."""
     torch.manual_seed(0)
     lengths = torch.tensor([12, 3])
     values = torch.randn(2, 4, 12, 5) * 3 + 2
     values[1, :, 3:] = 0.0  # padding
+    values = values.contiguous(memory_format=layout).requires_grad_()
     mask = (torch.arange(12)[None, :] < lengths[:, None]).float().view(2, 1, 12, 1)
     masked, plain = MaskedBatchNorm2d(4).train(), torch.nn.BatchNorm2d(4).train()
+    plain.weight.data.uniform_(0.5, 2.0), plain.bias.data.uniform_(-1.0, 1.0)
+    masked.load_state_dict(plain.state_dict())
     out = masked(values, mask)
     side_by_side = torch.cat([values[0, :, :12], values[1, :, :3]], dim=1).unsqueeze(0)  # (1, 4, 15, 5)
     reference = plain(side_by_side)[0]
-    assert torch.allclose(torch.cat([out[0, :, :12], out[1, :, :3]], dim=1), reference, atol=1e-5)
+    assert out.is_contiguous(memory_format=layout)
+    valid_out = torch.cat([out[0, :, :12], out[1, :, :3]], dim=1)
+    assert torch.allclose(valid_out, reference, atol=1e-5)
+    gradients = [torch.autograd.grad((o * torch.arange(o.numel()).view_as(o).sin()).sum(), [values, m.weight, m.bias])
+                 for o, m in ((valid_out, masked), (reference, plain))]
+    for a, b in zip(*gradients, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
     assert torch.allclose(masked.running_mean, plain.running_mean, atol=1e-6)
     assert torch.allclose(masked.running_var, plain.running_var, atol=1e-5)
     masked.eval(), plain.eval()
@@ -157,6 +168,41 @@ def test_unpadded_batches_skip_the_mask_with_the_same_training_step(monkeypatch)
     for (name, a), b in zip(fast.state_dict().items(), masked.state_dict().values(), strict=True):
         if "running" in name:
             assert torch.allclose(a, b, atol=1e-5), name
+
+
+def test_cnn14_channels_last_keeps_its_feature_maps_channels_last_and_computes_the_same(tmp_path):
+    """``channels_last`` (the default) changes the memory layout, not the model: the same weights give
+    the same outputs and gradients as the default layout, a saved system loads into either, and every
+    block's feature maps are channels-last (what makes the step faster)."""
+    import dataclasses
+
+    from emofuse.models.cnn14 import CNN14
+
+    spec = [InputSpec("logmel", "audio", "sequence", 16)]
+    config = CNN14Config(channels=(4, 8, 8, 8, 8, 8), crop_seconds=None, head_dropout=0.0)  # no random draws
+    assert config.channels_last
+    torch.manual_seed(0)
+    fast = CNN14(config, spec, 3)
+    plain = CNN14(dataclasses.replace(config, channels_last=False), spec, 3)
+    plain.load_state_dict(fast.state_dict())
+    layouts = []
+    fast.backbone.blocks[2].register_forward_hook(
+        lambda module, args, output: layouts.append(output[0].is_contiguous(memory_format=torch.channels_last)))
+    values, lengths = torch.randn(3, 64, 16), torch.tensor([64, 40, 20])
+    out_fast, out_plain = fast([(values, lengths)]), plain([(values, lengths)])
+    assert layouts == [True] and not plain.backbone.blocks[2].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(out_fast, out_plain, atol=1e-5)
+    out_fast.square().sum().backward(), out_plain.square().sum().backward()
+    for (name, a), b in zip(fast.named_parameters(), plain.parameters(), strict=True):
+        assert torch.allclose(a.grad, b.grad, atol=1e-4, rtol=1e-3), name
+    save_file({k: v.contiguous() for k, v in fast.state_dict().items()}, tmp_path / "model.safetensors")
+    from safetensors.torch import load_file
+
+    reloaded = CNN14(config, spec, 3)
+    reloaded.load_state_dict(load_file(tmp_path / "model.safetensors"))
+    assert reloaded.backbone.blocks[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    fast.eval(), reloaded.eval()
+    assert torch.allclose(fast([(values, lengths)]), reloaded([(values, lengths)]), atol=1e-6)
 
 
 def test_cnn14_backbone_condition_hook_sees_every_block():

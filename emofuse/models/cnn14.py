@@ -41,7 +41,7 @@ class CNN14(EmotionModel):
 
         self.config = config
         self.backbone = CNN14Backbone(inputs[0].dim, channels=config.channels, dropout=config.dropout,
-                                      pool_type=config.pool_type)
+                                      pool_type=config.pool_type, channels_last=config.channels_last)
         self.augment = SpecAugment(config.spec_augment) if config.spec_augment != "none" else None
         width = self.backbone.output_size
         self.embedding_size = width

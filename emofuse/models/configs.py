@@ -119,7 +119,10 @@ class CNN14Config:
     speaker out the evaluated model then answered one class in many epochs), ``head_dropout``
     around the linear layers (PANNs: 0.5),
     ``pool_type`` max (the paper) or avg (PANNs' code), training crops of ``crop_seconds`` at
-    ``frame_rate`` frames per second, and optional SpecAugment (none | conservative | aggressive)."""
+    ``frame_rate`` frames per second, and optional SpecAugment (none | conservative | aggressive).
+    ``channels_last`` keeps the convolutions' weights, and so their feature maps, in channels-last
+    memory layout (the same parameters and results up to rounding): on 2 CPU cores a training step of
+    the narrow CNN14 (8-64 channels, 2 s crops) ran x1.5 as fast, the full width about as fast."""
 
     channels: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
     dropout: float = 0.0
@@ -128,6 +131,7 @@ class CNN14Config:
     crop_seconds: float | None = 5.0
     frame_rate: float = 100.0
     spec_augment: Literal["none", "conservative", "aggressive"] = "none"
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         if len(self.channels) < 2 or any(c < 1 for c in self.channels):

@@ -48,7 +48,16 @@ def unpadded(lengths: torch.Tensor | None, frames: int) -> torch.Tensor | None:
 
 
 def _apply(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    return values if mask is None else values * mask.to(values.dtype)
+    """``values`` times a ``{0, 1}`` mask that broadcasts over it. Channels-last feature maps are
+    multiplied in their memory order, ``(batch, frames, mels, channels)``, where the mask of a frame
+    covers one contiguous run (x2.6 as fast on a batch of 8-channel maps as broadcasting over the
+    logical order, whose innermost run is only the channels)."""
+    if mask is None:
+        return values
+    mask = mask.to(values.dtype)
+    if values.dim() == 4 and not values.is_contiguous() and values.is_contiguous(memory_format=torch.channels_last):
+        return (values.permute(0, 2, 3, 1) * mask.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    return values * mask
 
 
 class MaskedBatchNorm2d(torch.nn.BatchNorm2d):
@@ -64,6 +73,12 @@ class MaskedBatchNorm2d(torch.nn.BatchNorm2d):
     def forward(self, values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         if mask is None or not self.training or not self.track_running_stats:
             return super().forward(values)
+        # channels-last maps on a CPU, whose products with the mask below run over only the channels at a time
+        # (on a GPU they are cheap, and counting the valid frames would wait for its queue)
+        if values.device.type == "cpu" and values.is_contiguous(memory_format=torch.channels_last):
+            valid = mask.flatten() > 0  # (batch * frames,): the mask is (batch, 1, frames, 1)
+            if int(valid.sum()) * values.shape[3] > 1:  # batch norm needs two values per channel
+                return self._valid_frames(values, valid)
         dtype = values.dtype
         values = values.float()
         weight = mask.to(values.dtype).expand(values.shape[0], 1, values.shape[2], values.shape[3])
@@ -72,8 +87,7 @@ class MaskedBatchNorm2d(torch.nn.BatchNorm2d):
         centred = values - mean.view(1, -1, 1, 1)
         variance = (centred.square() * weight).sum(dim=(0, 2, 3)) / count
         with torch.no_grad():
-            self.num_batches_tracked.add_(1)
-            momentum = (1.0 / float(self.num_batches_tracked)) if self.momentum is None else self.momentum
+            momentum = self._momentum()
             unbiased = variance * count / (count - 1.0).clamp(min=1.0)
             self.running_mean.lerp_(mean.detach(), momentum)
             self.running_var.lerp_(unbiased.detach(), momentum)
@@ -81,6 +95,24 @@ class MaskedBatchNorm2d(torch.nn.BatchNorm2d):
         if self.affine:
             normalised = normalised * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
         return normalised.to(dtype)
+
+    def _valid_frames(self, values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Fused batch norm over the valid frames alone of channels-last maps, gathered in their memory
+        order ``(batch, frames, mels, channels)``, and zeros at the padded frames. Its statistics and
+        running estimates are those of the masked computation, whose broadcast products made a
+        training step of the narrow CNN14 (8-64 channels) on a batch with padding x1.5 as slow."""
+        batch, channels, frames, mels = values.shape
+        rows = values.permute(0, 2, 3, 1).reshape(batch * frames, mels, channels)[valid]  # (valid frames, mels, channels)
+        normalised = torch.nn.functional.batch_norm(
+            rows.reshape(-1, channels).float(), self.running_mean, self.running_var, self.weight, self.bias, training=True,
+            momentum=self._momentum(), eps=self.eps).to(values.dtype)
+        out = values.new_zeros(batch * frames, mels, channels).index_put((valid,), normalised.view(-1, mels, channels))
+        return out.view(batch, frames, mels, channels).permute(0, 3, 1, 2)  # channels-last (batch, channels, frames, mels)
+
+    def _momentum(self) -> float:
+        """The running estimates' update rate for this batch (``None`` momentum: a cumulative average)."""
+        self.num_batches_tracked.add_(1)
+        return (1.0 / float(self.num_batches_tracked)) if self.momentum is None else self.momentum
 
 
 class ConvBlock(torch.nn.Module):
@@ -132,11 +164,12 @@ class CNN14Backbone(torch.nn.Module):
 
     The first five blocks pool 2x2, the sixth does not (as in PANNs). ``forward`` maps
     ``(batch, frames, mels)`` log-Mel frames and lengths to ``(batch, frames / 32, channels)``
-    frame features (Mel axis averaged out) and their lengths.
+    frame features (Mel axis averaged out) and their lengths. With ``channels_last`` the blocks'
+    feature maps are kept in channels-last memory layout (see :class:`~emofuse.models.configs.CNN14Config`).
     """
 
     def __init__(self, n_mels: int, *, channels: Sequence[int] = (64, 128, 256, 512, 1024, 2048),
-                 dropout: float = 0.2, pool_type: str = "max") -> None:
+                 dropout: float = 0.2, pool_type: str = "max", channels_last: bool = False) -> None:
         super().__init__()
         self.input_norm = MaskedBatchNorm2d(n_mels)
         blocks = []
@@ -149,6 +182,10 @@ class CNN14Backbone(torch.nn.Module):
         self.dropout = Dropout(dropout)
         self.block_channels = tuple(channels)
         self.time_factor = 2 ** (len(channels) - 1)
+        if channels_last:
+            # the convolutions follow their weights' layout: every feature map is channels-last
+            # (a state dict loads into it as into the default layout; saving copies it contiguous)
+            self.blocks.to(memory_format=torch.channels_last)
 
     @property
     def output_size(self) -> int:

@@ -121,8 +121,9 @@ class CNN14Config:
     ``pool_type`` max (the paper) or avg (PANNs' code), training crops of ``crop_seconds`` at
     ``frame_rate`` frames per second, and optional SpecAugment (none | conservative | aggressive).
     ``channels_last`` keeps the convolutions' weights, and so their feature maps, in channels-last
-    memory layout (the same parameters and results up to rounding): on 2 CPU cores a training step of
-    the narrow CNN14 (8-64 channels, 2 s crops) ran x1.5 as fast, the full width about as fast."""
+    memory layout (the same parameters and results up to rounding). On 2 CPU cores a training step of
+    the narrow CNN14 (8-64 channels, 2 s crops) ran x1.5 as fast; at full width x1.5 as fast on a batch
+    with padded utterances (crops longer than some utterances), x0.9 on one without (2026-12-04)."""
 
     channels: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
     dropout: float = 0.0

@@ -254,6 +254,7 @@ def full(arguments: argparse.Namespace) -> None:
     import emofuse
 
     records: list[dict] = []
+    markdown = "nothing selected"
     runs = [r for r in plan() if selected(arguments, r[0])]
     if arguments.deep:  # in the order given
         order = arguments.deep.split(",")
@@ -276,6 +277,7 @@ def full(arguments: argparse.Namespace) -> None:
             log.warning("%s: not started, %.0f s of the %.1f min left", name, max(left, 0), arguments.minutes)
             records.append({"run": name, "seconds": 0.0, "exit": "not started (time up)", "settings": " ".join(overrides),
                             "systems": {}})
+            markdown = _write(records, arguments.jobs)
             continue
         config = emofuse.load_experiment(path, variant=variants, overrides=overrides)
         extra = [*overrides, *device_overrides(config, accelerator=arguments.accelerator, precision=PRECISION),
@@ -295,8 +297,8 @@ def full(arguments: argparse.Namespace) -> None:
         records.append({"run": name, "seconds": round(seconds, 1), "exit": "stopped at the limit" if code is None else code,
                         "settings": " ".join(overrides), "systems": systems})
         print(f"{name}: {seconds / 60:.1f} min, exit {records[-1]['exit']}: {_scores(systems)}", flush=True)
-        _write(records, arguments.jobs)  # after each run: a session cut short keeps what finished
-    print(_write(records, arguments.jobs) if records else "nothing selected")
+        markdown = _write(records, arguments.jobs)  # after each run: a session cut short keeps what finished
+    print(markdown)
 
 
 def _write(records: list[dict], jobs: int) -> str:

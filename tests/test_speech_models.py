@@ -3,6 +3,7 @@ forward/backward step each, ResNet34 transfer modes and speaker-weight loading."
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from safetensors.torch import save_file
 
 from emofuse.audio.speaker import SpeakerWeightsError
@@ -196,8 +197,6 @@ def test_cnn14_channels_last_keeps_its_feature_maps_channels_last_and_computes_t
     for (name, a), b in zip(fast.named_parameters(), plain.parameters(), strict=True):
         assert torch.allclose(a.grad, b.grad, atol=1e-4, rtol=1e-3), name
     save_file({k: v.contiguous() for k, v in fast.state_dict().items()}, tmp_path / "model.safetensors")
-    from safetensors.torch import load_file
-
     reloaded = CNN14(config, spec, 3)
     reloaded.load_state_dict(load_file(tmp_path / "model.safetensors"))
     assert reloaded.backbone.blocks[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)

@@ -204,6 +204,42 @@ def test_cnn14_channels_last_keeps_its_feature_maps_channels_last_and_computes_t
     assert torch.allclose(fast([(values, lengths)]), reloaded([(values, lengths)]), atol=1e-6)
 
 
+@pytest.mark.parametrize("frames", [40, 41])  # even: the frame count at which the strided 1x1 kernel crashed
+def test_narrow_resnet_convolutions_run_channels_last_and_compute_the_same(frames):
+    """The 3x3 convolutions under 16 channels see channels-last input (what makes the narrow ResNet's
+    step faster on CPUs); the 1x1 shortcuts and wider ones do not; outputs and gradients equal those of
+    plain ``Conv2d`` layers with the same weights."""
+    import copy
+
+    from emofuse.models.blocks.resnet import NarrowConv2d
+    from emofuse.models.blocks.resnet import ResNetBackbone
+
+    torch.manual_seed(0)
+    fast = ResNetBackbone(16, channels=4, layers=(1, 1, 1, 1))
+    plain = copy.deepcopy(fast)
+    seen = {}
+    for name, layer in fast.named_modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            narrow = layer.out_channels < 16 and layer.kernel_size == (3, 3)
+            assert isinstance(layer, NarrowConv2d) == narrow, name
+            original = layer._conv_forward
+            layer._conv_forward = lambda values, *rest, name=name, original=original: (
+                seen.__setitem__(name, values.is_contiguous(memory_format=torch.channels_last)) or original(values, *rest))
+    for layer in plain.modules():
+        if isinstance(layer, NarrowConv2d):
+            layer.__class__ = torch.nn.Conv2d
+    values, lengths = torch.randn(3, frames, 16), torch.tensor([frames, 30, 9])
+    (out_fast, _), (out_plain, _) = fast(values, lengths), plain(values, lengths)
+    assert seen == {"conv1": True, "layer1.0.conv1": True, "layer1.0.conv2": True, "layer2.0.conv1": True,
+                    "layer2.0.conv2": True, "layer2.0.shortcut.0": False, "layer3.0.conv1": False,
+                    "layer3.0.conv2": False, "layer3.0.shortcut.0": False, "layer4.0.conv1": False,
+                    "layer4.0.conv2": False, "layer4.0.shortcut.0": False}
+    assert torch.allclose(out_fast, out_plain, atol=1e-5)
+    out_fast.square().sum().backward(), out_plain.square().sum().backward()
+    for (name, a), b in zip(fast.named_parameters(), plain.parameters(), strict=True):
+        assert torch.allclose(a.grad, b.grad, atol=1e-4, rtol=1e-3), name
+
+
 def test_cnn14_backbone_condition_hook_sees_every_block():
     backbone = CNN14Backbone(16, channels=(4, 8, 8, 16, 16, 32))
     shapes = []

@@ -33,6 +33,7 @@ from emofuse.systems.base import InvalidSystemError
 from emofuse.systems.base import SystemData
 from emofuse.systems.neural import NeuralSystem
 from emofuse.tasks import Task
+from emofuse.training.allocator import retain_freed_memory
 from emofuse.training.data import BucketBatchSampler
 from emofuse.training.data import Collator
 from emofuse.training.data import UtteranceDataset
@@ -319,6 +320,7 @@ def fit_neural(system: NeuralSystem, train: SystemData, dev: SystemData | None, 
     has_dev = dev is not None and len(dev) > 0
     if training.selection == "best_dev" and not has_dev:
         raise InvalidSystemError("selection best_dev needs a dev set (use selection: last, or a protocol with a dev split)")
+    retain_freed_memory()  # each step's large blocks reused from the heap, not mapped afresh (see its module)
     if seed is not None:
         seed_everything(seed)
     else:  # the caller seeded everything; crops and batch order follow the same seed

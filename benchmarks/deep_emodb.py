@@ -14,8 +14,7 @@ attention alignment (on ComParE LLD frames), concatenation and the classificatio
 
 ``--profile cpu90`` runs every row of the three tasks the issue names (7 and 4 classes, the
 pseudo-bimodal pairing; not the transductive ``emodb7_speaker`` extra) with the reduced settings
-of :data:`PROFILES` (one seed, three for the seven rows nearest a goal's line, fewer epochs, 2 s crops, CNN14 at half width on
-EmoDB's 4 classes) into its own runs and
+of :data:`PROFILES` (three seeds, fewer epochs, 2 s crops, CNN14 at half width on EmoDB's 4 classes) into its own runs and
 ``benchmarks/results/deep_emodb_cpu90.{json,md}``; every row's settings column says what it ran.
 
 Each system runs as ``emofuse run --system NAME`` in its own process (wall time and peak memory
@@ -90,12 +89,12 @@ def _short_cnn14(model: str) -> list[str]:
 #: for the table. ``cpu90`` fits the three tasks of issue 12 into 90 minutes on 2 CPU cores.
 PROFILES: dict[str, dict] = {
     "cpu90": {
-        "description": "one seed (three for the rows nearest a goal's line: the 7-class pooled MLP, CNN14, ResNet34 "
-                       "and acoustic LSTM, the pseudo-bimodal CNN14, SFCNN14, MFCNN14, concatenation and "
-                       "classification block), fewer epochs, "
-                       "2 s crops, CNN14 at half width on EmoDB's 4 classes",
+        "description": "three seeds, fewer epochs, 2 s crops, CNN14 at half width on EmoDB's 4 classes",
         "tasks": list(WHOLE_TASKS),
-        "*": ["seeds=[0]"],
+        # three seeds in every row (the configs' own), since the training changes of 2026-12-05 (glibc's heap kept
+        # between steps, the narrow ResNet's convolutions channels-last) made room: one seed with three for the
+        # nine rows nearest a goal's line took 76.2 min in one go (2026-12-04), every row at three seeds 82.2 min (2026-12-05)
+        "*": ["seeds=[0,1,2]"],
         # attention BiLSTM: the config's 30 epochs on 7 classes, 12 on 4 (seed 0, dev UA, 2026-12-03: 74.6 against
         # 70.6 with 12 on 7 classes; 89.6 against 92.4 on 4)
         "emodb4/attention_bilstm": ["training.max_epochs=12"],
@@ -118,18 +117,6 @@ PROFILES: dict[str, dict] = {
         # 10 on ComParE LLD frames, for the whole benchmark's 90 minutes (seed 0, dev UA 91.8 against 92.6 with 12,
         # 4.7 min, 2026-12-04)
         "attention_alignment": ["training.max_epochs=10"],
-        # seeds of single rows ("TASK/NAME"; the run's config keeps its own, see rundir): three for the rows whose
-        # one seed would decide a verdict by less than the spread between seeds: the 7-class best (pooled MLP), the
-        # 7-class audio models nearest the 55 % line (CNN14 53.7 and 55.7 on seed 0 in two runs; acoustic LSTM) and
-        # the pseudo-bimodal order CNN14 < SFCNN14 < MFCNN14 (and concatenation, 20 s a seed); with them the whole
-        # run went from 47.1 to 79.9 minutes, and to 84.1 with the 7-class CNN14 and acoustic LSTM at their config's
-        # epochs (each measured in one go, 2026-12-04, on the Zen 5 machine); with the time CNN14's channels-last
-        # layout saves, the 7-class ResNet34 (57.0 on one seed, 2 points over the line) and the classification block
-        # (one of the fusions measured against CNN14 alone): 76.2 minutes in one go (2026-12-04)
-        "seeds": {f"{task}/{system}": [0, 1, 2] for task, system in [
-            ("emodb7", "pool_mlp_mean"), ("emodb7", "cnn14"), ("emodb7", "resnet34"), ("emodb7", "acoustic_lstm"),
-            ("pseudo_bimodal4", "cnn14"), ("pseudo_bimodal4", "sfcnn14"), ("pseudo_bimodal4", "mfcnn14"),
-            ("pseudo_bimodal4", "concat"), ("pseudo_bimodal4", "classification_block")]},
     },
 }
 
@@ -147,13 +134,6 @@ def profile_overrides(profile: str | None, task: str) -> list[str]:
     settings = PROFILES[profile]
     return [*settings["*"], *(f"systems.{system}.{value}" for system in with_helpers(TASKS[task][2])
                               for value in [*settings.get(system, []), *settings.get(f"{task}/{system}", [])])]
-
-
-def profile_seeds(profile: str | None, task: str, system: str) -> list[str]:
-    """The ``--set seeds=...`` of one system's run when ``profile`` gives it seeds of its own
-    (a run's seeds may differ between its systems: each seed's folds are their own)."""
-    seeds = PROFILES[profile].get("seeds", {}).get(f"{task}/{system}") if profile else None
-    return [] if seeds is None else [f"seeds=[{','.join(map(str, seeds))}]"]
 
 
 def results_name(arguments: argparse.Namespace) -> str:
@@ -195,7 +175,7 @@ def run_system(arguments: argparse.Namespace, task: str, system: str, record) ->
     command = [executable, "run", str(CONFIGS / config), "-o", str(run_directory(arguments, task)), "--system", system,
                "--no-progress", "--jobs", str(arguments.jobs)]
     for value in [f"extraction.cache_dir={arguments.cache}", *overrides, *profile_overrides(arguments.profile, task),
-                  *profile_seeds(arguments.profile, task, system), *arguments.set]:
+                  *arguments.set]:
         command += ["--set", value]
     log.info("%s", " ".join(command))
     spent = timed_child(command, record)

@@ -6,8 +6,9 @@ the same way. Training on frame features allocates and frees blocks of megabytes
 (a padded batch of 16 utterances x 600 frames x 130 LLDs is 5 MB), so each step paid for the
 kernel zeroing new pages again: on 2 cores the pooling heads on ComParE LLD frames spent a
 quarter of their CPU time in the kernel (15 of 59 s for a 10-fold run), and setting glibc's
-``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` cut it to 3 s and the run's wall time
-by a quarter, with the same peak memory. PyTorch's CPU tuning guide suggests jemalloc or
+``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` cut it to 3 s, with the same peak
+memory; the run's wall time fell by 8-25 % over repeated runs on a noisy machine (54 against
+41 s with one process of two threads; the pooled MLP's fold 32 against 25 s). PyTorch's CPU tuning guide suggests jemalloc or
 tcmalloc for the same reason; :func:`retain_freed_memory` sets glibc's own two parameters
 through ``mallopt`` instead, so that nothing has to be preloaded.
 

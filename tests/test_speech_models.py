@@ -211,6 +211,7 @@ def test_narrow_resnet_convolutions_run_channels_last_and_compute_the_same(frame
     plain ``Conv2d`` layers with the same weights."""
     import copy
 
+    from emofuse.models.blocks.resnet import NARROW_CHANNELS
     from emofuse.models.blocks.resnet import NarrowConv2d
     from emofuse.models.blocks.resnet import ResNetBackbone
 
@@ -220,7 +221,7 @@ def test_narrow_resnet_convolutions_run_channels_last_and_compute_the_same(frame
     seen = {}
     for name, layer in fast.named_modules():
         if isinstance(layer, torch.nn.Conv2d):
-            narrow = layer.out_channels < 16 and layer.kernel_size == (3, 3)
+            narrow = layer.out_channels < NARROW_CHANNELS and layer.kernel_size == (3, 3)
             assert isinstance(layer, NarrowConv2d) == narrow, name
             original = layer._conv_forward
             layer._conv_forward = lambda values, *rest, name=name, original=original: (

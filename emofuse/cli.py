@@ -23,6 +23,18 @@ Overrides = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config key: --set systems.text.training.max_epochs=3 (repeatable)."),
 ]
+Variants = Annotated[
+    list[str] | None,
+    typer.Option("--variant", help="Named override sets the recipe defines, applied in order: --variant offline,paper "
+                                   "or --variant offline --variant paper."),
+]
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Repeated and comma-separated option values as one list (``--system a,b --system c``)."""
+    if not values:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -101,10 +113,10 @@ def run(
     config: Annotated[pathlib.Path, typer.Argument(help="Experiment YAML (see recipes/).")],
     output: Annotated[pathlib.Path | None, typer.Option("--output", "-o", help="Run directory (default: runs/<name>).")] = None,
     options: Overrides = None,
-    variant: Annotated[str | None, typer.Option("--variant", help="Named override sets the recipe defines, applied in order (e.g. offline, or offline,paper).")] = None,
+    variant: Variants = None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an existing run in the output directory.")] = False,
-    system: Annotated[list[str] | None, typer.Option("--system", help="Run only these systems (and their members).")] = None,
-    fold: Annotated[list[str] | None, typer.Option("--fold", help="Run only these folds (by name, e.g. session_1).")] = None,
+    system: Annotated[list[str] | None, typer.Option("--system", help="Run only these systems (and their members): --system a,b or repeated.")] = None,
+    fold: Annotated[list[str] | None, typer.Option("--fold", help="Run only these folds (by name, e.g. session_1): comma-separated or repeated.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Folds trained at the same time, in worker processes.")] = 1,
 ) -> None:
@@ -116,7 +128,7 @@ def run(
     from emofuse.experiment import load_experiment
 
     try:
-        experiment = load_experiment(config, overrides=options, variant=variant)
+        experiment = load_experiment(config, overrides=options, variant=",".join(_names(variant) or []) or None)
     except (ValueError, KeyError, OSError) as error:
         _fail(error)
     from emofuse.text.lm import ModelLoadError
@@ -126,7 +138,7 @@ def run(
 
     try:
         directory = output or pathlib.Path("runs") / experiment.name
-        result = run_experiment(experiment, directory, progress=progress, restart=restart, systems=system, folds=fold,
+        result = run_experiment(experiment, directory, progress=progress, restart=restart, systems=_names(system), folds=_names(fold),
                                 jobs=jobs)
     except RunInterrupted as interrupted:
         typer.secho(str(interrupted), fg=typer.colors.YELLOW, err=True)
@@ -151,7 +163,7 @@ def extract(
     precision: Annotated[str | None, typer.Option("--precision", help="32-true (default), 16-mixed or bf16-mixed (neural front-ends on GPUs).")] = None,
     feature: Annotated[list[str] | None, typer.Option("--feature", help="Only these front-ends (by input name).")] = None,
     options: Overrides = None,
-    variant: Annotated[str | None, typer.Option("--variant", help="A named override set the recipe defines.")] = None,
+    variant: Variants = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
 ) -> None:
     """Extract an experiment's features into a sharded store, on one or many devices and machines.
@@ -166,7 +178,7 @@ def extract(
     from emofuse.experiment import load_experiment
 
     try:
-        experiment = load_experiment(config, overrides=options, variant=variant)
+        experiment = load_experiment(config, overrides=options, variant=",".join(_names(variant) or []) or None)
         base = experiment.extraction.store
         if base is None and output is None:
             raise ValueError("give the store directory with -o STORE (the config has no extraction.store)")

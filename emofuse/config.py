@@ -76,10 +76,11 @@ def apply_overrides(data: Any, overrides: list[str]) -> Any:
     lists (``model.branches.1.vectors=glove.txt``).
 
     Values are read as YAML scalars or flow collections (``3``, ``1e-3``, ``[64, 32]``, ``null``).
+    A key set under one system stays with it where the YAML shares a mapping between systems
+    (an anchor ``&training`` and its aliases ``*training``): every mapping and list is copied
+    once per place it appears, so an override never reaches the aliases.
     """
-    import copy
-
-    data = copy.deepcopy(data) if data is not None else {}
+    data = _unshared(data) if data is not None else {}
     for override in overrides:
         key, separator, raw = override.partition("=")
         if not separator or not key.strip():
@@ -106,6 +107,16 @@ def apply_overrides(data: Any, overrides: list[str]) -> Any:
         else:
             raise ConfigError(f"override {override!r}: cannot set a key inside a {type(node).__name__}")
     return data
+
+
+def _unshared(value: Any) -> Any:
+    """A copy of plain config data in which no mapping or list appears twice (``copy.deepcopy``
+    keeps YAML aliases shared)."""
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
 def parse(cls: type[T], data: Any, *, path: str = "") -> T:

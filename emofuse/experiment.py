@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import re
 from typing import Any
 from typing import Literal
 
@@ -371,11 +372,15 @@ def load_experiment(
         if name.strip() not in variants:
             raise ConfigError(f"{where}unknown variant {name.strip()!r}; this experiment defines: {', '.join(variants) or 'none'}")
         data = apply_overrides(data, list(variants[name.strip()]))
+    defined = list(((data or {}).get("systems") or {}) if isinstance(data, dict) else [])
     data = apply_overrides(data, overrides or [])
     try:
         config = parse(ExperimentConfig, data)
     except ConfigError as error:
-        raise ConfigError(f"{where}{error}") from None
+        system = re.match(r"systems\.([^.:]+)", str(error))
+        new = (f" (the overrides made a new system {system.group(1)!r}; the config defines: {', '.join(defined)})"
+               if system and defined and system.group(1) not in defined else "")
+        raise ConfigError(f"{where}{error}{new}") from None
     return resolve_paths(config, pathlib.Path.cwd())
 
 
@@ -396,6 +401,8 @@ def _resolve_data(data: DataConfig, base: pathlib.Path) -> DataConfig:
         if value is None:
             return None
         path = pathlib.Path(os.path.expandvars(value)).expanduser()
+        if str(path).startswith("$"):  # an unset variable: left as written, so that the error names it
+            return str(path)
         return str(path if path.is_absolute() else (base / path).resolve())
 
     def resolve_config(config: Any) -> Any:  # path fields, also inside nested corpus components

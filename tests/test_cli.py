@@ -47,3 +47,29 @@ def test_run_and_resume(tmp_path, synthetic_corpus, tiny_bert):
     assert again.exit_code == 0
     bad = runner.invoke(app, [*arguments, "--set", "systems.audio.training.max_epoch=3"])
     assert bad.exit_code == 2 and "systems.audio.training.max_epoch: unknown key" in bad.output
+
+
+def test_run_takes_repeated_or_comma_separated_variants_systems_and_folds(tmp_path, synthetic_corpus, tiny_bert):
+    audio = {"inputs": ["logmel"], "model": {"name": "mlp"}, "training": {"max_epochs": 2, "batch_size": 4}}
+    config = {
+        "name": "cli",
+        "data": {"manifest": str(synthetic_corpus)},
+        "features": {"logmel": {"name": "logmel_stats", "n_mels": 24}},
+        "extraction": {"cache_dir": str(tmp_path / "cache")},
+        "systems": {"audio": audio, "audio2": audio, "audio3": audio},
+        "variants": {"short": ["systems.audio.training.max_epochs=1"], "other_seed": ["seeds=[1]"]},
+    }
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["run", str(path), "-o", str(tmp_path / "run"), "--no-progress", "--variant", "short",
+                                 "--variant", "other_seed", "--system", "audio,audio2", "--fold", "session_1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "results" / "summary.json").read_text())
+    assert summary["seeds"] == [1]  # the second variant applied too, not only the last one
+    assert [row["system"] for row in summary["systems"]] == ["audio", "audio2"] and summary["planned_runs"] > 1
+    # the settings each system ran with, next to its scores: the first variant's epochs for one of them
+    assert "max 1 epoch," in summary["settings"]["audio"]["settings"]
+    assert "max 2 epochs," in summary["settings"]["audio2"]["settings"]
+    assert summary["settings"]["audio"]["epochs"] == "best 1.0 of 1.0 trained"
+    markdown = (tmp_path / "run" / "results" / "summary.md").read_text()
+    assert "**Incomplete:**" in markdown and "audio finished 1" in markdown and "## Settings" in markdown

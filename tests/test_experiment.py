@@ -21,6 +21,17 @@ def test_variants():
         load_experiment(data, variant="big")
 
 
+def test_an_override_of_one_system_does_not_reach_the_yaml_aliases_of_its_settings(tmp_path):
+    (tmp_path / "x.yaml").write_text(
+        "name: x\ndata: {manifest: m.csv}\nsystems:\n"
+        "  a: {inputs: [text], model: {name: mlp, hidden_sizes: &sizes [8]}, training: &shared {max_epochs: 7}}\n"
+        "  b: {inputs: [text], model: {name: mlp, hidden_sizes: *sizes}, training: *shared}\n"
+        "variants: {short: [systems.a.training.max_epochs=1]}\n")
+    config = load_experiment(tmp_path / "x.yaml", variant="short", overrides=["systems.b.model.hidden_sizes.0=4"])
+    assert config.systems["a"].training.max_epochs == 1 and config.systems["b"].training.max_epochs == 7
+    assert config.systems["a"].model.config.hidden_sizes == (8,) and config.systems["b"].model.config.hidden_sizes == (4,)
+
+
 def test_config_errors_name_the_key_path():
     with pytest.raises(ConfigError, match="systems.audio.model.hiden: unknown key"):
         load_experiment(minimal(systems={"audio": {"inputs": ["waveform"], "model": {"name": "mlp", "hiden": 3}}}))
@@ -59,3 +70,24 @@ def test_the_task_chooses_the_selection_metric():
         load_experiment(minimal(task={"selection_metric": "accuracy"}))
     with pytest.raises(ConfigError, match="dimensional tasks select on the mean CCC"):
         load_experiment(minimal(task={"type": "dimensional", "selection_metric": "WA"}))
+
+
+def test_a_corpus_path_through_an_unset_variable_says_so(monkeypatch):
+    from emofuse.data.corpora.base import CorpusError
+    from emofuse.data.corpora.base import prepare_corpus
+
+    monkeypatch.delenv("EMOFUSE_TEST_UNSET", raising=False)
+    config = load_experiment(minimal(data={"corpus": {"name": "emodb", "path": "$EMOFUSE_TEST_UNSET/emodb"}}))
+    assert config.data.corpus.config.path == "$EMOFUSE_TEST_UNSET/emodb"  # not made relative to the current directory
+    with pytest.raises(CorpusError, match=r"^\$EMOFUSE_TEST_UNSET/emodb: EmoDB directory not found \(the environment "
+                                          r"variable EMOFUSE_TEST_UNSET is not set"):
+        prepare_corpus("emodb", config.data.corpus.config)
+
+
+def test_an_override_of_a_system_the_config_lacks_names_the_systems_it_has():
+    with pytest.raises(ConfigError, match=r"systems\.nosuch: .* \(the overrides made a new system 'nosuch'; the config "
+                                          r"defines: a\)"):
+        load_experiment(minimal(), overrides=["systems.nosuch.training.max_epochs=3"])
+    # a complete new system is still welcome
+    config = load_experiment(minimal(), overrides=["systems.b={inputs: [text], model: {name: mlp}}"])
+    assert set(config.systems) == {"a", "b"}

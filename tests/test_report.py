@@ -381,3 +381,16 @@ def test_default_baselines_prefer_fused_members_and_fit_the_symbols():
     assert chosen[:2] == ["head_6", "head_7"]
     assert len(chosen) == len(SIGNIFICANCE_SYMBOLS) < 8
     assert "fused" not in chosen
+
+
+def test_a_short_learning_curve_marks_whole_epochs_only(tmp_path, monkeypatch):
+    from emofuse.reports import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda figure, path: drawn.append(figure) or pathlib.Path(path))
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.2, 0.9, 0.7], "dev_loss": [1.1, 1.0, 0.95],
+                            "dev_score": [0.4, 0.5, 0.55]})
+    figures.learning_curve_figure(history, tmp_path / "curve.png", title="x")
+    for axis in drawn[0].axes:
+        ticks = [t for t in axis.get_xticks() if axis.get_xlim()[0] <= t <= axis.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -298,12 +298,18 @@ def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_c
                 process.wait()
 
 
-def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, synthetic_corpus, tiny_bert):
+@pytest.mark.parametrize(("clip", "hint"), [(1.0, r"gradients are already clipped at norm 1"),
+                                           (None, r"set training.gradient_clip")])
+def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, synthetic_corpus, tiny_bert, clip, hint):
     systems = {"audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]},
-                         "training": {"max_epochs": 3, "batch_size": 8, "optimizer": "sgd", "learning_rate": 1.0e30}}}
+                         "training": {"max_epochs": 3, "batch_size": 8, "optimizer": "sgd", "learning_rate": 1.0e30,
+                                      "gradient_clip": clip}}}
     config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", systems=systems)
+    # the rate of the step (in warm-up) and the configured one, and a hint that fits the config
     with pytest.raises(RunError, match=r"system 'audio', seed 0, session_1: training diverged: the loss is (nan|inf) "
-                                       r"at epoch \d+, step \d+ \(learning rate [0-9.]+e\+(29|30)\)"):
+                                       r"at epoch \d+, step \d+ \(learning rate [0-9.]+e\+(29|30) at this step, of "
+                                       r"training.learning_rate 1e\+30 with the cosine schedule\); lower "
+                                       rf"training.learning_rate \({hint}\)"):
         run_experiment(config, tmp_path / "run", progress=False)
     run = RunDirectory(tmp_path / "run")
     assert not list(run.finished())  # nothing written as finished, no NaN scores

@@ -29,6 +29,23 @@ from emofuse.files import atomic_path
 DIMENSIONS: tuple[str, ...] = ("valence", "arousal", "dominance")
 
 
+
+def unset_variables_hint(path: str | os.PathLike[str]) -> str:
+    """For a path not found: ``" (the environment variable IEMOCAP is not set)"`` when it names
+    variables the environment does not hold (``$IEMOCAP/...`` left unexpanded), else ``""``.
+
+    >>> unset_variables_hint("$EMOFUSE_SURELY_UNSET/Session1")
+    ' (the environment variable EMOFUSE_SURELY_UNSET is not set: export it, or give the path itself)'
+    """
+    import re
+
+    names = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", str(path)) if n not in os.environ]
+    if not names:
+        return ""
+    return (f" (the environment variable{'s' * (len(names) > 1)} {', '.join(names)} "
+            f"{'are' if len(names) > 1 else 'is'} not set: export {'them' if len(names) > 1 else 'it'}, or give the path itself)")
+
+
 class ManifestError(ValueError):
     """A manifest that cannot be read or is inconsistent."""
 
@@ -242,7 +259,7 @@ class Manifest(Sequence[Utterance]):
     def load(cls, path: str | os.PathLike[str]) -> Manifest:
         path = pathlib.Path(path)
         if not path.is_file():
-            raise ManifestError(f"manifest not found: {path}")
+            raise ManifestError(f"manifest not found: {path}{unset_variables_hint(path)}")
         suffix = path.suffix.lower()
         try:
             if suffix == ".csv":

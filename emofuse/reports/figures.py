@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator
+from matplotlib.ticker import MaxNLocator
 from matplotlib.ticker import NullLocator
 
 from emofuse.evaluation.analyses import DIALOGUE_ACT_NAMES
@@ -291,5 +292,7 @@ def learning_curve_figure(history: pd.DataFrame, path: str | pathlib.Path, *, ti
         scores.text(0.5, 0.5, "no dev set", ha="center", va="center", transform=scores.transAxes)
         scores.set_yticks([])
     scores.set_xlabel("epoch")
+    for axis in (losses, scores):  # whole epochs only, also for runs of a few epochs
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(title)
     return _save(figure, path)

@@ -94,10 +94,14 @@ class EmotionModule(L.LightningModule):
         for weight, extra in auxiliary:  # e.g. a fusion's output from its acoustic input alone
             loss = loss + weight * loss_of(extra)
         if not bool(torch.isfinite(loss)):
+            config = self.training_config
             rates = ", ".join(f"{group['lr']:.3g}" for group in self.trainer.optimizers[0].param_groups)
+            hint = ("set training.gradient_clip" if config.gradient_clip is None
+                    else f"gradients are already clipped at norm {config.gradient_clip:g}")
             raise TrainingDiverged(f"training diverged: the loss is {float(loss.detach())} at epoch {self.current_epoch + 1}, "
-                                   f"step {self.global_step + 1} (learning rate {rates}); lower "
-                                   "training.learning_rate or set training.gradient_clip")
+                                   f"step {self.global_step + 1} (learning rate {rates} at this step, of "
+                                   f"training.learning_rate {config.learning_rate:g} with the {config.scheduler} schedule); "
+                                   f"lower training.learning_rate ({hint})")
         self.log("train_loss", loss, prog_bar=False, on_epoch=True, on_step=False, batch_size=len(targets), sync_dist=True)
         return loss
 

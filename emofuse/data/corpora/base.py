@@ -10,6 +10,7 @@ import soundfile
 
 from emofuse.components import CORPORA
 from emofuse.data.manifest import Manifest
+from emofuse.data.manifest import unset_variables_hint
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def audio_facts(path: pathlib.Path) -> tuple[int, float]:
 def require_directory(path: str | pathlib.Path, what: str) -> pathlib.Path:
     path = pathlib.Path(path).expanduser()
     if not path.is_dir():
-        raise CorpusError(f"{what} directory not found", file=path)
+        raise CorpusError(f"{what} directory not found{unset_variables_hint(path)}", file=path)
     return path.resolve()
 
 

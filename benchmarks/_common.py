@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import platform
+import re
 import resource
 import statistics
 import sys
@@ -23,7 +24,9 @@ from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
-RESULTS = ROOT / "benchmarks" / "results"
+#: Where benchmarks write (and read earlier rows from): the committed tables, or with
+#: ``EMOFUSE_BENCHMARK_RESULTS=DIR`` a directory of one's own (trial runs leave the committed tables alone).
+RESULTS = pathlib.Path(os.environ.get("EMOFUSE_BENCHMARK_RESULTS") or ROOT / "benchmarks" / "results")
 
 
 def shared(*parts: str) -> pathlib.Path:
@@ -49,21 +52,35 @@ def machine() -> dict[str, Any]:
 
 
 def cpu_features() -> dict[str, Any]:
-    """The instruction set PyTorch's CPU kernels use here (``AVX2``, ``AVX512``, ...) and whether
+    """The instruction set PyTorch's CPU kernels use here (``AVX2``, ``AVX512``, ...), whether
     the CPU computes bfloat16 natively (AVX-512 BF16 or AMX; without it PyTorch emulates bfloat16,
-    several times slower than float32). ``None``: this PyTorch cannot tell."""
+    several times slower than float32), and, where Linux says, the CPU's model name and whether it
+    has AMX tiles (Intel's matrix units: bfloat16 matmuls several times faster than AVX-512's).
+    ``None``: this machine cannot tell."""
     import torch
 
     native = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "bfloat16_native": bool(native()) if native else None}
+    model, flags = None, None
+    try:
+        info = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        info = ""
+    if found := re.search(r"^model name\s*:\s*(.+)$", info, re.MULTILINE):
+        model = found.group(1).strip()
+    if found := re.search(r"^flags\s*:\s*(.+)$", info, re.MULTILINE):
+        flags = found.group(1).split()
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "bfloat16_native": bool(native()) if native else None,
+            "cpu_model": model, "amx": None if flags is None else "amx_bf16" in flags}
 
 
 def machine_line(details: dict[str, Any]) -> str:
-    """``2 CPU cores (AVX2, no native bfloat16), torch 2.13.0+cpu`` for a results header."""
+    """``2 CPU cores (Intel(R) Xeon(R) Processor; AVX512, AMX, native bfloat16), torch 2.13.0+cpu``
+    for a results header (the model name where Linux gives it)."""
     native = details.get("bfloat16_native")
-    features = ", ".join(f for f in [details.get("cpu_capability"),
+    features = ", ".join(f for f in [details.get("cpu_capability"), "AMX" if details.get("amx") else None,
                                      None if native is None else ("native" if native else "no native") + " bfloat16"] if f)
-    return f"{details['cpu_count']} CPU cores{f' ({features})' if features else ''}, torch {details['torch']}"
+    described = "; ".join(f for f in [details.get("cpu_model"), features] if f)
+    return f"{details['cpu_count']} CPU cores{f' ({described})' if described else ''}, torch {details['torch']}"
 
 
 def peak_memory_mb() -> float:

@@ -192,8 +192,10 @@ class Runner:
                 self.run_dir.write_folds(to_dict(self.config.protocol), folds)
                 self.run_dir.write_validation(report.to_dict())
             report.enforce(allow_speaker_overlap=self.config.allow_speaker_overlap)
-            log.info("protocol %s: %d folds, %s, max text overlap %.1f %%", self.config.protocol.name, len(folds),
-                     report.verdict(), 100 * report.max_text_overlap)
+            log.info("protocol %s: %d folds, %s, up to %.1f %% of a fold's test texts also in its training set%s",
+                     self.config.protocol.name, len(folds), report.verdict(), 100 * report.max_text_overlap,
+                     " (a corpus of read or scripted sentences: text models can recognise the sentence, not the "
+                     "emotion)" if report.max_text_overlap >= 0.5 else "")
             self._state = (main, extras, task, folds)
         return self._state
 

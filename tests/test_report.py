@@ -188,6 +188,9 @@ def test_categorical_report_tables_match_the_analyses(tmp_path):
     assert results.loc["late_fusion", "UA (%)"].split(" ± ")[1].lstrip("0123456789.") == expected
     assert not results.loc["audio", "UA (%)"].endswith(("*", "†"))
     assert "* against `audio`, † against `text`" in text
+    settings = _find_table(text, "Settings each system ran with").set_index("system")
+    assert list(settings.index) == ["audio", "text", "late_fusion"]
+    assert settings.loc["late_fusion", "settings"].startswith("late") and "members audio, text" in settings.loc["late_fusion", "settings"]
     folds = _find_table(text, "Folds").set_index("fold")
     assert folds.loc["session_1", "test speakers"] == "S1F, S1M"
     assert folds.loc["session_1", "test"] == "16"

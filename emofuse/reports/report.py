@@ -34,6 +34,8 @@ from emofuse.evaluation.aggregate import HEADLINE
 from emofuse.evaluation.aggregate import summarize
 from emofuse.evaluation.stats import COMPARISONS
 from emofuse.evaluation.stats import SIGNIFICANCE_SYMBOLS
+from emofuse.evaluation.summary import system_settings
+from emofuse.evaluation.summary import task_settings
 from emofuse.files import atomic_write_text
 from emofuse.reports import figures
 from emofuse.reports import tables
@@ -188,6 +190,10 @@ def _run_sections(builder: _Builder, run: Run, *, duplicate: bool = False) -> No
     builder.paragraph((f"{description} " if description else "") + f"Task: {task}. Seeds: {', '.join(map(str, run.seeds))}. "
                       f"Directory: `{run.path.name}`.")
     builder.paragraph("Systems: " + "; ".join(f"`{s}` = {_system_text(run, s)}" for s in systems) + ".")
+    builder.table(pd.DataFrame([{"system": s, "settings": system_settings(run.config, s)} for s in systems]),
+                  "Settings each system ran with: its model's settings that differ from the defaults, its inputs, and "
+                  "for neural systems the optimiser, learning rate, schedule, epochs, batch size and every other training "
+                  "setting changed. " + task_settings(run.config), f"{slug}_settings")
     _protocol_section(builder, run, slug)
     samples, unit = _samples(run)
     _results_section(builder, run, slug, samples, unit)

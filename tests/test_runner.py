@@ -315,6 +315,25 @@ def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, s
     assert not list(run.finished())  # nothing written as finished, no NaN scores
 
 
+def test_a_fold_whose_dev_outputs_are_not_finite_stops_too(tmp_path, synthetic_corpus, tiny_bert, monkeypatch):
+    from emofuse.training.lightning import EmotionModule
+
+    forward = EmotionModule.forward
+
+    def not_finite_in_eval(self, inputs):  # a finite training loss, NaN outputs on the dev set
+        outputs = forward(self, inputs)
+        return outputs if self.training else outputs * float("nan")
+
+    monkeypatch.setattr(EmotionModule, "forward", not_finite_in_eval)
+    systems = {"audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]},
+                         "training": {"max_epochs": 2, "batch_size": 8, "selection": "last"}}}
+    config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", systems=systems)
+    with pytest.raises(RunError, match=r"system 'audio', seed 0, session_1: training diverged: the dev outputs are not "
+                                       r"finite after epoch 1 \(training.learning_rate 0.001, precision 32-true\)"):
+        run_experiment(config, tmp_path / "run", progress=False)
+    assert not list(RunDirectory(tmp_path / "run").finished())
+
+
 def _mlp_fold(tiny_bert, tiny_wav2vec2):
     """A small MLP system, its task, and random 64-dim training (24) and dev (9) utterances of 3 classes."""
     from test_systems import _example_spec

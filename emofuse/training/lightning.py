@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(ValueError):
-    """The training loss became NaN or infinite: the fold stops instead of writing NaN scores."""
+    """The training loss, or the outputs on the dev set, became NaN or infinite: the fold stops
+    instead of writing NaN scores."""
 
 
 class EmotionModule(L.LightningModule):
@@ -140,6 +141,11 @@ class EmotionModule(L.LightningModule):
         if self.trainer.world_size > 1 and self.dev_sharded:  # score on every process's share
             outputs = self.all_gather(outputs).flatten(0, 1)
             targets = self.all_gather(targets).flatten(0, 1)
+        if not bool(torch.isfinite(outputs).all()):  # every process sees the same: all stop (e.g. batch-norm statistics overflowed)
+            config = self.training_config
+            raise TrainingDiverged(f"training diverged: the dev outputs are not finite after epoch {self.current_epoch + 1} "
+                                   f"(training.learning_rate {config.learning_rate:g}, precision {config.precision}) "
+                                   "although the training loss was; lower training.learning_rate or train in float32")
         scores = self.task.scores(outputs.cpu().numpy())
         predictions = Predictions(self.task.type, self.task.outputs, [str(k) for k in range(len(scores))], scores,
                                   truth=targets.cpu().numpy())

@@ -26,7 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("EMOFUSE_SHARED", ROOT.parent / "shared"))
 #: Where benchmarks write (and read earlier rows from): the committed tables, or with
 #: ``EMOFUSE_BENCHMARK_RESULTS=DIR`` a directory of one's own (trial runs leave the committed tables alone).
-RESULTS = pathlib.Path(os.environ.get("EMOFUSE_BENCHMARK_RESULTS") or ROOT / "benchmarks" / "results")
+RESULTS = pathlib.Path(os.environ.get("EMOFUSE_BENCHMARK_RESULTS") or ROOT / "benchmarks" / "results").resolve()
 
 
 def shared(*parts: str) -> pathlib.Path:

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
                                       verdict=str(run.validation.get("verdict", "?")), seeds=run.seeds, pooled=False)),
             Table(summary_table(summary, task_type=run.task_type, references=run.references), "")]))
     markdown = f"Full report: [{report.relative_to(RESULTS)}]({report.relative_to(RESULTS)})\n\n" + "\n".join(tables)
-    written = write_results(args.name, {"runs": [str(p) for p in runs], "report": str(report.relative_to(ROOT)),
+    written = write_results(args.name, {"runs": [str(p) for p in runs], "report": str(report.relative_to(ROOT) if report.is_relative_to(ROOT) else report),
                                         "seconds_running": elapsed["seconds"], "seconds_reporting": drawing["seconds"],
                                         "systems": headline}, markdown)
     print(f"wrote {report} and {written}")

@@ -397,3 +397,20 @@ def test_a_short_learning_curve_marks_whole_epochs_only(tmp_path, monkeypatch):
     for axis in drawn[0].axes:
         ticks = [t for t in axis.get_xticks() if axis.get_xlim()[0] <= t <= axis.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_the_settings_line_names_loss_weights_and_only_what_differs_from_the_defaults():
+    from emofuse.evaluation.summary import system_settings
+    from emofuse.evaluation.summary import task_settings
+
+    config = load_experiment({
+        "name": "x", "data": {"manifest": "m.csv"}, "features": {"f": {"name": "logmel_stats"}},
+        "task": {"type": "dimensional", "loss_weights": [0.7, 0.2, 0.1]},
+        "systems": {"a": {"inputs": ["f"], "model": {"name": "mlp", "hidden_sizes": [8]}, "loss_weights": [0.1, 0.4, 0.5],
+                          "training": {"selection": "last", "max_epochs": 1}},
+                    "b": {"inputs": ["f"], "model": {"name": "svm"}}}})
+    line = system_settings(config, "a")
+    assert line == ("mlp: hidden_sizes [8]; inputs f; loss_weights [0.1, 0.4, 0.5]; adamw, learning rate 0.001, cosine, "
+                    "max 1 epoch, batch 32; selection last")
+    assert system_settings(config, "b") == "svm; inputs f"  # no optimiser or epochs for a classic model
+    assert "target weights [0.7, 0.2, 0.1]" in task_settings(config)

@@ -298,8 +298,8 @@ def test_a_signal_stops_the_run_cleanly_with_a_resume_hint(tmp_path, synthetic_c
                 process.wait()
 
 
-@pytest.mark.parametrize(("clip", "hint"), [(1.0, r"gradients are already clipped at norm 1"),
-                                           (None, r"set training.gradient_clip")])
+@pytest.mark.parametrize(("clip", "hint"), [(1.0, r" \(gradients are already clipped at norm 1\)"),
+                                           (None, r" or set training.gradient_clip")])
 def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, synthetic_corpus, tiny_bert, clip, hint):
     systems = {"audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]},
                          "training": {"max_epochs": 3, "batch_size": 8, "optimizer": "sgd", "learning_rate": 1.0e30,
@@ -309,7 +309,7 @@ def test_a_diverging_fold_stops_with_a_message_instead_of_nan_scores(tmp_path, s
     with pytest.raises(RunError, match=r"system 'audio', seed 0, session_1: training diverged: the loss is (nan|inf) "
                                        r"at epoch \d+, step \d+ \(learning rate [0-9.]+e\+(29|30) at this step, of "
                                        r"training.learning_rate 1e\+30 with the cosine schedule\); lower "
-                                       rf"training.learning_rate \({hint}\)"):
+                                       rf"training.learning_rate{hint}$"):
         run_experiment(config, tmp_path / "run", progress=False)
     run = RunDirectory(tmp_path / "run")
     assert not list(run.finished())  # nothing written as finished, no NaN scores
@@ -320,18 +320,32 @@ def test_a_fold_whose_dev_outputs_are_not_finite_stops_too(tmp_path, synthetic_c
 
     forward = EmotionModule.forward
 
-    def not_finite_in_eval(self, inputs):  # a finite training loss, NaN outputs on the dev set
-        outputs = forward(self, inputs)
-        return outputs if self.training else outputs * float("nan")
+    def not_finite_in_eval_from(epoch):  # a finite training loss, NaN outputs on the dev set from ``epoch`` on
+        def patched(self, inputs):
+            outputs = forward(self, inputs)
+            return outputs if self.training or self.current_epoch + 1 < epoch else outputs * float("nan")
+        return patched
 
-    monkeypatch.setattr(EmotionModule, "forward", not_finite_in_eval)
-    systems = {"audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]},
-                         "training": {"max_epochs": 2, "batch_size": 8, "selection": "last"}}}
-    config = experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", systems=systems)
-    with pytest.raises(RunError, match=r"system 'audio', seed 0, session_1: training diverged: the dev outputs are not "
-                                       r"finite after epoch 1 \(training.learning_rate 0.001, precision 32-true\)"):
-        run_experiment(config, tmp_path / "run", progress=False)
-    assert not list(RunDirectory(tmp_path / "run").finished())
+    def config_of(selection):
+        systems = {"audio": {"inputs": ["logmel"], "model": {"name": "mlp", "hidden_sizes": [16]},
+                             "training": {"max_epochs": 3, "batch_size": 8, "selection": selection,
+                                          "early_stopping_patience": None}}}
+        return experiment(synthetic_corpus, tiny_bert, tmp_path / "cache", systems=systems)
+
+    # with the last epoch kept, or no finite epoch to keep, the fold stops
+    for selection, epoch in (("last", 3), ("best_dev", 1)):
+        monkeypatch.setattr(EmotionModule, "forward", not_finite_in_eval_from(epoch))
+        with pytest.raises(RunError, match=r"system 'audio', seed 0, session_1: training diverged: the dev outputs are "
+                                           rf"not finite after epoch {epoch} \(training.learning_rate 0.001, precision "
+                                           r"32-true\)"):
+            run_experiment(config_of(selection), tmp_path / f"run_{selection}", progress=False)
+        assert not list(RunDirectory(tmp_path / f"run_{selection}").finished())
+    # selection on dev keeps the finite epochs before: the fold finishes with their scores
+    monkeypatch.setattr(EmotionModule, "forward", not_finite_in_eval_from(3))
+    run_experiment(config_of("best_dev"), tmp_path / "run_kept", progress=False)
+    folds = list(RunDirectory(tmp_path / "run_kept").finished())
+    assert folds and all(fold.metrics()["fitted"]["best_epoch"] in (1, 2) and np.isfinite(fold.metrics()["test"]["UA"])
+                         for fold in folds)
 
 
 def _mlp_fold(tiny_bert, tiny_wav2vec2):

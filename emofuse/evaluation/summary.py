@@ -109,6 +109,8 @@ def system_settings(config: ExperimentConfig, system: str) -> str:
         parts.append("members " + ", ".join(spec.members))
     if spec.normalization != "global":
         parts.append(f"normalization {spec.normalization}")
+    if spec.loss_weights is not None:
+        parts.append(f"loss_weights {_shown(list(spec.loss_weights))}")
     if spec.model is not None and not _is_classic(spec.model.name):
         training, defaults = to_dict(spec.training), to_dict(TrainingConfig())
         parts.append(f"{training['optimizer']}, learning rate {training['learning_rate']:g}, {training['scheduler']}, "
@@ -125,8 +127,10 @@ def task_settings(config: ExperimentConfig) -> str:
     task = config.task
     if task.type == "categorical":
         return (f"Categorical: class weighting {task.class_weighting}, label smoothing {task.label_smoothing:g}, "
-                f"model selection on dev {task.selection_metric}.")
-    return f"Dimensional ({', '.join(task.targets)}): {task.loss} loss, model selection on dev mean CCC."
+                f"dev {task.selection_metric} chooses the epoch (or C) where a system selects on the dev set.")
+    weights = f", target weights {_shown(list(task.loss_weights))}" if task.loss_weights is not None else ""
+    return (f"Dimensional ({', '.join(task.targets)}): {task.loss} loss{weights}, the dev mean CCC chooses the epoch "
+            "where a system selects on the dev set.")
 
 
 def _is_classic(model: str) -> bool:
@@ -188,8 +192,9 @@ def summarize_run(run: RunDirectory, config: ExperimentConfig, *, systems: Seque
                 for system in summary["system"].astype(str) if system in config.systems}
     validation = run.validation()
     planned = len(validation.get("folds", [])) * len(config.seeds)
-    incomplete = {str(row["system"]): int(row["runs"]) for row in summary.to_dict(orient="records")
-                  if planned and int(row["runs"]) < planned}
+    finished = {str(row["system"]): int(row["runs"]) for row in summary.to_dict(orient="records")}
+    incomplete = {system: finished.get(system, 0) for system in systems
+                  if planned and finished.get(system, 0) < planned}
     run.write_result(SUMMARY_JSON, json.dumps(jsonable({
         "name": config.name,
         "protocol": to_dict(config.protocol),
@@ -211,13 +216,19 @@ def summarize_run(run: RunDirectory, config: ExperimentConfig, *, systems: Seque
     blocks: list[Any] = [
         Heading(title or config.name, 1),
         Paragraph(caption),
-        Table(summary_table(summary, task_type=task_type, references=config.references), ""),
-        Heading("Settings", 2),
-        Paragraph(task_settings(config) + " Each system's model and training settings as they ran (`config.yaml` holds "
-                  "them all); for neural systems the best (kept) epoch and the epochs trained, means over the finished runs."),
-        Table(pd.DataFrame([{"system": system, "settings": row["settings"], "epochs": row.get("epochs", "")}
-                            for system, row in settings.items()]), ""),
     ]
+    if settings:  # a run with finished folds
+        blocks += [
+            Table(summary_table(summary, task_type=task_type, references=config.references), ""),
+            Heading("Settings", 2),
+            Paragraph(task_settings(config) + " Each system's model and training settings as they ran (`config.yaml` "
+                      "holds them all); for neural systems the best (kept) epoch and the epochs trained, means over the "
+                      "finished runs."),
+            Table(pd.DataFrame([{"system": system, "settings": row["settings"], "epochs": row.get("epochs", "")}
+                                for system, row in settings.items()]), ""),
+        ]
+    else:
+        blocks.append(Paragraph("No fold has finished yet."))
     for corpus, part in cross_summaries.items():
         blocks += [
             Heading(f"Evaluated on {corpus}", 2),

@@ -63,6 +63,7 @@ class EmotionModule(L.LightningModule):
         self._dev_outputs: list[torch.Tensor] = []
         self.dev_sharded = True  # the dev loader is split across DDP processes (see fit_neural)
         self._dev_targets: list[torch.Tensor] = []
+        self._finite_dev_seen = False  # an epoch with finite dev outputs, that selection on dev can keep
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["epochs_completed"] = self.epochs_completed
@@ -97,12 +98,13 @@ class EmotionModule(L.LightningModule):
         if not bool(torch.isfinite(loss)):
             config = self.training_config
             rates = ", ".join(f"{group['lr']:.3g}" for group in self.trainer.optimizers[0].param_groups)
-            hint = ("set training.gradient_clip" if config.gradient_clip is None
-                    else f"gradients are already clipped at norm {config.gradient_clip:g}")
+            hint = (" or set training.gradient_clip" if config.gradient_clip is None
+                    else f" (gradients are already clipped at norm {config.gradient_clip:g})")
+            schedule = "no schedule" if config.scheduler == "none" else f"the {config.scheduler} schedule"
             raise TrainingDiverged(f"training diverged: the loss is {float(loss.detach())} at epoch {self.current_epoch + 1}, "
                                    f"step {self.global_step + 1} (learning rate {rates} at this step, of "
-                                   f"training.learning_rate {config.learning_rate:g} with the {config.scheduler} schedule); "
-                                   f"lower training.learning_rate ({hint})")
+                                   f"training.learning_rate {config.learning_rate:g} with {schedule}); "
+                                   f"lower training.learning_rate{hint}")
         self.log("train_loss", loss, prog_bar=False, on_epoch=True, on_step=False, batch_size=len(targets), sync_dist=True)
         return loss
 
@@ -141,11 +143,19 @@ class EmotionModule(L.LightningModule):
         if self.trainer.world_size > 1 and self.dev_sharded:  # score on every process's share
             outputs = self.all_gather(outputs).flatten(0, 1)
             targets = self.all_gather(targets).flatten(0, 1)
-        if not bool(torch.isfinite(outputs).all()):  # every process sees the same: all stop (e.g. batch-norm statistics overflowed)
+        if not bool(torch.isfinite(outputs).all()):  # every process sees the same (e.g. batch-norm statistics overflowed)
             config = self.training_config
-            raise TrainingDiverged(f"training diverged: the dev outputs are not finite after epoch {self.current_epoch + 1} "
-                                   f"(training.learning_rate {config.learning_rate:g}, precision {config.precision}) "
-                                   "although the training loss was; lower training.learning_rate or train in float32")
+            message = (f"the dev outputs are not finite after epoch {self.current_epoch + 1} (training.learning_rate "
+                       f"{config.learning_rate:g}, precision {config.precision}) although the training loss was")
+            # selection on dev keeps an earlier, finite epoch: this one scores -1, never chance level (NaN
+            # outputs predict the first class), so it is never selected; with none to keep, or with the last
+            # epoch kept, the fold would write NaN scores: it stops
+            if config.selection == "last" or not self._finite_dev_seen:
+                raise TrainingDiverged(f"training diverged: {message}; lower training.learning_rate or train in float32")
+            log.warning("%s; the best earlier epoch stays selected", message)
+            self.log("dev_score", -1.0, prog_bar=True, sync_dist=True)
+            return
+        self._finite_dev_seen = True
         scores = self.task.scores(outputs.cpu().numpy())
         predictions = Predictions(self.task.type, self.task.outputs, [str(k) for k in range(len(scores))], scores,
                                   truth=targets.cpu().numpy())

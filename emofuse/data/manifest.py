@@ -13,6 +13,7 @@ import json
 import math
 import os
 import pathlib
+import re
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -29,7 +30,6 @@ from emofuse.files import atomic_path
 DIMENSIONS: tuple[str, ...] = ("valence", "arousal", "dominance")
 
 
-
 def unset_variables_hint(path: str | os.PathLike[str]) -> str:
     """For a path not found: ``" (the environment variable IEMOCAP is not set)"`` when it names
     variables the environment does not hold (``$IEMOCAP/...`` left unexpanded), else ``""``.
@@ -37,8 +37,6 @@ def unset_variables_hint(path: str | os.PathLike[str]) -> str:
     >>> unset_variables_hint("$EMOFUSE_SURELY_UNSET/Session1")
     ' (the environment variable EMOFUSE_SURELY_UNSET is not set: export it, or give the path itself)'
     """
-    import re
-
     names = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", str(path)) if n not in os.environ]
     if not names:
         return ""

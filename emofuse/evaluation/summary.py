@@ -92,6 +92,7 @@ def system_settings(config: ExperimentConfig, system: str) -> str:
     from emofuse.components import MODELS
     from emofuse.components import SCORE_FUSIONS
     from emofuse.experiment import TrainingConfig
+    from emofuse.systems.base import is_classic_model
 
     spec = config.systems[system]
     component, registry = (spec.model, MODELS) if spec.model is not None else (spec.fusion, SCORE_FUSIONS)
@@ -111,7 +112,7 @@ def system_settings(config: ExperimentConfig, system: str) -> str:
         parts.append(f"normalization {spec.normalization}")
     if spec.loss_weights is not None:
         parts.append(f"loss_weights {_shown(list(spec.loss_weights))}")
-    if spec.model is not None and not _is_classic(spec.model.name):
+    if spec.model is not None and not is_classic_model(spec.model.name):
         training, defaults = to_dict(spec.training), to_dict(TrainingConfig())
         parts.append(f"{training['optimizer']}, learning rate {training['learning_rate']:g}, {training['scheduler']}, "
                      f"max {training['max_epochs']} epoch{'s' * (training['max_epochs'] != 1)}, batch {training['batch_size']}")
@@ -131,13 +132,6 @@ def task_settings(config: ExperimentConfig) -> str:
     weights = f", target weights {_shown(list(task.loss_weights))}" if task.loss_weights is not None else ""
     return (f"Dimensional ({', '.join(task.targets)}): {task.loss} loss{weights}, the dev mean CCC chooses the epoch "
             "where a system selects on the dev set.")
-
-
-def _is_classic(model: str) -> bool:
-    """Whether ``model`` is fitted by scikit-learn (no epochs, optimiser or learning rate)."""
-    from emofuse.components import MODELS
-
-    return getattr(MODELS.get(model).builder, "__module__", "") == "emofuse.models.classic"
 
 
 def fitted_epochs(run: RunDirectory, systems: Sequence[str]) -> dict[str, str]:

@@ -216,6 +216,14 @@ class System(abc.ABC):
         return directory
 
 
+def is_classic_model(name: str) -> bool:
+    """Whether model ``name`` is fitted by scikit-learn (a :class:`ClassicSystem`: no epochs,
+    optimiser or learning rate) rather than trained as a neural system."""
+    from emofuse.models.classic import ClassicModel
+
+    return getattr(MODELS.get(name).builder, "__module__", "") == ClassicModel.__module__
+
+
 def build_system(spec: SystemSpec, *, members: Sequence[System] | None = None) -> System:
     """An unfitted system of ``spec`` (the kind follows from the spec and the model);
     ``members``: the trained member systems a model over members starts from."""
@@ -223,11 +231,8 @@ def build_system(spec: SystemSpec, *, members: Sequence[System] | None = None) -
         from emofuse.systems.score_fusion import ScoreFusionSystem
 
         return ScoreFusionSystem(spec)
-    from emofuse.models.classic import ClassicModel
-
     assert spec.model is not None
-    builder = MODELS.get(spec.model.name).builder
-    if getattr(builder, "__module__", "") == ClassicModel.__module__:
+    if is_classic_model(spec.model.name):
         from emofuse.systems.classic import ClassicSystem
 
         return ClassicSystem(spec)
